@@ -1,0 +1,12 @@
+// Every native entry point the addon exports, once. The binding defines bind_<name> for each and
+// registers them from this list; lib/native.ts types the same names.
+#pragma once
+
+#define LMF_OP_LIST(X)                                                                          \
+  /* creation and transfer */ X(full) X(arange) X(randUniform) X(randNormal) X(fromHost)       \
+  /* views and copies */ X(reshape) X(permute) X(transpose) X(slice) X(expand) X(contiguous)    \
+  X(astype) X(to) X(copyInto)                                                                   \
+  /* math */ X(unary) X(binary) X(binaryScalar) X(reduce) X(matmul) X(softmax) X(embedding)     \
+  X(crossEntropy)                                                                               \
+  /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(cpuFeatures) \
+  X(setCpuTier) X(cudaAvailable) X(matmulKernelName)

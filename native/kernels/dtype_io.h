@@ -1,0 +1,49 @@
+// Element access by dtype for kernels that compute in float: load to float, store from float.
+// bf16 and f16 are distinct tag types so templates can tell them from uint16 data.
+#pragma once
+#include <cstdint>
+
+#include "../core/dtype.h"
+#include "../core/error.h"
+#include "math.h"
+
+namespace lmf::kernels {
+
+struct bf16_t { uint16_t bits; };
+struct f16_t { uint16_t bits; };
+
+inline float load_f(const float* p) { return *p; }
+inline float load_f(const bf16_t* p) { return math::bf16_to_f32(p->bits); }
+inline float load_f(const f16_t* p) { return math::f16_to_f32(p->bits); }
+inline float load_f(const int32_t* p) { return static_cast<float>(*p); }
+inline float load_f(const uint8_t* p) { return static_cast<float>(*p); }
+inline float load_f(const int8_t* p) { return static_cast<float>(*p); }
+
+inline void store_f(float* p, float v) { *p = v; }
+inline void store_f(bf16_t* p, float v) { p->bits = math::f32_to_bf16(v); }
+inline void store_f(f16_t* p, float v) { p->bits = math::f32_to_f16(v); }
+
+// Calls f(T{}) with T the C++ type of a float dtype; throws DTypeError for the others.
+template <typename F>
+void dispatch_float(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::f32: f(float{}); return;
+    case DType::bf16: f(bf16_t{}); return;
+    case DType::f16: f(f16_t{}); return;
+    default: LMF_THROW(dtype, op, "expected a floating-point tensor (float32, bfloat16, float16), got " << dtype_name(t));
+  }
+}
+
+template <typename F>
+void dispatch_any(DType t, F&& f) {
+  switch (t) {
+    case DType::f32: f(float{}); return;
+    case DType::bf16: f(bf16_t{}); return;
+    case DType::f16: f(f16_t{}); return;
+    case DType::i32: f(int32_t{}); return;
+    case DType::u8: f(uint8_t{}); return;
+    case DType::i8: f(int8_t{}); return;
+  }
+}
+
+}  // namespace lmf::kernels

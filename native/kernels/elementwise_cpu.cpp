@@ -1,0 +1,222 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "dtype_io.h"
+#include "elementwise.h"
+
+namespace lmf::kernels {
+namespace {
+
+template <UnaryOp OP>
+inline float unary(float x) {
+  if constexpr (OP == UnaryOp::neg) return -x;
+  if constexpr (OP == UnaryOp::exp) return std::exp(x);
+  if constexpr (OP == UnaryOp::log) return std::log(x);
+  if constexpr (OP == UnaryOp::sqrt) return std::sqrt(x);
+  if constexpr (OP == UnaryOp::rsqrt) return 1.0f / std::sqrt(x);
+  if constexpr (OP == UnaryOp::abs) return std::fabs(x);
+  if constexpr (OP == UnaryOp::tanh) return std::tanh(x);
+  if constexpr (OP == UnaryOp::sigmoid) return 1.0f / (1.0f + std::exp(-x));
+  if constexpr (OP == UnaryOp::relu) return x > 0.0f ? x : (x == x ? 0.0f : x);  // NaN passes through
+  if constexpr (OP == UnaryOp::sin) return std::sin(x);
+  if constexpr (OP == UnaryOp::cos) return std::cos(x);
+  if constexpr (OP == UnaryOp::square) return x * x;
+  if constexpr (OP == UnaryOp::reciprocal) return 1.0f / x;
+  return x;
+}
+
+template <BinaryOp OP>
+inline float binary(float a, float b) {
+  if constexpr (OP == BinaryOp::add) return a + b;
+  if constexpr (OP == BinaryOp::sub) return a - b;
+  if constexpr (OP == BinaryOp::mul) return a * b;
+  if constexpr (OP == BinaryOp::div) return a / b;
+  if constexpr (OP == BinaryOp::pow) return std::pow(a, b);
+  // NaN propagates from either side, as in PyTorch's maximum/minimum.
+  if constexpr (OP == BinaryOp::maximum) return (a != a || b != b) ? a + b : std::max(a, b);
+  if constexpr (OP == BinaryOp::minimum) return (a != a || b != b) ? a + b : std::min(a, b);
+  return a;
+}
+
+template <UnaryOp OP, typename T>
+void unary_loop(T* out, const T* a, const StridedLoop& L) {
+  for_each_row(L, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    T* o = out + off[0];
+    const T* x = a + off[1];
+    if (st[0] == 1 && st[1] == 1) {
+      for (int64_t i = 0; i < n; ++i) store_f(o + i, unary<OP>(load_f(x + i)));
+    } else {
+      for (int64_t i = 0; i < n; ++i) store_f(o + i * st[0], unary<OP>(load_f(x + i * st[1])));
+    }
+  });
+}
+
+template <BinaryOp OP, bool SWAP, typename T>
+void binary_loop(T* out, const T* a, const T* b, float scalar, const StridedLoop& L) {
+  auto f = [](float x, float y) { return SWAP ? binary<OP>(y, x) : binary<OP>(x, y); };
+  for_each_row(L, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    T* o = out + off[0];
+    const T* x = a + off[1];
+    if (!b) {
+      if (st[0] == 1 && st[1] == 1) {
+        for (int64_t i = 0; i < n; ++i) store_f(o + i, f(load_f(x + i), scalar));
+      } else {
+        for (int64_t i = 0; i < n; ++i) store_f(o + i * st[0], f(load_f(x + i * st[1]), scalar));
+      }
+      return;
+    }
+    const T* y = b + off[2];
+    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+      for (int64_t i = 0; i < n; ++i) store_f(o + i, f(load_f(x + i), load_f(y + i)));
+    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+      const float yv = load_f(y);
+      for (int64_t i = 0; i < n; ++i) store_f(o + i, f(load_f(x + i), yv));
+    } else {
+      for (int64_t i = 0; i < n; ++i) store_f(o + i * st[0], f(load_f(x + i * st[1]), load_f(y + i * st[2])));
+    }
+  });
+}
+
+template <typename O>
+inline O cast_to(float v) {
+  if constexpr (std::is_integral_v<O>) {
+    if (v != v) return 0;
+    const float lo = static_cast<float>(std::numeric_limits<O>::min());
+    const float hi = static_cast<float>(std::numeric_limits<O>::max());
+    if (v <= lo) return std::numeric_limits<O>::min();
+    if (v >= hi) return std::numeric_limits<O>::max();
+    return static_cast<O>(v);
+  } else {
+    O o;
+    store_f(&o, v);
+    return o;
+  }
+}
+
+template <typename O, typename I>
+void copy_loop(O* out, const I* in, const StridedLoop& L) {
+  for_each_row(L, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    O* o = out + off[0];
+    const I* x = in + off[1];
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<O, I>) {
+        o[i * st[0]] = x[i * st[1]];
+      } else if constexpr (std::is_integral_v<O> && std::is_integral_v<I>) {
+        // integer to integer: saturate through int64 (exact for every value these types hold)
+        const int64_t v = static_cast<int64_t>(x[i * st[1]]);
+        o[i * st[0]] = static_cast<O>(std::clamp<int64_t>(v, std::numeric_limits<O>::min(), std::numeric_limits<O>::max()));
+      } else {
+        o[i * st[0]] = cast_to<O>(load_f(x + i * st[1]));
+      }
+    }
+  });
+}
+
+// Runs f(i0, i1) over [0, n) on the pool in chunks large enough to be worth a thread.
+template <typename F>
+void chunks(int64_t n, F&& f) {
+  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e, int) { f(b, e); });
+}
+
+}  // namespace
+
+void unary_forward_cpu(void* out, const void* a, const StridedLoop& loop, DType dtype, UnaryOp op) {
+  dispatch_float(dtype, "unary", [&](auto tag) {
+    using T = decltype(tag);
+    switch (op) {
+#define LMF_X(name) \
+  case UnaryOp::name: unary_loop<UnaryOp::name>(static_cast<T*>(out), static_cast<const T*>(a), loop); break;
+      LMF_UNARY_OPS(LMF_X)
+#undef LMF_X
+    }
+  });
+}
+
+void binary_forward_cpu(void* out, const void* a, const void* b, const StridedLoop& loop, const BinaryParams& p) {
+  dispatch_float(p.dtype, "binary", [&](auto tag) {
+    using T = decltype(tag);
+    T* o = static_cast<T*>(out);
+    const T* x = static_cast<const T*>(a);
+    const T* y = static_cast<const T*>(b);
+    switch (p.op) {
+#define LMF_X(name)                                                                   \
+  case BinaryOp::name:                                                                \
+    if (p.swap) binary_loop<BinaryOp::name, true>(o, x, y, p.scalar, loop);           \
+    else binary_loop<BinaryOp::name, false>(o, x, y, p.scalar, loop);                 \
+    break;
+      LMF_BINARY_OPS(LMF_X)
+#undef LMF_X
+    }
+  });
+}
+
+void copy_cpu(void* out, DType out_dtype, const void* in, DType in_dtype, const StridedLoop& loop) {
+  dispatch_any(out_dtype, [&](auto otag) {
+    dispatch_any(in_dtype, [&](auto itag) {
+      using O = decltype(otag);
+      using I = decltype(itag);
+      copy_loop(static_cast<O*>(out), static_cast<const I*>(in), loop);
+    });
+  });
+}
+
+void fill_cpu(void* out, DType dtype, int64_t n, double value) {
+  dispatch_any(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T v;
+    if constexpr (std::is_integral_v<T>)
+      v = static_cast<T>(std::clamp<double>(value, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+    else
+      v = cast_to<T>(static_cast<float>(value));
+    T* o = static_cast<T*>(out);
+    chunks(n, [&](int64_t b, int64_t e) { std::fill(o + b, o + e, v); });
+  });
+}
+
+void arange_cpu(void* out, DType dtype, int64_t n, double start, double step) {
+  dispatch_any(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = static_cast<T*>(out);
+    chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const double v = start + step * static_cast<double>(i);  // no accumulated rounding
+        if constexpr (std::is_integral_v<T>) o[i] = static_cast<T>(v);
+        else o[i] = cast_to<T>(static_cast<float>(v));
+      }
+    });
+  });
+}
+
+void rand_uniform_cpu(void* out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {
+  dispatch_float(dtype, "rand", [&](auto tag) {
+    using T = decltype(tag);
+    T* o = static_cast<T*>(out);
+    chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const math::Philox4 r = math::philox4x32(offset + static_cast<uint64_t>(i), seed);
+        store_f(o + i, low + (high - low) * math::uniform01(r.v[0]));
+      }
+    });
+  });
+}
+
+void rand_normal_cpu(void* out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, float mean, float std) {
+  dispatch_float(dtype, "randn", [&](auto tag) {
+    using T = decltype(tag);
+    T* o = static_cast<T*>(out);
+    chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        // Box-Muller on two uniforms of this element's counter; u1 in (0, 1] keeps the log finite.
+        const math::Philox4 r = math::philox4x32(offset + static_cast<uint64_t>(i), seed);
+        const float u1 = 1.0f - math::uniform01(r.v[0]);
+        const float u2 = math::uniform01(r.v[1]);
+        const float z = std::sqrt(-2.0f * std::log(u1)) * std::cos(6.283185307179586f * u2);
+        store_f(o + i, mean + std * z);
+      }
+    });
+  });
+}
+
+}  // namespace lmf::kernels

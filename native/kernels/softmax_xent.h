@@ -1,0 +1,20 @@
+// Softmax and log-softmax over the middle dimension of a contiguous [outer, n, inner] tensor, and the
+// fused softmax cross-entropy over the rows of [N, V] logits.
+#pragma once
+#include <cstdint>
+
+#include "../core/dtype.h"
+
+namespace lmf::kernels {
+
+void softmax_forward_cpu(void* out, const void* in, DType dtype, int64_t outer, int64_t n, int64_t inner, bool log);
+
+struct XentParams {
+  int64_t N = 0, V = 0;
+  int32_t ignore_index = -100;
+};
+// loss[i] = logsumexp(logits[i]) - logits[i, target[i]] in fp32 (0 where target == ignore_index), and
+// lse[i] the row's log-sum-exp (kept for the backward pass). Targets were range-checked by the op.
+void xent_forward_cpu(float* loss, float* lse, const void* logits, DType dtype, const int32_t* target, const XentParams& p);
+
+}  // namespace lmf::kernels

@@ -1,0 +1,53 @@
+// The op layer: validates dtype, shape and device, allocates outputs and calls the kernel twins.
+// Every function throws lmf::Error naming the op (as the user knows it) and the offending values.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../core/tensor.h"
+#include "../kernels/elementwise.h"
+#include "../kernels/reduce.h"
+
+namespace lmf::ops {
+
+// creation
+Tensor full(const Shape& shape, DType dtype, double value, Device device);
+Tensor arange(double start, double stop, double step, DType dtype, Device device);
+Tensor rand_uniform(const Shape& shape, DType dtype, uint64_t seed, uint64_t offset, double low, double high, Device device);
+Tensor rand_normal(const Shape& shape, DType dtype, uint64_t seed, uint64_t offset, double mean, double std, Device device);
+// Copies `bytes` of host data laid out contiguously in `dtype` into a new tensor.
+Tensor from_host(const void* data, size_t bytes, const Shape& shape, DType dtype, Device device);
+// Copies the tensor's elements in row-major order into dst (numel * dtype size bytes).
+void to_host(const Tensor& t, void* dst);
+
+// views and copies
+Tensor reshape(const Tensor& t, Shape shape);
+Tensor permute(const Tensor& t, const std::vector<int64_t>& dims);
+Tensor transpose(const Tensor& t, int64_t d0, int64_t d1);
+Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t end, int64_t step);
+Tensor expand(const Tensor& t, const Shape& shape);
+Tensor contiguous(const Tensor& t);
+Tensor astype(const Tensor& t, DType dtype);
+Tensor to_device(const Tensor& t, Device device);
+// Copies src into dst elementwise (broadcasting src, converting dtype).
+void copy_into(const Tensor& dst, const Tensor& src);
+
+// math
+Tensor unary(const Tensor& t, kernels::UnaryOp op);
+Tensor binary(const Tensor& a, const Tensor& b, kernels::BinaryOp op);
+Tensor binary_scalar(const Tensor& a, double s, kernels::BinaryOp op, bool scalar_first);
+Tensor reduce(const Tensor& t, std::vector<int64_t> dims, bool keepdim, kernels::ReduceOp op);
+// a @ b with NumPy matmul semantics (1-d operands promoted, batch dims broadcast); bias over the last
+// dim and residual of the output's shape are fused into the epilogue.
+Tensor matmul(const Tensor& a, const Tensor& b, const Tensor* bias, const Tensor* residual);
+Tensor softmax(const Tensor& t, int64_t dim, bool log);
+Tensor embedding(const Tensor& weight, const Tensor& index);
+// Per-row losses [N] (reduction "none"), or their mean over non-ignored rows / sum as a 0-d tensor.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction);
+
+const char* unary_name(kernels::UnaryOp op);
+const char* binary_name(kernels::BinaryOp op);
+const char* reduce_name(kernels::ReduceOp op);
+
+}  // namespace lmf::ops

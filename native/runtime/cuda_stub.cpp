@@ -1,0 +1,16 @@
+// Compiled instead of the CUDA runtime when the addon is built without nvcc (binding.gyp always).
+#include "../core/error.h"
+#include "cuda_runtime.h"
+
+namespace lmf {
+
+static const char* kNoCuda = "built without CUDA support (rebuild with cmake-js on a machine with nvcc)";
+
+bool cuda_available() { return false; }
+std::string cuda_unavailable_reason() { return kNoCuda; }
+int cuda_device_count() { return 0; }
+void* cuda_alloc(size_t) { LMF_THROW(device, "cuda", kNoCuda); }
+void cuda_free(void*, size_t) {}
+void cuda_copy(void*, const void*, size_t, int) { LMF_THROW(device, "cuda", kNoCuda); }
+
+}  // namespace lmf

@@ -1,0 +1,93 @@
+// Tuning harness for the CPU GEMM (the user-facing benchmark lives in bench/): GFLOP/s, median of >= 5
+// timed runs after warm-up, 1 and 2 threads, forward shapes and the two backward transposes.
+// Usage: matmul_bench [dtype=f32|bf16|f16] [reps]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "../kernels/math.h"
+#include "../kernels/matmul.h"
+#include "../runtime/thread_pool.h"
+
+using lmf::DType;
+using lmf::kernels::GemmParams;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double time_gemm(const GemmParams& p, int reps) {
+  const double t0 = now_s();
+  int warm = 0;
+  do {
+    lmf::kernels::matmul_forward_cpu(p);
+    ++warm;
+  } while (warm < 2 || now_s() - t0 < 0.2);
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const double s = now_s();
+    lmf::kernels::matmul_forward_cpu(p);
+    t.push_back(now_s() - s);
+  }
+  std::sort(t.begin(), t.end());
+  const double med = t[t.size() / 2];
+  return 2.0 * p.M * p.N * p.K * p.batch / med * 1e-9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  DType dt = DType::f32;
+  if (argc > 1 && !std::strcmp(argv[1], "bf16")) dt = DType::bf16;
+  if (argc > 1 && !std::strcmp(argv[1], "f16")) dt = DType::f16;
+  const int reps = argc > 2 ? std::max(5, std::atoi(argv[2])) : 7;
+  const int64_t M = 2048;
+  const int64_t shapes[][2] = {{384, 1152}, {384, 1536}, {1536, 384}, {384, 8192}};
+  const size_t esz = lmf::dtype_size(dt);
+  std::printf("kernel %s, dtype %s\n", lmf::kernels::matmul_kernel_name(dt), lmf::dtype_name(dt));
+  std::printf("%-34s %10s %10s\n", "case", "1 thread", "2 threads");
+  for (auto& s : shapes) {
+    const int64_t K = s[0], N = s[1];
+    // X (M x K), W (K x N), Y / dY (M x N), all row-major; the values only need to be finite.
+    std::vector<char> X(M * K * esz), W(K * N * esz), Y(M * N * esz), G(M * N * esz);
+    for (size_t i = 0; i < X.size(); ++i) X[i] = static_cast<char>((i * 7 % 61) & 0x3f);
+    for (size_t i = 0; i < W.size(); ++i) W[i] = static_cast<char>((i * 13 % 59) & 0x3f);
+    for (size_t i = 0; i < G.size(); ++i) G[i] = static_cast<char>((i * 5 % 53) & 0x3f);
+    std::vector<char> dX(M * K * esz), dW(K * N * esz);
+    struct Named { const char* name; GemmParams p; };
+    GemmParams fwd;  // Y = X @ W
+    fwd.M = M; fwd.N = N; fwd.K = K; fwd.dtype = dt;
+    fwd.a = X.data(); fwd.rs_a = K; fwd.cs_a = 1;
+    fwd.b = W.data(); fwd.rs_b = N; fwd.cs_b = 1;
+    fwd.c = Y.data(); fwd.rs_c = N;
+    GemmParams da = fwd;  // dX = dY @ W^T: (M x N) @ (N x K), W^T a transposed view
+    da.N = K; da.K = N;
+    da.a = G.data(); da.rs_a = N; da.cs_a = 1;
+    da.b = W.data(); da.rs_b = 1; da.cs_b = N;
+    da.c = dX.data(); da.rs_c = K;
+    GemmParams db = fwd;  // dW = X^T @ dY: (K x M view) @ (M x N)
+    db.M = K; db.N = N; db.K = M;
+    db.a = X.data(); db.rs_a = 1; db.cs_a = K;
+    db.b = G.data(); db.rs_b = N; db.cs_b = 1;
+    db.c = dW.data(); db.rs_c = N;
+    const Named cases[] = {{"fwd", fwd}, {"dA = dC @ B^T", da}, {"dB = A^T @ dC", db}};
+    for (const Named& c : cases) {
+      double g[2];
+      for (int t = 1; t <= 2; ++t) {
+        lmf::set_num_threads(t);
+        g[t - 1] = time_gemm(c.p, reps);
+      }
+      char name[96];
+      std::snprintf(name, sizeof name, "%s M=%lld N=%lld K=%lld", c.name, static_cast<long long>(c.p.M),
+                    static_cast<long long>(c.p.N), static_cast<long long>(c.p.K));
+      std::printf("%-34s %10.1f %10.1f\n", name, g[0], g[1]);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Each test file in its own process: the addon's thread pool and memory counters are per process.
+    pool: 'forks',
+    testTimeout: 120_000,
+  },
+});
