@@ -3,6 +3,7 @@
 // (14 + 32) / (14 * 32) load-to-FMA ratio is the best that fits 32 registers.
 // The bf16 "dot" kernel has the same shape over k pairs, with vdpbf16ps doing two k per instruction.
 #include <algorithm>
+#include <cstdlib>
 
 #include "matmul_ukernels.h"
 
@@ -17,8 +18,8 @@ namespace {
 
 constexpr int MR = 14, NR = 32;
 
-#define LMF_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-#define LMF_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
+#define LMF_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+#define LMF_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx512bf16")))
 
 LMF_AVX512 inline void store_tile(__m512 (&acc)[MR][2], float* c, int64_t ldc, float alpha, float beta) {
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -38,6 +39,16 @@ LMF_AVX512 inline void store_tile(__m512 (&acc)[MR][2], float* c, int64_t ldc, f
   }
 }
 
+// The C tile is touched only after the k loop; fetching it now hides the miss (C comes from L2 or beyond
+// when K is split into blocks, and every output line is written).
+LMF_AVX512 inline void prefetch_tile(float* c, int64_t ldc) {
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+  }
+}
+
 LMF_AVX512 void ukernel_avx512(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, float alpha,
                                float beta) {
   const float* a = static_cast<const float*>(a_);
@@ -45,6 +56,7 @@ LMF_AVX512 void ukernel_avx512(int64_t kc, const void* a_, const void* b_, float
   __m512 acc[MR][2];
 #pragma GCC unroll 14
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  prefetch_tile(c, ldc);
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
@@ -67,6 +79,7 @@ LMF_AVX512BF16 void ukernel_avx512_bf16(int64_t kp, const void* a_, const void* 
   __m512 acc[MR][2];
 #pragma GCC unroll 14
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  prefetch_tile(c, ldc);
 #pragma GCC unroll 2
   for (int64_t q = 0; q < kp; ++q) {
     const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 16);
@@ -82,14 +95,39 @@ LMF_AVX512BF16 void ukernel_avx512_bf16(int64_t kp, const void* a_, const void* 
   store_tile(acc, c, ldc, alpha, beta);
 }
 
-// f32 packers. Copy case (i contiguous): one masked load and store per k. Transpose case (k contiguous,
-// the row-major A and the transposed B of backward passes): 8 x 8 in-register transposes, which move a
-// value for about a quarter of a cycle where the scalar loop needs one or more.
-template <int R>
-LMF_AVX512 void pack_f32_copy(float* dst, const float* src, int64_t sk, int64_t n, int64_t kc) {
+// Loads that widen f32/bf16/f16 to fp32 lanes (vcvtph2ps for f16 is part of AVX512F and F16C).
+template <DType D> struct Wide;
+template <> struct Wide<DType::f32> {
+  LMF_AVX512 static __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  LMF_AVX512 static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+};
+template <> struct Wide<DType::bf16> {
+  LMF_AVX512 static __m512 load16(const uint16_t* p, __mmask16 m) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  LMF_AVX512 static __m256 load8(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+};
+template <> struct Wide<DType::f16> {
+  LMF_AVX512 static __m512 load16(const uint16_t* p, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+  }
+  LMF_AVX512 static __m256 load8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+};
+
+// Packers to fp32. Copy case (i contiguous): one masked load and store per k and vector. Transpose case
+// (k contiguous: row-major A, and the transposed B of backward passes): 8 x 8 in-register transposes,
+// which move a value in about a quarter of a cycle where a scalar loop needs one or more.
+template <int R, DType D>
+LMF_AVX512 void pack_copy(float* dst, const typename Elem<D>::T* src, int64_t sk, int64_t n, int64_t kc) {
   for (int64_t p = 0; p < n; p += R, dst += kc * R) {
     const int rn = static_cast<int>(n - p < R ? n - p : R);
-    const float* s = src + p;
+    const auto* s = src + p;
     for (int64_t k = 0; k < kc; ++k, s += sk) {
       float* d = dst + k * R;
 #pragma GCC unroll 2
@@ -97,7 +135,7 @@ LMF_AVX512 void pack_f32_copy(float* dst, const float* src, int64_t sk, int64_t 
         const int lanes = std::min(16, R - 16 * v), valid = std::max(0, std::min(lanes, rn - 16 * v));
         const __mmask16 store_m = static_cast<__mmask16>((1u << lanes) - 1);
         const __mmask16 load_m = static_cast<__mmask16>((1u << valid) - 1);
-        _mm512_mask_storeu_ps(d + 16 * v, store_m, _mm512_maskz_loadu_ps(load_m, s + 16 * v));
+        _mm512_mask_storeu_ps(d + 16 * v, store_m, Wide<D>::load16(s + 16 * v, load_m));
       }
     }
   }
@@ -122,40 +160,113 @@ LMF_AVX512 inline void transpose8(__m256 (&r)[8]) {
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-template <int R>
-LMF_AVX512 void pack_f32_transpose(float* dst, const float* src, int64_t si, int64_t n, int64_t kc) {
+// D names the source dtype; D = f32 also moves bf16 k pairs, which are 32-bit units.
+template <int R, DType D, typename T>
+LMF_AVX512 void pack_transpose(float* dst, const T* src, int64_t si, int64_t n, int64_t kc) {
   const int64_t k8 = kc & ~int64_t(7);
   for (int64_t p = 0; p < n; p += R, dst += kc * R) {
     const int rn = static_cast<int>(n - p < R ? n - p : R);
     for (int g = 0; g < R; g += 8) {
-      const int gn = std::max(0, std::min(8, rn - g));    // source rows present in this group
-      const int gw = std::min(8, R - g);                  // lanes this group owns in the panel
+      const int gn = std::max(0, std::min(8, rn - g));  // source rows present in this group
+      const int gw = std::min(8, R - g);                // lanes this group owns in the panel
       const __mmask8 wm = static_cast<__mmask8>((1u << gw) - 1);
-      const float* rows[8];
+      const T* rows[8];
       for (int r = 0; r < 8; ++r) rows[r] = src + (p + g + std::min(r, std::max(gn - 1, 0))) * si;
       for (int64_t k = 0; k < k8; k += 8) {
         __m256 v[8];
 #pragma GCC unroll 8
-        for (int r = 0; r < 8; ++r) v[r] = r < gn ? _mm256_loadu_ps(rows[r] + k) : _mm256_setzero_ps();
+        for (int r = 0; r < 8; ++r) v[r] = r < gn ? Wide<D>::load8(rows[r] + k) : _mm256_setzero_ps();
         transpose8(v);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) _mm256_mask_storeu_ps(dst + (k + j) * R + g, wm, v[j]);
       }
       for (int64_t k = k8; k < kc; ++k)
-        for (int r = 0; r < gw; ++r) dst[k * R + g + r] = r < gn ? rows[r][k] : 0.0f;
+        for (int r = 0; r < gw; ++r) dst[k * R + g + r] = r < gn ? Elem<D>::load(rows[r][k]) : 0.0f;
     }
   }
 }
 
-template <int R>
-LMF_AVX512 void pack_f32(void* dst, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
-  const float* src = static_cast<const float*>(src_);
+template <int R, DType D>
+LMF_AVX512 void pack_wide(void* dst, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
+  using T = typename Elem<D>::T;
+  const T* src = static_cast<const T*>(src_);
   if (si == 1)
-    pack_f32_copy<R>(static_cast<float*>(dst), src, sk, n, kc);
+    pack_copy<R, D>(static_cast<float*>(dst), src, sk, n, kc);
   else if (sk == 1)
-    pack_f32_transpose<R>(static_cast<float*>(dst), src, si, n, kc);
+    pack_transpose<R, D>(static_cast<float*>(dst), src, si, n, kc);
   else
-    pack_generic<R, DType::f32>(dst, src_, si, sk, n, kc);
+    pack_generic<R, D>(dst, src_, si, sk, n, kc);
+}
+
+// bf16 k-pair packers for the dot kernel. Copy case: zero-extend row k and shift row k+1 into the high
+// halves. Transpose case: a pair is already one aligned 32-bit unit, so it is the fp32 transpose.
+template <int R>
+LMF_AVX512 void pack_pairs(void* dst_, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
+  const uint16_t* src = static_cast<const uint16_t*>(src_);
+  const int64_t kp = (kc + 1) / 2;
+  if (sk == 1 && si % 2 == 0 && reinterpret_cast<uintptr_t>(src) % 4 == 0 && kc % 2 == 0) {
+    const float* s32 = reinterpret_cast<const float*>(src);  // bit copies only, never arithmetic
+    pack_transpose<R, DType::f32>(static_cast<float*>(dst_), s32, si / 2, n, kp);
+    return;
+  }
+  if (si != 1) {
+    pack_pairs_generic<R>(dst_, src_, si, sk, n, kc);
+    return;
+  }
+  uint32_t* dst = static_cast<uint32_t*>(dst_);
+  for (int64_t p = 0; p < n; p += R, dst += kp * R) {
+    const int rn = static_cast<int>(n - p < R ? n - p : R);
+    for (int64_t q = 0; q < kp; ++q) {
+      const uint16_t* s0 = src + p + 2 * q * sk;
+      const bool has1 = 2 * q + 1 < kc;
+      uint32_t* d = dst + q * R;
+#pragma GCC unroll 2
+      for (int v = 0; v < (R + 15) / 16; ++v) {
+        const int lanes = std::min(16, R - 16 * v), valid = std::max(0, std::min(lanes, rn - 16 * v));
+        const __mmask16 store_m = static_cast<__mmask16>((1u << lanes) - 1);
+        const __mmask16 load_m = static_cast<__mmask16>((1u << valid) - 1);
+        const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(load_m, s0 + 16 * v));
+        const __m512i hi = has1 ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(load_m, s0 + sk + 16 * v))
+                                : _mm512_setzero_si512();
+        _mm512_mask_storeu_epi32(d + 16 * v, store_m, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+      }
+    }
+  }
+}
+
+// Rounds 16 fp32 lanes to bf16 exactly as math::f32_to_bf16 (nearest even, NaN kept quiet), which
+// vcvtneps2bf16 would not match for subnormals (it flushes them).
+LMF_AVX512 inline __m256i round_bf16(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+  return _mm512_cvtepi32_epi16(r);
+}
+
+template <DType D>
+LMF_AVX512 void epilogue_avx512(void* c_, const float* src, int64_t n, float beta, const void* bias_,
+                                const void* res_) {
+  using T = typename Elem<D>::T;
+  T* c = static_cast<T*>(c_);
+  const T* bias = static_cast<const T*>(bias_);
+  const T* res = static_cast<const T*>(res_);
+  const __m512 vb = _mm512_set1_ps(beta);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = static_cast<__mmask16>(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(m, src + j);
+    if (beta != 0.0f) v = _mm512_fmadd_ps(vb, Wide<D>::load16(c + j, m), v);
+    if (bias) v = _mm512_add_ps(v, Wide<D>::load16(bias + j, m));
+    if (res) v = _mm512_add_ps(v, Wide<D>::load16(res + j, m));
+    if constexpr (D == DType::f32) {
+      _mm512_mask_storeu_ps(c + j, m, v);
+    } else if constexpr (D == DType::bf16) {
+      _mm256_mask_storeu_epi16(c + j, m, round_bf16(v));
+    } else {
+      _mm256_mask_storeu_epi16(c + j, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+  }
 }
 
 }  // namespace
@@ -167,15 +278,25 @@ bool kernels_avx512(DType dt, bool bf16_dot, KernelSet& ks) {
   ks.kc = 384;
   ks.nc = 4096;
   fill_generic_packers<MR, NR>(ks);
-  ks.pack_a[0] = pack_f32<MR>;
-  ks.pack_b[0] = pack_f32<NR>;
+  if (getenv("LMF_KC")) ks.kc = atoi(getenv("LMF_KC"));
+  if (getenv("LMF_MC")) ks.mc = atoi(getenv("LMF_MC"));
+  if (getenv("LMF_NC")) ks.nc = atoi(getenv("LMF_NC"));
+  ks.pack_a[0] = pack_wide<MR, DType::f32>;
+  ks.pack_a[1] = pack_wide<MR, DType::bf16>;
+  ks.pack_a[2] = pack_wide<MR, DType::f16>;
+  ks.pack_b[0] = pack_wide<NR, DType::f32>;
+  ks.pack_b[1] = pack_wide<NR, DType::bf16>;
+  ks.pack_b[2] = pack_wide<NR, DType::f16>;
+  ks.epilogue[0] = epilogue_avx512<DType::f32>;
+  ks.epilogue[1] = epilogue_avx512<DType::bf16>;
+  ks.epilogue[2] = epilogue_avx512<DType::f16>;
   if (dt == DType::bf16 && bf16_dot) {
     ks.name = "avx512bf16-14x32";
     ks.dot = true;
     ks.kc = 768;
     ks.ukernel = ukernel_avx512_bf16;
-    ks.pack_a[1] = pack_pairs_generic<MR>;
-    ks.pack_b[1] = pack_pairs_generic<NR>;
+    ks.pack_a[1] = pack_pairs<MR>;
+    ks.pack_b[1] = pack_pairs<NR>;
   } else {
     ks.name = "avx512-14x32";
     ks.dot = false;

@@ -81,23 +81,17 @@ struct Operands {
 // Adds beta * C_old (non-fp32 C only; fp32 C got beta inside the kernel), bias and residual to an
 // fp32 tile and writes it to C in the dtype.
 template <DType D>
-void epilogue(const GemmParams& p, const Operands& o, int64_t row, int64_t col, int64_t mr, int64_t nr,
-              const float* src, int64_t lds) {
+void epilogue(const KernelSet& ks, const GemmParams& p, const Operands& o, int64_t row, int64_t col, int64_t mr,
+              int64_t nr, const float* src, int64_t lds) {
   using T = typename Elem<D>::T;
-  const T* bias = static_cast<const T*>(p.bias);
-  const bool use_beta = D != DType::f32 && p.beta != 0.0f;
-  if (D == DType::f32 && !bias && !o.r) return;
+  if (D == DType::f32 && !p.bias && !o.r) return;
+  const T* bias = p.bias ? static_cast<const T*>(p.bias) + col : nullptr;
+  const float beta = D == DType::f32 ? 0.0f : p.beta;
+  const gemm::EpilogueFn fn = ks.epilogue[dtype_index(D)];
   for (int64_t i = 0; i < mr; ++i) {
     T* c = reinterpret_cast<T*>(o.c) + (row + i) * p.rs_c + col;
-    const float* s = src + i * lds;
     const T* res = o.r ? reinterpret_cast<const T*>(o.r) + (row + i) * p.rs_r + col : nullptr;
-    for (int64_t j = 0; j < nr; ++j) {
-      float v = s[j];
-      if (use_beta) v += p.beta * Elem<D>::load(c[j]);
-      if (bias) v += Elem<D>::load(bias[col + j]);
-      if (res) v += Elem<D>::load(res[j]);
-      c[j] = Elem<D>::store(v);
-    }
+    fn(c, src + i * lds, nr, beta, bias, res);
   }
 }
 
@@ -188,7 +182,7 @@ void gemm_rect(const KernelSet& ks, const GemmParams& p, const Operands& o, int6
                 }
               }
             }
-            if (last) epilogue<D>(p, o, row, col, mr, nr, dst, ldd);
+            if (last) epilogue<D>(ks, p, o, row, col, mr, nr, dst, ldd);
           }
         }
       }

@@ -21,6 +21,10 @@ using UKernel = void (*)(int64_t units, const void* a, const void* b, float* c, 
 // Packs n x kc of src, element (i, k) at src[i*si + k*sk], into panels of R (see above).
 using PackFn = void (*)(void* dst, const void* src, int64_t si, int64_t sk, int64_t n, int64_t kc);
 
+// One row of the epilogue: c[j] = round(src[j] + beta * c[j] + bias[j] + res[j]) for j < n, in the dtype;
+// beta == 0 never reads c, bias and res may be null. src may alias c (fp32 C accumulated in place).
+using EpilogueFn = void (*)(void* c, const float* src, int64_t n, float beta, const void* bias, const void* res);
+
 struct KernelSet {
   const char* name = nullptr;
   int mr = 0, nr = 0;
@@ -29,6 +33,7 @@ struct KernelSet {
   UKernel ukernel = nullptr;
   PackFn pack_a[3] = {};           // indexed by DType f32, bf16, f16
   PackFn pack_b[3] = {};
+  EpilogueFn epilogue[3] = {};
 };
 
 // Each returns false (leaving ks untouched) when the tier is not compiled for this architecture.
@@ -117,8 +122,26 @@ void pack_pairs_generic(void* dst_, const void* src_, int64_t si, int64_t sk, in
   }
 }
 
+template <DType D>
+void epilogue_generic(void* c_, const float* src, int64_t n, float beta, const void* bias_, const void* res_) {
+  using T = typename Elem<D>::T;
+  T* c = static_cast<T*>(c_);
+  const T* bias = static_cast<const T*>(bias_);
+  const T* res = static_cast<const T*>(res_);
+  for (int64_t j = 0; j < n; ++j) {
+    float v = src[j];
+    if (beta != 0.0f) v += beta * Elem<D>::load(c[j]);
+    if (bias) v += Elem<D>::load(bias[j]);
+    if (res) v += Elem<D>::load(res[j]);
+    c[j] = Elem<D>::store(v);
+  }
+}
+
 template <int MR, int NR>
 void fill_generic_packers(KernelSet& ks) {
+  ks.epilogue[0] = epilogue_generic<DType::f32>;
+  ks.epilogue[1] = epilogue_generic<DType::bf16>;
+  ks.epilogue[2] = epilogue_generic<DType::f16>;
   ks.pack_a[0] = pack_generic<MR, DType::f32>;
   ks.pack_a[1] = pack_generic<MR, DType::bf16>;
   ks.pack_a[2] = pack_generic<MR, DType::f16>;

@@ -1,6 +1,6 @@
 // Tuning harness for the CPU GEMM (the user-facing benchmark lives in bench/): GFLOP/s, median of >= 5
 // timed runs after warm-up, 1 and 2 threads, forward shapes and the two backward transposes.
-// Usage: matmul_bench [dtype=f32|bf16|f16] [reps]
+// Usage: matmul_bench [dtype=f32|bf16|f16] [reps] [max threads, 1 or 2]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && !std::strcmp(argv[1], "bf16")) dt = DType::bf16;
   if (argc > 1 && !std::strcmp(argv[1], "f16")) dt = DType::f16;
   const int reps = argc > 2 ? std::max(5, std::atoi(argv[2])) : 7;
+  const int max_threads = argc > 3 ? std::min(2, std::max(1, std::atoi(argv[3]))) : 2;
   const int64_t M = 2048;
   const int64_t shapes[][2] = {{384, 1152}, {384, 1536}, {1536, 384}, {384, 8192}};
   const size_t esz = lmf::dtype_size(dt);
@@ -77,8 +78,8 @@ int main(int argc, char** argv) {
     db.c = dW.data(); db.rs_c = N;
     const Named cases[] = {{"fwd", fwd}, {"dA = dC @ B^T", da}, {"dB = A^T @ dC", db}};
     for (const Named& c : cases) {
-      double g[2];
-      for (int t = 1; t <= 2; ++t) {
+      double g[2] = {0.0, 0.0};
+      for (int t = 1; t <= max_threads; ++t) {
         lmf::set_num_threads(t);
         g[t - 1] = time_gemm(c.p, reps);
       }

@@ -1,0 +1,31 @@
+/** lmforge: tensors on native C++ kernels. This module has no side effects beyond loading the addon. */
+export { Tensor } from './tensor.js';
+export type { Scalar } from './tensor.js';
+export type { DataTypeMap, Device, DType, FloatDType } from './dtype.js';
+export {
+  ArgumentTypeError,
+  DeviceError,
+  DisposedError,
+  DTypeError,
+  LmforgeError,
+  NativeError,
+  OutOfMemoryError,
+  ShapeError,
+  ValueError,
+} from './errors.js';
+export { keep, memory, resetPeakMemory, tidy } from './memory.js';
+export type { MemoryInfo } from './memory.js';
+export { arange, full, manualSeed, ones, onesLike, rand, randn, tensor, zeros, zerosLike } from './ops/creation.js';
+export type { CreateOptions, NestedArray, RandnOptions, RandOptions, TensorData } from './ops/creation.js';
+export {
+  abs, add, cos, div, exp, log, maximum, minimum, mul, neg, pow, reciprocal, relu, rsqrt, sigmoid, sin, sqrt, square, sub, tanh,
+} from './ops/elementwise.js';
+export { argmax, argmin, max, mean, min, sum } from './ops/reduce.js';
+export { bmm, linear, matmul } from './ops/matmul.js';
+export type { MatmulOptions } from './ops/matmul.js';
+export { crossEntropy, logSoftmax, softmax } from './ops/softmax.js';
+export type { CrossEntropyOptions } from './ops/softmax.js';
+export { embedding } from './ops/embedding.js';
+export { astype, clone, contiguous, copyInto, expand, permute, reshape, slice, squeeze, to, transpose, unsqueeze } from './ops/views.js';
+export { cpuInfo, cudaAvailable, matmulKernel, numThreads, setCpuTier, setNumThreads } from './runtime.js';
+export type { CpuTier } from './runtime.js';

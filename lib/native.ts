@@ -1,0 +1,109 @@
+/**
+ * The only file that loads the addon. It types the whole native surface (native/core/op_list.h) and
+ * turns native errors into lmforge's error classes (lib/errors.ts).
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { fromNative } from './errors.js';
+
+/** A native tensor: a view over shared storage. Codes are those of lib/dtype.ts. */
+export interface NativeHandle {
+  shape(): number[];
+  strides(): number[];
+  offset(): number;
+  dtype(): number;
+  device(): number;
+  /** Bytes of the storage this view shares. */
+  nbytes(): number;
+  disposed(): boolean;
+  dispose(): void;
+  /** The elements, row-major, copied into a new buffer. */
+  read(): ArrayBuffer;
+  sameStorage(other: NativeHandle): boolean;
+}
+
+export interface NativeMemoryStats {
+  buffers: number;
+  bytes: number;
+  peakBytes: number;
+}
+
+export interface NativeCpuFeatures {
+  avx2: boolean;
+  fma: boolean;
+  f16c: boolean;
+  avx512f: boolean;
+  avx512bw: boolean;
+  avx512vl: boolean;
+  avx512dq: boolean;
+  avx512bf16: boolean;
+  neon: boolean;
+  tier: string;
+}
+
+type H = NativeHandle;
+
+export interface NativeAddon {
+  full(shape: number[], dtype: number, value: number, device: number): H;
+  arange(start: number, stop: number, step: number, dtype: number, device: number): H;
+  randUniform(shape: number[], dtype: number, seed: number, offset: number, low: number, high: number, device: number): H;
+  randNormal(shape: number[], dtype: number, seed: number, offset: number, mean: number, std: number, device: number): H;
+  fromHost(data: ArrayBufferView, shape: number[], dtype: number, device: number): H;
+  reshape(t: H, shape: number[]): H;
+  permute(t: H, dims: number[]): H;
+  transpose(t: H, d0: number, d1: number): H;
+  slice(t: H, dim: number, start: number, end: number, step: number): H;
+  expand(t: H, shape: number[]): H;
+  contiguous(t: H): H;
+  astype(t: H, dtype: number): H;
+  to(t: H, device: number): H;
+  copyInto(dst: H, src: H): void;
+  unary(op: string, t: H): H;
+  binary(op: string, a: H, b: H): H;
+  binaryScalar(op: string, t: H, s: number, scalarFirst: boolean): H;
+  reduce(op: string, t: H, dims: number[], keepdim: boolean): H;
+  matmul(a: H, b: H, bias: H | null, residual: H | null): H;
+  softmax(t: H, dim: number, log: boolean): H;
+  embedding(weight: H, indices: H): H;
+  crossEntropy(logits: H, targets: H, ignoreIndex: number, reduction: string): H;
+  numThreads(): number;
+  setNumThreads(n: number): void;
+  memoryStats(device: number): NativeMemoryStats;
+  resetPeakMemory(device: number): void;
+  cpuFeatures(): NativeCpuFeatures;
+  setCpuTier(tier: string): void;
+  cudaAvailable(): { available: boolean; reason: string; devices: number };
+  matmulKernelName(dtype: number): string;
+}
+
+function load(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  // lib/ in a checkout and dist/ in the package both sit one level below the package root.
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const raw = require('node-gyp-build')(root) as Record<string, unknown>;
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(raw)) {
+    if (typeof fn !== 'function' || name === 'TensorHandle') continue;
+    wrapped[name] = (...args: unknown[]) => {
+      try {
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      } catch (e) {
+        throw fromNative(e);
+      }
+    };
+  }
+  return wrapped as unknown as NativeAddon;
+}
+
+export const native: NativeAddon = load();
+
+/** Runs a call on a handle (whose methods are not wrapped) with native errors converted. */
+export function handleCall<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}

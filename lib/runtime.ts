@@ -1,0 +1,42 @@
+/** Process-wide settings of the native runtime: threads, CPU kernel tier, CUDA availability. */
+import { ValueError } from './errors.js';
+import { native, type NativeCpuFeatures } from './native.js';
+import { checkInt } from './ops/util.js';
+
+/** Threads used by native kernels (default: the machine's cores). */
+export function numThreads(): number {
+  return native.numThreads();
+}
+
+/** Sets the kernel thread count (1 to 1024). Results do not depend on it. */
+export function setNumThreads(n: number): void {
+  checkInt('setNumThreads', 'n', n);
+  native.setNumThreads(n);
+}
+
+export type CpuTier = 'avx512' | 'avx2' | 'neon' | 'scalar';
+
+/** What the CPU offers, read with cpuid, and the kernel tier in use. */
+export function cpuInfo(): NativeCpuFeatures & { tier: CpuTier } {
+  return native.cpuFeatures() as NativeCpuFeatures & { tier: CpuTier };
+}
+
+/**
+ * Forces a lower kernel tier (for tests and benchmarks); `null` restores the detected one.
+ * A tier the CPU lacks is a ValueError.
+ */
+export function setCpuTier(tier: CpuTier | null): void {
+  if (tier !== null && !['avx512', 'avx2', 'neon', 'scalar'].includes(tier))
+    throw new ValueError('setCpuTier', `unknown tier ${JSON.stringify(tier)} (expected avx512, avx2, neon, scalar or null)`);
+  native.setCpuTier(tier ?? '');
+}
+
+/** Whether CUDA can be used, and why not when it cannot. */
+export function cudaAvailable(): { available: boolean; reason: string; devices: number } {
+  return native.cudaAvailable();
+}
+
+/** The GEMM micro-kernel the current tier selects for a dtype (for benchmark reports). */
+export function matmulKernel(dtype: 'float32' | 'bfloat16' | 'float16' = 'float32'): string {
+  return native.matmulKernelName(dtype === 'float32' ? 0 : dtype === 'bfloat16' ? 1 : 2);
+}
