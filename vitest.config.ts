@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Each test file in its own process: the addon's thread pool and memory counters are per process.
     pool: 'forks',
+    // test/memory.test.ts drives the collector to check the FinalizationRegistry safety net.
+    execArgv: ['--expose-gc'],
     testTimeout: 120_000,
   },
 });

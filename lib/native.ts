@@ -76,6 +76,7 @@ export interface NativeAddon {
   setCpuTier(tier: string): void;
   cudaAvailable(): { available: boolean; reason: string; devices: number };
   matmulKernelName(dtype: number): string;
+  fmaPeak(threads: number, seconds: number): number;
 }
 
 function load(): NativeAddon {

@@ -7,6 +7,7 @@
 #include "../kernels/matmul.h"
 #include "../ops/ops.h"
 #include "../runtime/cpu_features.h"
+#include "../runtime/cpu_peak.h"
 #include "../runtime/cuda_runtime.h"
 #include "../runtime/memory.h"
 #include "../runtime/thread_pool.h"
@@ -239,6 +240,13 @@ LMF_BIND(cudaAvailable) {
 
 LMF_BIND(matmulKernelName) {
   return Napi::String::New(info.Env(), kernels::matmul_kernel_name(dtype_arg(info, 0, "matmulKernelName")));
+} LMF_END
+
+// fmaPeak(threads, seconds) -> GFLOP/s of a register-only FMA loop (the benchmarks' ceiling)
+LMF_BIND(fmaPeak) {
+  const int64_t threads = int_arg(info, 0, "fmaPeak", "threads");
+  LMF_CHECK(threads >= 1 && threads <= 1024, value, "fmaPeak", "threads must be in [1, 1024], got " << threads);
+  return Napi::Number::New(info.Env(), measure_fma_peak_gflops(static_cast<int>(threads), number_arg(info, 1, "fmaPeak", "seconds")));
 } LMF_END
 
 void register_ops(Napi::Env env, Napi::Object exports) {

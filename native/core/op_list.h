@@ -9,4 +9,4 @@
   /* math */ X(unary) X(binary) X(binaryScalar) X(reduce) X(matmul) X(softmax) X(embedding)     \
   X(crossEntropy)                                                                               \
   /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(cpuFeatures) \
-  X(setCpuTier) X(cudaAvailable) X(matmulKernelName)
+  X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak)

@@ -2,8 +2,13 @@
 // FMA). 28 independent chains cover the FMA latency of two 512-bit pipes with room to spare, and the
 // (14 + 32) / (14 * 32) load-to-FMA ratio is the best that fits 32 registers.
 // The bf16 "dot" kernel has the same shape over k pairs, with vdpbf16ps doing two k per instruction.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's _mm512_undefined_* helpers initialise a variable from itself; once inlined into a
+// target-attributed function that trips -Wmaybe-uninitialized, a known false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <algorithm>
-#include <cstdlib>
 
 #include "matmul_ukernels.h"
 
@@ -125,14 +130,24 @@ template <> struct Wide<DType::f16> {
 // which move a value in about a quarter of a cycle where a scalar loop needs one or more.
 template <int R, DType D>
 LMF_AVX512 void pack_copy(float* dst, const typename Elem<D>::T* src, int64_t sk, int64_t n, int64_t kc) {
-  for (int64_t p = 0; p < n; p += R, dst += kc * R) {
-    const int rn = static_cast<int>(n - p < R ? n - p : R);
-    const auto* s = src + p;
-    for (int64_t k = 0; k < kc; ++k, s += sk) {
-      float* d = dst + k * R;
+  // k outer: each source row segment is read once, front to back, which the hardware prefetcher
+  // follows; panel-outer order would walk the source with a stride of sk and measured 5-10% slower.
+  const int64_t full = n / R, rem = n - full * R;
+  for (int64_t k = 0; k < kc; ++k) {
+    const auto* s = src + k * sk;
+    float* d = dst + k * R;
+    for (int64_t q = 0; q < full; ++q, s += R, d += kc * R) {
 #pragma GCC unroll 2
       for (int v = 0; v < (R + 15) / 16; ++v) {
-        const int lanes = std::min(16, R - 16 * v), valid = std::max(0, std::min(lanes, rn - 16 * v));
+        const int lanes = std::min(16, R - 16 * v);
+        const __mmask16 m = static_cast<__mmask16>((1u << lanes) - 1);
+        _mm512_mask_storeu_ps(d + 16 * v, m, Wide<D>::load16(s + 16 * v, m));
+      }
+    }
+    if (rem) {
+      for (int v = 0; v < (R + 15) / 16; ++v) {
+        const int lanes = std::min(16, R - 16 * v);
+        const int valid = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(lanes, rem - 16 * v)));
         const __mmask16 store_m = static_cast<__mmask16>((1u << lanes) - 1);
         const __mmask16 load_m = static_cast<__mmask16>((1u << valid) - 1);
         _mm512_mask_storeu_ps(d + 16 * v, store_m, Wide<D>::load16(s + 16 * v, load_m));
@@ -213,13 +228,14 @@ LMF_AVX512 void pack_pairs(void* dst_, const void* src_, int64_t si, int64_t sk,
     pack_pairs_generic<R>(dst_, src_, si, sk, n, kc);
     return;
   }
+  // Pair q of every panel first (as in pack_copy): rows 2q and 2q+1 are read front to back.
   uint32_t* dst = static_cast<uint32_t*>(dst_);
-  for (int64_t p = 0; p < n; p += R, dst += kp * R) {
-    const int rn = static_cast<int>(n - p < R ? n - p : R);
-    for (int64_t q = 0; q < kp; ++q) {
+  for (int64_t q = 0; q < kp; ++q) {
+    const bool has1 = 2 * q + 1 < kc;
+    for (int64_t p = 0; p < n; p += R) {
+      const int rn = static_cast<int>(n - p < R ? n - p : R);
       const uint16_t* s0 = src + p + 2 * q * sk;
-      const bool has1 = 2 * q + 1 < kc;
-      uint32_t* d = dst + q * R;
+      uint32_t* d = dst + p * kp + q * R;
 #pragma GCC unroll 2
       for (int v = 0; v < (R + 15) / 16; ++v) {
         const int lanes = std::min(16, R - 16 * v), valid = std::max(0, std::min(lanes, rn - 16 * v));
@@ -274,13 +290,13 @@ LMF_AVX512 void epilogue_avx512(void* c_, const float* src, int64_t n, float bet
 bool kernels_avx512(DType dt, bool bf16_dot, KernelSet& ks) {
   ks.mr = MR;
   ks.nr = NR;
+  // Zen 5 (48 KB L1d, 1 MB L2): KC = 384 keeps a B micro-panel (48 KB) streaming through L1 with the
+  // C tile prefetched; the A block (448 x 384 fp32, 688 KB) sits in L2. KC 192/256 measured 5-15% slower
+  // (more passes over C), 512 no better. The bf16 dot kernel takes the same bytes per panel.
   ks.mc = 14 * 32;
   ks.kc = 384;
   ks.nc = 4096;
   fill_generic_packers<MR, NR>(ks);
-  if (getenv("LMF_KC")) ks.kc = atoi(getenv("LMF_KC"));
-  if (getenv("LMF_MC")) ks.mc = atoi(getenv("LMF_MC"));
-  if (getenv("LMF_NC")) ks.nc = atoi(getenv("LMF_NC"));
   ks.pack_a[0] = pack_wide<MR, DType::f32>;
   ks.pack_a[1] = pack_wide<MR, DType::bf16>;
   ks.pack_a[2] = pack_wide<MR, DType::f16>;

@@ -114,12 +114,8 @@ void empty_k(const GemmParams& p, const Operands& o, int64_t m0, int64_t m1) {
 
 // One thread's rectangle [m0, m1) x [n0, n1) of one batch element's C.
 template <DType D>
-void gemm_rect(const KernelSet& ks, const GemmParams& p, const Operands& o, int64_t m0, int64_t m1, int64_t n0,
-               int64_t n1) {
-  if (p.K == 0) {
-    empty_k<D>(p, o, m0, m1);
-    return;
-  }
+void gemm_rect_core(const KernelSet& ks, const GemmParams& p, const Operands& o, int64_t m0, int64_t m1,
+                    int64_t n0, int64_t n1) {
   const int64_t esz = static_cast<int64_t>(dtype_size(D));
   const int MR = ks.mr, NR = ks.nr;
   const int64_t kunit = ks.dot ? 2 : 1;
@@ -188,6 +184,20 @@ void gemm_rect(const KernelSet& ks, const GemmParams& p, const Operands& o, int6
       }
     }
   }
+}
+
+template <DType D>
+void gemm_rect(const KernelSet& ks, const GemmParams& p, const Operands& o, int64_t m0, int64_t m1, int64_t n0,
+               int64_t n1) {
+  if (p.K == 0) {
+    empty_k<D>(p, o, m0, m1);
+    return;
+  }
+  // A non-fp32 C split over several K blocks accumulates in an fp32 workspace of rows x NC; taking the
+  // rows a few MC blocks at a time bounds it (to 4 * 448 * 4096 floats with AVX-512) at the price of
+  // packing B once per chunk, which is amortised over 4 * MC rows.
+  const int64_t rows = D != DType::f32 && p.K > ks.kc ? 4 * ks.mc : m1 - m0;
+  for (int64_t r = m0; r < m1; r += rows) gemm_rect_core<D>(ks, p, o, r, std::min(m1, r + rows), n0, n1);
 }
 
 Operands operands(const GemmParams& p, int64_t b) {

@@ -1,6 +1,7 @@
 // Tuning harness for the CPU GEMM (the user-facing benchmark lives in bench/): GFLOP/s, median of >= 5
 // timed runs after warm-up, 1 and 2 threads, forward shapes and the two backward transposes.
 // Usage: matmul_bench [dtype=f32|bf16|f16] [reps] [max threads, 1 or 2]
+//        matmul_bench one M N K transA transB threads reps [dtype]   (openblas_peer's arguments; one JSON line)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,9 +40,45 @@ double time_gemm(const GemmParams& p, int reps) {
   return 2.0 * p.M * p.N * p.K * p.batch / med * 1e-9;
 }
 
+// Row-major operands as in openblas_peer.c: A is M x K (stored K x M when transposed), B is K x N
+// (stored N x K when transposed), C is M x N.
+int run_one(int argc, char** argv) {
+  if (argc < 9) {
+    std::fprintf(stderr, "usage: %s one M N K transA transB threads reps [dtype]\n", argv[0]);
+    return 2;
+  }
+  const int64_t M = std::atoll(argv[2]), N = std::atoll(argv[3]), K = std::atoll(argv[4]);
+  const bool ta = std::atoi(argv[5]) != 0, tb = std::atoi(argv[6]) != 0;
+  const int threads = std::atoi(argv[7]), reps = std::max(5, std::atoi(argv[8]));
+  DType dt = DType::f32;
+  if (argc > 9 && !std::strcmp(argv[9], "bf16")) dt = DType::bf16;
+  if (argc > 9 && !std::strcmp(argv[9], "f16")) dt = DType::f16;
+  if (M <= 0 || N <= 0 || K <= 0 || threads <= 0) {
+    std::fprintf(stderr, "sizes and threads must be positive\n");
+    return 2;
+  }
+  const size_t esz = lmf::dtype_size(dt);
+  std::vector<char> A(M * K * esz), B(K * N * esz), C(M * N * esz);
+  for (size_t i = 0; i < A.size(); ++i) A[i] = static_cast<char>((i * 7 % 61) & 0x3f);
+  for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<char>((i * 13 % 59) & 0x3f);
+  GemmParams p;
+  p.M = M; p.N = N; p.K = K; p.dtype = dt;
+  p.a = A.data(); p.rs_a = ta ? 1 : K; p.cs_a = ta ? M : 1;
+  p.b = B.data(); p.rs_b = tb ? 1 : N; p.cs_b = tb ? K : 1;
+  p.c = C.data(); p.rs_c = N;
+  lmf::set_num_threads(threads);
+  const double g = time_gemm(p, reps);
+  std::printf("{\"gflops\": %.2f, \"M\": %lld, \"N\": %lld, \"K\": %lld, \"transA\": %d, \"transB\": %d, "
+              "\"threads\": %d, \"dtype\": \"%s\", \"kernel\": \"%s\"}\n",
+              g, static_cast<long long>(M), static_cast<long long>(N), static_cast<long long>(K), ta, tb, threads,
+              lmf::dtype_name(dt), lmf::kernels::matmul_kernel_name(dt));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && !std::strcmp(argv[1], "one")) return run_one(argc, argv);
   DType dt = DType::f32;
   if (argc > 1 && !std::strcmp(argv[1], "bf16")) dt = DType::bf16;
   if (argc > 1 && !std::strcmp(argv[1], "f16")) dt = DType::f16;
