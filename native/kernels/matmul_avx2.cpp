@@ -1,5 +1,7 @@
 // AVX2+FMA micro-kernel: 6 x 16 (12 ymm accumulators, 2 for B, 1 broadcast): the classic shape that
 // keeps both FMA ports busy within 16 registers.
+#include <algorithm>
+
 #include "matmul_ukernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -46,9 +48,106 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const void* a_
   }
 }
 
+template <DType D> struct Wide8;
+template <> struct Wide8<DType::f32> {
+  __attribute__((target("avx2,fma"))) static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+};
+template <> struct Wide8<DType::bf16> {
+  __attribute__((target("avx2,fma"))) static __m256 load(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+};
+template <> struct Wide8<DType::f16> {
+  __attribute__((target("avx2,fma,f16c"))) static __m256 load(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+};
+
+__attribute__((target("avx2,fma"))) inline void transpose8(__m256 (&r)[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// k contiguous (row-major A, transposed B): 8 x 8 register transposes instead of a strided scalar loop.
+// Groups narrower than 8 lanes (the last rows of a 6-row panel) are stored with a lane mask.
+template <int R, DType D>
+__attribute__((target("avx2,fma,f16c"))) void pack_transpose(void* dst_, const void* src_, int64_t si, int64_t n,
+                                                             int64_t kc) {
+  using T = typename Elem<D>::T;
+  float* dst = static_cast<float*>(dst_);
+  const T* src = static_cast<const T*>(src_);
+  const int64_t k8 = kc & ~int64_t(7);
+  for (int64_t p = 0; p < n; p += R, dst += kc * R) {
+    const int rn = static_cast<int>(n - p < R ? n - p : R);
+    for (int g = 0; g < R; g += 8) {
+      const int gn = std::max(0, std::min(8, rn - g)), gw = std::min(8, R - g);
+      alignas(32) int lane_mask[8];
+      for (int r = 0; r < 8; ++r) lane_mask[r] = r < gw ? -1 : 0;
+      const __m256i wm = _mm256_load_si256(reinterpret_cast<const __m256i*>(lane_mask));
+      const T* rows[8];
+      for (int r = 0; r < 8; ++r) rows[r] = src + (p + g + std::min(r, std::max(gn - 1, 0))) * si;
+      for (int64_t k = 0; k < k8; k += 8) {
+        __m256 v[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; ++r) v[r] = r < gn ? Wide8<D>::load(rows[r] + k) : _mm256_setzero_ps();
+        transpose8(v);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+          if (gw == 8) _mm256_storeu_ps(dst + (k + j) * R + g, v[j]);
+          else _mm256_maskstore_ps(dst + (k + j) * R + g, wm, v[j]);
+        }
+      }
+      for (int64_t k = k8; k < kc; ++k)
+        for (int r = 0; r < gw; ++r) dst[k * R + g + r] = r < gn ? Elem<D>::load(rows[r][k]) : 0.0f;
+    }
+  }
+}
+
+// i contiguous, fp32: straight copies, k outer so the source rows are read front to back.
+template <int R>
+__attribute__((target("avx2,fma"))) void pack_copy_f32(float* dst, const float* src, int64_t sk, int64_t n,
+                                                       int64_t kc) {
+  static_assert(R % 8 == 0, "full-vector copy");
+  const int64_t full = n / R, rem = n - full * R;
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* s = src + k * sk;
+    float* d = dst + k * R;
+    for (int64_t q = 0; q < full; ++q, s += R, d += kc * R)
+      for (int v = 0; v < R; v += 8) _mm256_storeu_ps(d + v, _mm256_loadu_ps(s + v));
+    if (rem) {
+      for (int r = 0; r < R; ++r) d[r] = r < rem ? s[r] : 0.0f;
+    }
+  }
+}
+
+template <int R, DType D>
+void pack_avx2(void* dst, const void* src, int64_t si, int64_t sk, int64_t n, int64_t kc) {
+  if (D == DType::f32 && si == 1 && R % 8 == 0)
+    pack_copy_f32<(R % 8 == 0 ? R : 8)>(static_cast<float*>(dst), static_cast<const float*>(src), sk, n, kc);
+  else if (sk == 1 && si != 1)
+    pack_transpose<R, D>(dst, src, si, n, kc);
+  else
+    pack_generic<R, D>(dst, src, si, sk, n, kc);
+}
+
 }  // namespace
 
-bool kernels_avx2(DType, KernelSet& ks) {
+bool kernels_avx2(DType, bool f16c, KernelSet& ks) {
   ks.name = "avx2-6x16";
   ks.mr = MR;
   ks.nr = NR;
@@ -58,12 +157,20 @@ bool kernels_avx2(DType, KernelSet& ks) {
   ks.dot = false;
   ks.ukernel = ukernel_avx2;
   fill_generic_packers<MR, NR>(ks);
+  ks.pack_a[0] = pack_avx2<MR, DType::f32>;
+  ks.pack_a[1] = pack_avx2<MR, DType::bf16>;
+  ks.pack_b[0] = pack_avx2<NR, DType::f32>;
+  ks.pack_b[1] = pack_avx2<NR, DType::bf16>;
+  if (f16c) {  // vcvtph2ps is a separate feature flag; without it f16 keeps the portable packer
+    ks.pack_a[2] = pack_avx2<MR, DType::f16>;
+    ks.pack_b[2] = pack_avx2<NR, DType::f16>;
+  }
   return true;
 }
 
 #else
 
-bool kernels_avx2(DType, KernelSet&) { return false; }
+bool kernels_avx2(DType, bool, KernelSet&) { return false; }
 
 #endif
 

@@ -55,7 +55,7 @@ KernelSet select_kernels(DType dt) {
   KernelSet ks;
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && gemm::kernels_avx512(dt, f.avx512bf16, ks))
     return ks;
-  if (f.avx2 && f.fma && gemm::kernels_avx2(dt, ks)) return ks;
+  if (f.avx2 && f.fma && gemm::kernels_avx2(dt, f.f16c, ks)) return ks;
   if (f.neon && gemm::kernels_neon(dt, ks)) return ks;
   gemm::kernels_portable(dt, ks);
   return ks;

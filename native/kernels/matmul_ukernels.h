@@ -38,7 +38,7 @@ struct KernelSet {
 
 // Each returns false (leaving ks untouched) when the tier is not compiled for this architecture.
 bool kernels_avx512(DType dt, bool bf16_dot, KernelSet& ks);
-bool kernels_avx2(DType dt, KernelSet& ks);
+bool kernels_avx2(DType dt, bool f16c, KernelSet& ks);
 bool kernels_neon(DType dt, KernelSet& ks);
 void kernels_portable(DType dt, KernelSet& ks);
 

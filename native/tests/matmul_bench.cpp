@@ -2,6 +2,7 @@
 // timed runs after warm-up, 1 and 2 threads, forward shapes and the two backward transposes.
 // Usage: matmul_bench [dtype=f32|bf16|f16] [reps] [max threads, 1 or 2]
 //        matmul_bench one M N K transA transB threads reps [dtype]   (openblas_peer's arguments; one JSON line)
+// LMF_BENCH_TIER=avx2|scalar|... forces a lower CPU tier.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "../kernels/math.h"
 #include "../kernels/matmul.h"
+#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 
 using lmf::DType;
@@ -78,6 +80,7 @@ int run_one(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* tier = std::getenv("LMF_BENCH_TIER")) lmf::set_cpu_tier(tier);
   if (argc > 1 && !std::strcmp(argv[1], "one")) return run_one(argc, argv);
   DType dt = DType::f32;
   if (argc > 1 && !std::strcmp(argv[1], "bf16")) dt = DType::bf16;

@@ -189,6 +189,7 @@ int main() {
           {2, {1, 37, 33, 67, 2, 2, false, false, 1.0f, 0.5f, true, false}},
           {2, {1, 500, 300, 1000, 0, 1, false, false, 0.75f, 0.5f, true, true}},
           {2, {1, 1000, 70, 900, 1, 0, false, false, 1.0f, 0.0f, false, true}},
+          {2, {1, 1900, 40, 800, 1, 0, false, false, 1.0f, 0.5f, true, false}},  // row chunks (non-fp32 C)
           {3, {1, 61, 4300, 40, 0, 0, false, false, 1.0f, 1.0f, true, true}},
           {1, {1, 130, 129, 800, 1, 1, false, false, -1.0f, 2.0f, false, false}},
           {2, {5, 37, 33, 67, 0, 1, false, true, 1.0f, 0.0f, true, true}},
