@@ -42,6 +42,20 @@ double time_gemm(const GemmParams& p, int reps) {
   return 2.0 * p.M * p.N * p.K * p.batch / med * 1e-9;
 }
 
+// Same values as openblas_peer.c (in [-0.5, 0.5), no denormals, which would slow some FPUs), in dtype.
+void fill(std::vector<char>& buf, DType dt, size_t mul) {
+  const size_t n = buf.size() / lmf::dtype_size(dt);
+  for (size_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>((i * mul % 1000) / 1000.0 - 0.5);
+    if (dt == DType::f32) {
+      std::memcpy(buf.data() + 4 * i, &v, 4);
+    } else {
+      const uint16_t h = dt == DType::bf16 ? lmf::math::f32_to_bf16(v) : lmf::math::f32_to_f16(v);
+      std::memcpy(buf.data() + 2 * i, &h, 2);
+    }
+  }
+}
+
 // Row-major operands as in openblas_peer.c: A is M x K (stored K x M when transposed), B is K x N
 // (stored N x K when transposed), C is M x N.
 int run_one(int argc, char** argv) {
@@ -61,8 +75,8 @@ int run_one(int argc, char** argv) {
   }
   const size_t esz = lmf::dtype_size(dt);
   std::vector<char> A(M * K * esz), B(K * N * esz), C(M * N * esz);
-  for (size_t i = 0; i < A.size(); ++i) A[i] = static_cast<char>((i * 7 % 61) & 0x3f);
-  for (size_t i = 0; i < B.size(); ++i) B[i] = static_cast<char>((i * 13 % 59) & 0x3f);
+  fill(A, dt, 7919);
+  fill(B, dt, 104729);
   GemmParams p;
   p.M = M; p.N = N; p.K = K; p.dtype = dt;
   p.a = A.data(); p.rs_a = ta ? 1 : K; p.cs_a = ta ? M : 1;
@@ -96,9 +110,9 @@ int main(int argc, char** argv) {
     const int64_t K = s[0], N = s[1];
     // X (M x K), W (K x N), Y / dY (M x N), all row-major; the values only need to be finite.
     std::vector<char> X(M * K * esz), W(K * N * esz), Y(M * N * esz), G(M * N * esz);
-    for (size_t i = 0; i < X.size(); ++i) X[i] = static_cast<char>((i * 7 % 61) & 0x3f);
-    for (size_t i = 0; i < W.size(); ++i) W[i] = static_cast<char>((i * 13 % 59) & 0x3f);
-    for (size_t i = 0; i < G.size(); ++i) G[i] = static_cast<char>((i * 5 % 53) & 0x3f);
+    fill(X, dt, 7919);
+    fill(W, dt, 104729);
+    fill(G, dt, 15485863);
     std::vector<char> dX(M * K * esz), dW(K * N * esz);
     struct Named { const char* name; GemmParams p; };
     GemmParams fwd;  // Y = X @ W
