@@ -18,7 +18,8 @@ export type { MemoryInfo } from './memory.js';
 export { arange, full, manualSeed, ones, onesLike, rand, randn, tensor, zeros, zerosLike } from './ops/creation.js';
 export type { CreateOptions, NestedArray, RandnOptions, RandOptions, TensorData } from './ops/creation.js';
 export {
-  abs, add, cos, div, exp, log, maximum, minimum, mul, neg, pow, reciprocal, relu, rsqrt, sigmoid, sin, sqrt, square, sub, tanh,
+  abs, add, cos, div, eq, erf, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg, pow, reciprocal, relu, rsqrt, sigmoid, sign,
+  sin, sqrt, square, sub, tanh, where,
 } from './ops/elementwise.js';
 export { argmax, argmin, max, mean, min, sum } from './ops/reduce.js';
 export { bmm, linear, matmul } from './ops/matmul.js';
@@ -26,6 +27,9 @@ export type { MatmulOptions } from './ops/matmul.js';
 export { crossEntropy, logSoftmax, softmax } from './ops/softmax.js';
 export type { CrossEntropyOptions } from './ops/softmax.js';
 export { embedding } from './ops/embedding.js';
-export { astype, clone, contiguous, copyInto, expand, permute, reshape, slice, squeeze, to, transpose, unsqueeze } from './ops/views.js';
+export { astype, cat, clone, contiguous, copyInto, expand, permute, reshape, slice, squeeze, to, transpose, unsqueeze } from './ops/views.js';
+export { enableGrad, isGradEnabled, noGrad } from './autograd/grad_mode.js';
+export { gradcheck } from './autograd/gradcheck.js';
+export type { GradcheckOptions, GradcheckResult } from './autograd/gradcheck.js';
 export { cpuInfo, cudaAvailable, matmulKernel, numThreads, setCpuTier, setNumThreads } from './runtime.js';
 export type { CpuTier } from './runtime.js';

@@ -113,6 +113,11 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/** Runs fn outside every tidy() scope: what it creates is freed only by dispose() or the collector. */
+export function withoutScope<T>(fn: () => T): T {
+  return scopes.exit(fn);
+}
+
 /** Exempts a tensor from every enclosing tidy() scope; it lives until disposed or collected. */
 export function keep<T extends Tracked>(t: T): T {
   kept.add(t);

@@ -67,7 +67,11 @@ export interface NativeAddon {
   matmul(a: H, b: H, bias: H | null, residual: H | null): H;
   softmax(t: H, dim: number, log: boolean): H;
   embedding(weight: H, indices: H): H;
-  crossEntropy(logits: H, targets: H, ignoreIndex: number, reduction: string): H;
+  /** [loss, per-row log-sum-exp, number of non-ignored rows] */
+  crossEntropy(logits: H, targets: H, ignoreIndex: number, reduction: string): [H, H, number];
+  crossEntropyBackward(logits: H, targets: H, lse: H, rowGrad: H, ignoreIndex: number): H;
+  embeddingBackward(gradOut: H, indices: H, numEmbeddings: number): H;
+  where(cond: H, a: H, b: H): H;
   numThreads(): number;
   setNumThreads(n: number): void;
   memoryStats(device: number): NativeMemoryStats;

@@ -4,10 +4,12 @@
  * Methods delegate to the functional ops in lib/ops/, where each op's rules live.
  */
 import type { DataTypeMap, Device, DType } from './dtype.js';
-import { deviceFromCode, dtypeFromCode } from './dtype.js';
-import { DisposedError, ShapeError } from './errors.js';
+import { deviceFromCode, dtypeFromCode, isFloatDType } from './dtype.js';
+import { runBackward } from './autograd/backward.js';
+import { type GradNode, unrefNode } from './autograd/node.js';
+import { DisposedError, DTypeError, ShapeError, ValueError } from './errors.js';
 import { track, untrack } from './memory.js';
-import { handleCall, type NativeHandle } from './native.js';
+import { handleCall, native, type NativeHandle } from './native.js';
 import * as ew from './ops/elementwise.js';
 import * as mm from './ops/matmul.js';
 import * as red from './ops/reduce.js';
@@ -18,12 +20,20 @@ import { decodeHalf } from './half.js';
 
 export type Scalar = number;
 
+function nativeAlias(h: NativeHandle, shape: readonly number[]): NativeHandle {
+  return native.reshape(h, shape as number[]);
+}
+
 export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly dtype: D;
   readonly device: Device;
   #handle: NativeHandle;
   #disposed = false;
+  #requiresGrad = false;
+  #gradNode: GradNode | null = null;
+  /** The accumulated gradient of a leaf after backward(); null until then. */
+  grad: Tensor<D> | null = null;
 
   /** @internal Tensors come from lmforge's functions (zeros, tensor, ...), not from this constructor. */
   constructor(handle: NativeHandle) {
@@ -69,6 +79,65 @@ export class Tensor<D extends DType = DType> {
     return this.#handle;
   }
 
+  // ---- autograd ----
+
+  /**
+   * Whether gradients flow to this tensor. Settable on leaves (tensors no recorded op produced), for
+   * floating-point dtypes; results of recorded ops require a gradient when any input did.
+   */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  set requiresGrad(flag: boolean) {
+    if (this.#gradNode) throw new ValueError('requiresGrad', 'can only be set on a leaf tensor (use detach() to get one)');
+    if (flag && !isFloatDType(this.dtype)) throw new DTypeError('requiresGrad', `only floating-point tensors can require a gradient, got ${this.dtype}`);
+    this.#requiresGrad = Boolean(flag);
+  }
+
+  /** Sets requiresGrad and returns this, for chaining: `randn([3]).setRequiresGrad()`. */
+  setRequiresGrad(flag = true): this {
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** @internal The tape entry that produced this tensor. */
+  get gradNode(): GradNode | null {
+    return this.#gradNode;
+  }
+
+  /** @internal Called once by autograd/record.ts when a recorded op produced this tensor. */
+  setGradNode(node: GradNode): void {
+    this.#gradNode = node;
+    this.#requiresGrad = true;
+  }
+
+  /** True for tensors no recorded op produced (parameters, inputs). */
+  get isLeaf(): boolean {
+    return this.#gradNode === null;
+  }
+
+  /**
+   * Backpropagates from this tensor: every leaf that requires a gradient accumulates d(this)/d(leaf)
+   * (times `grad`, which defaults to 1 for a one-element tensor) into its `.grad`. The graph is freed
+   * as it goes, so each forward pass supports one backward.
+   */
+  backward(grad?: Tensor<D>): void {
+    this.live('backward');
+    runBackward(this, grad);
+  }
+
+  /** A view of the same storage that is cut from the graph (a leaf that requires no gradient). */
+  detach(): Tensor<D> {
+    return new Tensor<D>(handleCall(() => nativeAlias(this.live('detach'), this.shape)));
+  }
+
+  /** Drops the accumulated gradient (disposing it). */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
   // ---- reading ----
 
   /** The elements in row-major order (bfloat16 and float16 widened to float32). */
@@ -81,6 +150,7 @@ export class Tensor<D extends DType = DType> {
       case 'int32': return new Int32Array(buf) as DataTypeMap[D];
       case 'uint8': return new Uint8Array(buf) as DataTypeMap[D];
       case 'int8': return new Int8Array(buf) as DataTypeMap[D];
+      case 'float64': return new Float64Array(buf) as DataTypeMap[D];
     }
     throw new Error(`unreachable dtype ${String(this.dtype)}`);
   }
@@ -122,6 +192,7 @@ export class Tensor<D extends DType = DType> {
     this.#disposed = true;
     untrack(this);
     this.#handle.dispose();
+    if (this.#gradNode) unrefNode(this.#gradNode);
   }
 
   [Symbol.dispose](): void {
@@ -130,11 +201,11 @@ export class Tensor<D extends DType = DType> {
 
   // ---- views and conversions ----
 
-  reshape(...shape: number[] | [number[]]): Tensor<D> {
-    return vw.reshape(this, shape.flat());
+  reshape(...shape: number[] | [readonly number[]]): Tensor<D> {
+    return vw.reshape(this, shape.flat() as number[]);
   }
-  view(...shape: number[] | [number[]]): Tensor<D> {
-    return vw.reshape(this, shape.flat());
+  view(...shape: number[] | [readonly number[]]): Tensor<D> {
+    return vw.reshape(this, shape.flat() as number[]);
   }
   flatten(): Tensor<D> {
     return vw.reshape(this, [-1]);
@@ -146,14 +217,14 @@ export class Tensor<D extends DType = DType> {
   get T(): Tensor<D> {
     return vw.transpose(this, -2, -1);
   }
-  permute(...dims: number[] | [number[]]): Tensor<D> {
-    return vw.permute(this, dims.flat());
+  permute(...dims: number[] | [readonly number[]]): Tensor<D> {
+    return vw.permute(this, dims.flat() as number[]);
   }
   slice(dim: number, start: number, end?: number, step = 1): Tensor<D> {
     return vw.slice(this, dim, start, end, step);
   }
-  expand(...shape: number[] | [number[]]): Tensor<D> {
-    return vw.expand(this, shape.flat());
+  expand(...shape: number[] | [readonly number[]]): Tensor<D> {
+    return vw.expand(this, shape.flat() as number[]);
   }
   squeeze(dim?: number): Tensor<D> {
     return vw.squeeze(this, dim);
@@ -200,6 +271,14 @@ export class Tensor<D extends DType = DType> {
   cos(): Tensor<D> { return ew.cos(this); }
   square(): Tensor<D> { return ew.square(this); }
   reciprocal(): Tensor<D> { return ew.reciprocal(this); }
+  erf(): Tensor<D> { return ew.erf(this); }
+  sign(): Tensor<D> { return ew.sign(this); }
+  gt(other: Tensor<D> | Scalar): Tensor<D> { return ew.gt(this, other); }
+  ge(other: Tensor<D> | Scalar): Tensor<D> { return ew.ge(this, other); }
+  lt(other: Tensor<D> | Scalar): Tensor<D> { return ew.lt(this, other); }
+  le(other: Tensor<D> | Scalar): Tensor<D> { return ew.le(this, other); }
+  eq(other: Tensor<D> | Scalar): Tensor<D> { return ew.eq(this, other); }
+  ne(other: Tensor<D> | Scalar): Tensor<D> { return ew.ne(this, other); }
 
   // ---- reductions ----
 

@@ -1,8 +1,10 @@
 /** Matrix products on the native GEMM (fp32 accumulation), with bias and residual fused into it. */
+import { attach, needsGrad, save } from '../autograd/record.js';
 import type { DType } from '../dtype.js';
 import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
+import { sumToShape } from './broadcast.js';
 import { checkOptions, checkTensor, wrap } from './util.js';
 
 export interface MatmulOptions<D extends DType> {
@@ -20,9 +22,25 @@ export function matmul<D extends DType>(a: Tensor<D>, b: Tensor<D>, opts?: Matmu
   checkTensor('matmul', 'a', a);
   checkTensor('matmul', 'b', b);
   checkOptions('matmul', opts, ['bias', 'residual']);
-  if (opts?.bias !== undefined) checkTensor('matmul', 'bias', opts.bias);
-  if (opts?.residual !== undefined) checkTensor('matmul', 'residual', opts.residual);
-  return wrap(native.matmul(a.handle, b.handle, opts?.bias?.handle ?? null, opts?.residual?.handle ?? null));
+  const bias = opts?.bias, residual = opts?.residual;
+  if (bias !== undefined) checkTensor('matmul', 'bias', bias);
+  if (residual !== undefined) checkTensor('matmul', 'residual', residual);
+  const y = wrap<D>(native.matmul(a.handle, b.handle, bias?.handle ?? null, residual?.handle ?? null));
+  if (!needsGrad(a, b, bias, residual)) return y;
+  const sa = save(a), sb = save(b);
+  return attach('matmul', y, [a, b, bias, residual], (g) => {
+    // Work on the promoted 2-d+ forms: [..., M, K] @ [..., K, N] -> [..., M, N].
+    const a2 = sa.ndim === 1 ? sa.reshape(1, sa.shape[0]!) : sa;
+    const b2 = sb.ndim === 1 ? sb.reshape(sb.shape[0]!, 1) : sb;
+    const gshape = [...g.shape];
+    if (sa.ndim === 1) gshape.splice(gshape.length - (sb.ndim === 1 ? 0 : 1), 0, 1);
+    if (sb.ndim === 1) gshape.push(1);
+    const g2 = g.reshape(gshape);
+    const ga = a.requiresGrad ? sumToShape(matmul(g2, b2.T), a2.shape).reshape(sa.shape) : null;
+    const gb = b.requiresGrad ? sumToShape(matmul(a2.T, g2), b2.shape).reshape(sb.shape) : null;
+    const gbias = bias?.requiresGrad ? sumToShape(g, bias.shape) : null;
+    return [ga, gb, gbias, residual?.requiresGrad ? g : null];
+  }, [sa, sb]);
 }
 
 /** Batched product of [B, M, K] and [B, K, N]. */
@@ -38,10 +56,10 @@ export function bmm<D extends DType>(a: Tensor<D>, b: Tensor<D>): Tensor<D> {
 export function linear<D extends DType>(x: Tensor<D>, weight: Tensor<D>, bias?: Tensor<D>): Tensor<D> {
   checkTensor('linear', 'weight', weight);
   if (weight.ndim !== 2) throw new ShapeError('linear', `weight must be [out, in], got [${weight.shape.join(', ')}]`);
-  const wt = weight.transpose(0, 1);
+  const wt = weight.T;
   try {
     return matmul(x, wt, bias === undefined ? undefined : { bias });
   } finally {
-    wt.dispose();
+    wt.dispose(); // the product's graph keeps what backward needs
   }
 }

@@ -1,22 +1,56 @@
-/** Reductions over one or more dimensions (all of them when dim is omitted). */
+/** Reductions over one or more dimensions (all of them when dim is omitted), with their backward rules. */
+import { attach, needsGrad, save } from '../autograd/record.js';
 import type { DType } from '../dtype.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
+import { div, eq, mul } from './elementwise.js';
 import { checkTensor, wrap } from './util.js';
 
 type ReduceName = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin';
+
+// The reduced dims, normalised and sorted; all of them when dim is undefined.
+function reducedDims(t: Tensor, dim: number | number[] | undefined): number[] {
+  if (dim === undefined) return [...Array(t.ndim).keys()];
+  const ds = Array.isArray(dim) ? dim : [dim];
+  return ds.map((d) => (d < 0 ? d + t.ndim : d)).sort((a, b) => a - b);
+}
+
+// The output's shape with size-1 entries where dims were reduced (what the gradient expands from).
+function keptShape(t: Tensor, dims: number[]): number[] {
+  return t.shape.map((d, i) => (dims.includes(i) ? 1 : d));
+}
 
 function reduce<D extends DType>(op: ReduceName, t: Tensor, dim: number | number[] | undefined, keepdim: boolean): Tensor<D> {
   checkTensor(op, 'input', t);
   const dims = dim === undefined ? [] : Array.isArray(dim) ? dim : [dim];
   if (Array.isArray(dim) && dim.length === 0) return wrap(native.reshape(t.handle, t.shape as number[])); // reduce over nothing
-  return wrap(native.reduce(op, t.handle, dims, keepdim));
+  const y = wrap<D>(native.reduce(op, t.handle, dims, keepdim));
+  if (op === 'argmax' || op === 'argmin' || !needsGrad(t)) return y;
+  const all = reducedDims(t, dim);
+  const kshape = keptShape(t, all);
+  const count = all.reduce((n, d) => n * t.shape[d]!, 1);
+  if (op === 'sum' || op === 'mean') {
+    return attach(op, y, [t], (g) => {
+      const gk = g.reshape(kshape);
+      const scaled = op === 'mean' ? mul(gk, 1 / count) : gk;
+      return [scaled.expand(t.shape).contiguous()];
+    });
+  }
+  // max/min: the gradient goes to the elements equal to the extreme, split evenly among ties.
+  const x = save(t), yk = save(y);
+  return attach(op, y, [t], (g) => {
+    const ext = yk.reshape(kshape);
+    const mask = eq(x, ext);
+    const ties = native.reduce('sum', mask.handle, all, true);
+    const share = div(mask, wrap(ties));
+    return [mul(share, g.reshape(kshape))];
+  }, [x, yk]);
 }
 
 /** Sum, accumulated in float64. An empty dimension sums to 0. */
 export const sum = <D extends DType>(t: Tensor<D>, dim?: number | number[], keepdim = false): Tensor<D> => reduce('sum', t, dim, keepdim);
 export const mean = <D extends DType>(t: Tensor<D>, dim?: number | number[], keepdim = false): Tensor<D> => reduce('mean', t, dim, keepdim);
-/** Maximum; NaN wins. */
+/** Maximum; NaN wins. Its gradient is split evenly among tied maxima. */
 export const max = <D extends DType>(t: Tensor<D>, dim?: number | number[], keepdim = false): Tensor<D> => reduce('max', t, dim, keepdim);
 /** Minimum; NaN wins. */
 export const min = <D extends DType>(t: Tensor<D>, dim?: number | number[], keepdim = false): Tensor<D> => reduce('min', t, dim, keepdim);

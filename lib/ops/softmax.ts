@@ -1,18 +1,30 @@
-/** Softmax, log-softmax and the fused softmax cross-entropy. */
+/** Softmax, log-softmax and the fused softmax cross-entropy, with backward rules. */
+import { attach, needsGrad, save } from '../autograd/record.js';
 import type { DType } from '../dtype.js';
+import { deviceCode, dtypeCode } from '../dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
+import { exp, mul, sub } from './elementwise.js';
+import { sum } from './reduce.js';
 import { checkOptions, checkTensor, wrap } from './util.js';
 
 export function softmax<D extends DType>(t: Tensor<D>, dim = -1): Tensor<D> {
   checkTensor('softmax', 'input', t);
-  return wrap(native.softmax(t.handle, dim, false));
+  const y = wrap<D>(native.softmax(t.handle, dim, false));
+  if (!needsGrad(t)) return y;
+  const sy = save(y);
+  // dx = y * (g - sum(g * y))
+  return attach('softmax', y, [t], (g) => [mul(sy, sub(g, sum(mul(g, sy), dim, true)))], [sy]);
 }
 
 export function logSoftmax<D extends DType>(t: Tensor<D>, dim = -1): Tensor<D> {
   checkTensor('logSoftmax', 'input', t);
-  return wrap(native.softmax(t.handle, dim, true));
+  const y = wrap<D>(native.softmax(t.handle, dim, true));
+  if (!needsGrad(t)) return y;
+  const sy = save(y);
+  // dx = g - softmax * sum(g)
+  return attach('logSoftmax', y, [t], (g) => [sub(g, mul(exp(sy), sum(g, dim, true)))], [sy]);
 }
 
 export interface CrossEntropyOptions {
@@ -24,7 +36,8 @@ export interface CrossEntropyOptions {
 
 /**
  * Cross-entropy of logits [..., V] against int32 class indices [...], with the softmax fused in.
- * The mean over zero valid targets is NaN.
+ * The mean over zero valid targets is NaN. The backward pass is one fused native pass from the saved
+ * per-row log-sum-exp.
  */
 export function crossEntropy<D extends DType>(logits: Tensor<D>, targets: Tensor<'int32'>, opts?: CrossEntropyOptions): Tensor<D> {
   const op = 'crossEntropy';
@@ -32,6 +45,7 @@ export function crossEntropy<D extends DType>(logits: Tensor<D>, targets: Tensor
   checkTensor(op, 'targets', targets);
   checkOptions(op, opts, ['ignoreIndex', 'reduction']);
   const reduction = opts?.reduction ?? 'mean';
+  const ignoreIndex = opts?.ignoreIndex ?? -100;
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none')
     throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
   if (targets.dtype !== 'int32') throw new DTypeError(op, `targets must be int32, got ${targets.dtype}`);
@@ -41,18 +55,46 @@ export function crossEntropy<D extends DType>(logits: Tensor<D>, targets: Tensor
   if (lead.length !== targets.ndim || lead.some((d, i) => d !== targets.shape[i]))
     throw new ShapeError(op, `targets must have shape [${lead.join(', ')}] for logits [${logits.shape.join(', ')}], got [${targets.shape.join(', ')}]`);
   const N = lead.reduce((a, b) => a * b, 1);
-  const x = native.reshape(logits.handle, [N, V]);
-  const y = native.reshape(targets.handle, [N]);
+  const x2 = native.reshape(logits.handle, [N, V]);
+  const y2 = native.reshape(targets.handle, [N]);
+  let lossH: ReturnType<typeof native.reshape> | undefined;
+  let lseH: ReturnType<typeof native.reshape> | undefined;
+  let valid = 0;
   try {
-    const out = native.crossEntropy(x, y, opts?.ignoreIndex ?? -100, reduction);
-    if (reduction !== 'none' || lead.length === 1) return wrap(out);
-    try {
-      return wrap(native.reshape(out, lead));
-    } finally {
-      out.dispose();
+    [lossH, lseH, valid] = native.crossEntropy(x2, y2, ignoreIndex, reduction);
+    if (reduction === 'none' && lead.length !== 1) {
+      const flat = lossH;
+      lossH = native.reshape(flat, lead);
+      flat.dispose();
     }
   } finally {
-    x.dispose();
-    y.dispose();
+    x2.dispose();
+    y2.dispose();
   }
+  const loss = wrap<D>(lossH!);
+  const lse = wrap(lseH!);
+  if (!needsGrad(logits)) {
+    lse.dispose();
+    return loss;
+  }
+  const sx = save(logits), st = save(targets), slse = save(lse);
+  lse.dispose();
+  return attach(op, loss, [logits], (g) => {
+    // Each row's share of the incoming gradient, in the log-sum-exp's dtype.
+    let rowGrad: Tensor;
+    if (reduction === 'none') {
+      rowGrad = g.reshape(N).astype(slse.dtype);
+    } else {
+      const scale = g.astype('float64').item() / (reduction === 'mean' ? valid : 1);
+      rowGrad = wrap(native.full([N], dtypeCode(slse.dtype), scale, deviceCode(g.device)));
+    }
+    const xs = native.reshape(sx.handle, [N, V]);
+    const ts = native.reshape(st.handle, [N]);
+    try {
+      return [wrap<D>(native.crossEntropyBackward(xs, ts, slse.handle, rowGrad.handle, ignoreIndex)).reshape(sx.shape)];
+    } finally {
+      xs.dispose();
+      ts.dispose();
+    }
+  }, [sx, st, slse]);
 }

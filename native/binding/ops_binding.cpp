@@ -179,11 +179,36 @@ LMF_BIND(embedding) {
   return wrap(info, ops::embedding(tensor_arg(info, 0, "embedding", "weight"), tensor_arg(info, 1, "embedding", "indices")));
 } LMF_END
 
-// crossEntropy(logits, targets, ignoreIndex, reduction)
+// crossEntropy(logits, targets, ignoreIndex, reduction) -> [loss, lse, validCount]
 LMF_BIND(crossEntropy) {
   const char* op = "crossEntropy";
-  return wrap(info, ops::cross_entropy(tensor_arg(info, 0, op, "logits"), tensor_arg(info, 1, op, "targets"),
-                                       int_arg(info, 2, op, "ignoreIndex"), string_arg(info, 3, op, "reduction")));
+  ops::CrossEntropyResult r = ops::cross_entropy(tensor_arg(info, 0, op, "logits"), tensor_arg(info, 1, op, "targets"),
+                                                 int_arg(info, 2, op, "ignoreIndex"), string_arg(info, 3, op, "reduction"));
+  Napi::Array out = Napi::Array::New(info.Env(), 3);
+  out.Set(0u, wrap(info, std::move(r.loss)));
+  out.Set(1u, wrap(info, std::move(r.lse)));
+  out.Set(2u, Napi::Number::New(info.Env(), static_cast<double>(r.valid)));
+  return out;
+} LMF_END
+
+// crossEntropyBackward(logits, targets, lse, rowGrad, ignoreIndex) -> dlogits
+LMF_BIND(crossEntropyBackward) {
+  const char* op = "crossEntropy backward";
+  return wrap(info, ops::cross_entropy_backward(tensor_arg(info, 0, op, "logits"), tensor_arg(info, 1, op, "targets"),
+                                                tensor_arg(info, 2, op, "lse"), tensor_arg(info, 3, op, "row gradient"),
+                                                int_arg(info, 4, op, "ignoreIndex")));
+} LMF_END
+
+// embeddingBackward(gradOut, indices, numEmbeddings) -> dweight
+LMF_BIND(embeddingBackward) {
+  const char* op = "embedding backward";
+  return wrap(info, ops::embedding_backward(tensor_arg(info, 0, op, "gradient"), tensor_arg(info, 1, op, "indices"),
+                                            int_arg(info, 2, op, "numEmbeddings")));
+} LMF_END
+
+// where(cond, a, b)
+LMF_BIND(where) {
+  return wrap(info, ops::where(tensor_arg(info, 0, "where", "cond"), tensor_arg(info, 1, "where", "a"), tensor_arg(info, 2, "where", "b")));
 } LMF_END
 
 LMF_BIND(numThreads) { return Napi::Number::New(info.Env(), num_threads()); } LMF_END

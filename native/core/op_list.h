@@ -6,7 +6,7 @@
   /* creation and transfer */ X(full) X(arange) X(randUniform) X(randNormal) X(fromHost)       \
   /* views and copies */ X(reshape) X(permute) X(transpose) X(slice) X(expand) X(contiguous)    \
   X(astype) X(to) X(copyInto)                                                                   \
-  /* math */ X(unary) X(binary) X(binaryScalar) X(reduce) X(matmul) X(softmax) X(embedding)     \
-  X(crossEntropy)                                                                               \
+  /* math */ X(unary) X(binary) X(binaryScalar) X(where) X(reduce) X(matmul) X(softmax)         \
+  X(embedding) X(embeddingBackward) X(crossEntropy) X(crossEntropyBackward)                     \
   /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(cpuFeatures) \
   X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak)

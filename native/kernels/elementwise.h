@@ -9,8 +9,9 @@
 namespace lmf::kernels {
 
 #define LMF_UNARY_OPS(X) \
-  X(neg) X(exp) X(log) X(sqrt) X(rsqrt) X(abs) X(tanh) X(sigmoid) X(relu) X(sin) X(cos) X(square) X(reciprocal)
-#define LMF_BINARY_OPS(X) X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum)
+  X(neg) X(exp) X(log) X(sqrt) X(rsqrt) X(abs) X(tanh) X(sigmoid) X(relu) X(sin) X(cos) X(square) X(reciprocal) X(erf) X(sign)
+#define LMF_BINARY_OPS(X) \
+  X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(gt) X(ge) X(lt) X(le) X(eq) X(ne)
 
 enum class UnaryOp {
 #define LMF_X(name) name,
@@ -31,7 +32,7 @@ void unary_forward_cpu(void* out, const void* a, const StridedLoop& loop, DType 
 struct BinaryParams {
   BinaryOp op = BinaryOp::add;
   DType dtype = DType::f32;
-  float scalar = 0.0f;
+  double scalar = 0.0;
   bool swap = false;
 };
 void binary_forward_cpu(void* out, const void* a, const void* b, const StridedLoop& loop, const BinaryParams& p);
@@ -39,6 +40,9 @@ void binary_forward_cpu(void* out, const void* a, const void* b, const StridedLo
 // Strided copy with a dtype conversion (operand 0 out, 1 in). Float to integer truncates toward zero
 // and saturates at the integer type's range; NaN becomes 0.
 void copy_cpu(void* out, DType out_dtype, const void* in, DType in_dtype, const StridedLoop& loop);
+
+// out = cond != 0 ? a : b over four operands (0 out, 1 cond of any dtype, 2 a, 3 b; a, b and out share dtype).
+void where_cpu(void* out, const void* cond, DType cond_dtype, const void* a, const void* b, DType dtype, const StridedLoop& loop);
 
 void fill_cpu(void* out, DType dtype, int64_t n, double value);
 void arange_cpu(void* out, DType dtype, int64_t n, double start, double step);

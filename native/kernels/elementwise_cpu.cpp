@@ -9,26 +9,29 @@
 namespace lmf::kernels {
 namespace {
 
-template <UnaryOp OP>
-inline float unary(float x) {
+// C is the compute type (acc_t of the element type): float, or double for float64 data.
+template <UnaryOp OP, typename C>
+inline C unary(C x) {
   if constexpr (OP == UnaryOp::neg) return -x;
   if constexpr (OP == UnaryOp::exp) return std::exp(x);
   if constexpr (OP == UnaryOp::log) return std::log(x);
   if constexpr (OP == UnaryOp::sqrt) return std::sqrt(x);
-  if constexpr (OP == UnaryOp::rsqrt) return 1.0f / std::sqrt(x);
+  if constexpr (OP == UnaryOp::rsqrt) return C(1) / std::sqrt(x);
   if constexpr (OP == UnaryOp::abs) return std::fabs(x);
   if constexpr (OP == UnaryOp::tanh) return std::tanh(x);
-  if constexpr (OP == UnaryOp::sigmoid) return 1.0f / (1.0f + std::exp(-x));
-  if constexpr (OP == UnaryOp::relu) return x > 0.0f ? x : (x == x ? 0.0f : x);  // NaN passes through
+  if constexpr (OP == UnaryOp::sigmoid) return C(1) / (C(1) + std::exp(-x));
+  if constexpr (OP == UnaryOp::relu) return x > C(0) ? x : (x == x ? C(0) : x);  // NaN passes through
   if constexpr (OP == UnaryOp::sin) return std::sin(x);
   if constexpr (OP == UnaryOp::cos) return std::cos(x);
   if constexpr (OP == UnaryOp::square) return x * x;
-  if constexpr (OP == UnaryOp::reciprocal) return 1.0f / x;
+  if constexpr (OP == UnaryOp::reciprocal) return C(1) / x;
+  if constexpr (OP == UnaryOp::erf) return std::erf(x);
+  if constexpr (OP == UnaryOp::sign) return x > C(0) ? C(1) : (x < C(0) ? C(-1) : x);  // 0 and NaN pass through
   return x;
 }
 
-template <BinaryOp OP>
-inline float binary(float a, float b) {
+template <BinaryOp OP, typename C>
+inline C binary(C a, C b) {
   if constexpr (OP == BinaryOp::add) return a + b;
   if constexpr (OP == BinaryOp::sub) return a - b;
   if constexpr (OP == BinaryOp::mul) return a * b;
@@ -37,25 +40,35 @@ inline float binary(float a, float b) {
   // NaN propagates from either side, as in PyTorch's maximum/minimum.
   if constexpr (OP == BinaryOp::maximum) return (a != a || b != b) ? a + b : std::max(a, b);
   if constexpr (OP == BinaryOp::minimum) return (a != a || b != b) ? a + b : std::min(a, b);
+  // Comparisons give 1 or 0 in the operands' dtype (false for NaN, except ne).
+  if constexpr (OP == BinaryOp::gt) return a > b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::ge) return a >= b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::lt) return a < b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::le) return a <= b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::eq) return a == b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::ne) return a != b ? C(1) : C(0);
   return a;
 }
 
 template <UnaryOp OP, typename T>
 void unary_loop(T* out, const T* a, const StridedLoop& L) {
+  using C = acc_t<T>;
   for_each_row(L, [&](const int64_t* off, int64_t n, const int64_t* st) {
     T* o = out + off[0];
     const T* x = a + off[1];
     if (st[0] == 1 && st[1] == 1) {
-      for (int64_t i = 0; i < n; ++i) store_f(o + i, unary<OP>(load_f(x + i)));
+      for (int64_t i = 0; i < n; ++i) store_f(o + i, unary<OP, C>(load_f(x + i)));
     } else {
-      for (int64_t i = 0; i < n; ++i) store_f(o + i * st[0], unary<OP>(load_f(x + i * st[1])));
+      for (int64_t i = 0; i < n; ++i) store_f(o + i * st[0], unary<OP, C>(load_f(x + i * st[1])));
     }
   });
 }
 
 template <BinaryOp OP, bool SWAP, typename T>
-void binary_loop(T* out, const T* a, const T* b, float scalar, const StridedLoop& L) {
-  auto f = [](float x, float y) { return SWAP ? binary<OP>(y, x) : binary<OP>(x, y); };
+void binary_loop(T* out, const T* a, const T* b, double scalar_in, const StridedLoop& L) {
+  using C = acc_t<T>;
+  const C scalar = static_cast<C>(scalar_in);
+  auto f = [](C x, C y) { return SWAP ? binary<OP, C>(y, x) : binary<OP, C>(x, y); };
   for_each_row(L, [&](const int64_t* off, int64_t n, const int64_t* st) {
     T* o = out + off[0];
     const T* x = a + off[1];
@@ -71,7 +84,7 @@ void binary_loop(T* out, const T* a, const T* b, float scalar, const StridedLoop
     if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
       for (int64_t i = 0; i < n; ++i) store_f(o + i, f(load_f(x + i), load_f(y + i)));
     } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
-      const float yv = load_f(y);
+      const C yv = load_f(y);
       for (int64_t i = 0; i < n; ++i) store_f(o + i, f(load_f(x + i), yv));
     } else {
       for (int64_t i = 0; i < n; ++i) store_f(o + i * st[0], f(load_f(x + i * st[1]), load_f(y + i * st[2])));
@@ -80,11 +93,11 @@ void binary_loop(T* out, const T* a, const T* b, float scalar, const StridedLoop
 }
 
 template <typename O>
-inline O cast_to(float v) {
+inline O cast_to(double v) {
   if constexpr (std::is_integral_v<O>) {
     if (v != v) return 0;
-    const float lo = static_cast<float>(std::numeric_limits<O>::min());
-    const float hi = static_cast<float>(std::numeric_limits<O>::max());
+    const double lo = static_cast<double>(std::numeric_limits<O>::min());
+    const double hi = static_cast<double>(std::numeric_limits<O>::max());
     if (v <= lo) return std::numeric_limits<O>::min();
     if (v >= hi) return std::numeric_limits<O>::max();
     return static_cast<O>(v);
@@ -107,6 +120,8 @@ void copy_loop(O* out, const I* in, const StridedLoop& L) {
         // integer to integer: saturate through int64 (exact for every value these types hold)
         const int64_t v = static_cast<int64_t>(x[i * st[1]]);
         o[i * st[0]] = static_cast<O>(std::clamp<int64_t>(v, std::numeric_limits<O>::min(), std::numeric_limits<O>::max()));
+      } else if constexpr (std::is_integral_v<I>) {
+        o[i * st[0]] = cast_to<O>(static_cast<double>(x[i * st[1]]));  // exact for every int32
       } else {
         o[i * st[0]] = cast_to<O>(load_f(x + i * st[1]));
       }
@@ -162,6 +177,27 @@ void copy_cpu(void* out, DType out_dtype, const void* in, DType in_dtype, const 
   });
 }
 
+void where_cpu(void* out, const void* cond, DType cond_dtype, const void* a, const void* b, DType dtype, const StridedLoop& L) {
+  dispatch_any(dtype, [&](auto tag) {
+    dispatch_any(cond_dtype, [&](auto ctag) {
+      using T = decltype(tag);
+      using K = decltype(ctag);
+      T* o = static_cast<T*>(out);
+      const K* c = static_cast<const K*>(cond);
+      const T* x = static_cast<const T*>(a);
+      const T* y = static_cast<const T*>(b);
+      for_each_row(L, [&](const int64_t* off, int64_t n, const int64_t* st) {
+        for (int64_t i = 0; i < n; ++i) {
+          bool take_a;
+          if constexpr (std::is_integral_v<K>) take_a = c[off[1] + i * st[1]] != 0;
+          else take_a = load_f(c + off[1] + i * st[1]) != 0;  // NaN counts as true, as in a C test
+          o[off[0] + i * st[0]] = take_a ? x[off[2] + i * st[2]] : y[off[3] + i * st[3]];
+        }
+      });
+    });
+  });
+}
+
 void fill_cpu(void* out, DType dtype, int64_t n, double value) {
   dispatch_any(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -169,7 +205,7 @@ void fill_cpu(void* out, DType dtype, int64_t n, double value) {
     if constexpr (std::is_integral_v<T>)
       v = static_cast<T>(std::clamp<double>(value, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
     else
-      v = cast_to<T>(static_cast<float>(value));
+      v = cast_to<T>(value);
     T* o = static_cast<T*>(out);
     chunks(n, [&](int64_t b, int64_t e) { std::fill(o + b, o + e, v); });
   });
@@ -183,7 +219,7 @@ void arange_cpu(void* out, DType dtype, int64_t n, double start, double step) {
       for (int64_t i = b; i < e; ++i) {
         const double v = start + step * static_cast<double>(i);  // no accumulated rounding
         if constexpr (std::is_integral_v<T>) o[i] = static_cast<T>(v);
-        else o[i] = cast_to<T>(static_cast<float>(v));
+        else o[i] = cast_to<T>(v);
       }
     });
   });

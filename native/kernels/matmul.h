@@ -30,6 +30,9 @@ struct GemmParams {
 // micro-kernel: AVX-512 (with AVX512-BF16 for bf16 inputs), AVX2+FMA, NEON, or portable C++.
 void matmul_forward_cpu(const GemmParams& p);
 
+// float64 GEMM for checking (gradcheck, references): straightforward loops in double, same params.
+void matmul_f64_cpu(const GemmParams& p);
+
 // Name of the micro-kernel the current CPU tier selects for dtype, e.g. "avx512-14x32" (for benchmarks).
 const char* matmul_kernel_name(DType dtype);
 

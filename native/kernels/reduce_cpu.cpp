@@ -47,7 +47,7 @@ void reduce_rows(T* out, int32_t* iout, const T* in, int64_t outer, int64_t n, i
           iout[o * inner + j] = arg[j];
         } else {
           const double v = op == ReduceOp::mean ? acc[j] / static_cast<double>(n) : acc[j];
-          store_f(out + o * inner + j, static_cast<float>(v));
+          store_f(out + o * inner + j, v);
         }
       }
     }

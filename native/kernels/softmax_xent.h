@@ -13,8 +13,13 @@ struct XentParams {
   int64_t N = 0, V = 0;
   int32_t ignore_index = -100;
 };
-// loss[i] = logsumexp(logits[i]) - logits[i, target[i]] in fp32 (0 where target == ignore_index), and
-// lse[i] the row's log-sum-exp (kept for the backward pass). Targets were range-checked by the op.
-void xent_forward_cpu(float* loss, float* lse, const void* logits, DType dtype, const int32_t* target, const XentParams& p);
+// loss[i] = logsumexp(logits[i]) - logits[i, target[i]] (0 where target == ignore_index) and lse[i] the
+// row's log-sum-exp, both in double. Targets were range-checked by the op.
+void xent_forward_cpu(double* loss, double* lse, const void* logits, DType dtype, const int32_t* target, const XentParams& p);
+
+// dlogits[i, j] = (exp(logits[i, j] - lse[i]) - [j == target[i]]) * row_grad[i], 0 on ignored rows;
+// dlogits has the logits' dtype, lse and row_grad are double.
+void xent_backward_cpu(void* dlogits, const void* logits, DType dtype, const int32_t* target, const double* lse,
+                       const double* row_grad, const XentParams& p);
 
 }  // namespace lmf::kernels

@@ -1,4 +1,4 @@
-// N-d iteration over up to three operands that share one shape but each have their own strides
+// N-d iteration over up to four operands that share one shape but each have their own strides
 // (0 where broadcast). The last dimension is the inner loop; rows are split across the thread pool.
 #pragma once
 #include <cstdint>
@@ -12,7 +12,7 @@ struct StridedLoop {
   int ndim = 0;
   int nops = 1;
   int64_t shape[kMaxDims] = {};
-  int64_t strides[3][kMaxDims] = {};
+  int64_t strides[4][kMaxDims] = {};
 };
 
 // Builds a loop, dropping size-1 dims and merging dims that are contiguous for every operand.
@@ -43,7 +43,7 @@ inline StridedLoop make_loop(const Shape& shape, const Shape* const* strides, in
   return L;
 }
 
-// f(off[3], n, inner_strides[3]) once per row of the innermost dimension; offsets in elements.
+// f(off[4], n, inner_strides[4]) once per row of the innermost dimension; offsets in elements.
 template <typename F>
 void for_each_row(const StridedLoop& L, F&& f) {
   const int nd = L.ndim;
@@ -52,7 +52,7 @@ void for_each_row(const StridedLoop& L, F&& f) {
   int64_t rows = 1;
   for (int d = 0; d < nd - 1; ++d) rows *= L.shape[d];
   if (rows == 0) return;
-  const int64_t inner_strides[3] = {L.strides[0][nd - 1], L.strides[1][nd - 1], L.strides[2][nd - 1]};
+  const int64_t inner_strides[4] = {L.strides[0][nd - 1], L.strides[1][nd - 1], L.strides[2][nd - 1], L.strides[3][nd - 1]};
   const int64_t grain = inner >= 16384 ? 1 : 16384 / inner;
   parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
     int64_t idx[kMaxDims] = {};
@@ -62,7 +62,7 @@ void for_each_row(const StridedLoop& L, F&& f) {
       rem /= L.shape[d];
     }
     for (int64_t r = r0; r < r1; ++r) {
-      int64_t off[3] = {0, 0, 0};
+      int64_t off[4] = {0, 0, 0, 0};
       for (int d = 0; d < nd - 1; ++d)
         for (int o = 0; o < L.nops; ++o) off[o] += idx[d] * L.strides[o][d];
       f(off, inner, inner_strides);

@@ -18,7 +18,7 @@ inline void check_same_device(const Tensor& a, const Tensor& b, const char* op) 
 
 inline void check_float(const Tensor& t, const char* op, const char* what = "input") {
   LMF_CHECK(dtype_is_float(t.dtype), dtype, op,
-            what << " must be float32, bfloat16 or float16, got " << dtype_name(t.dtype));
+            what << " must be float32, bfloat16, float16 or float64, got " << dtype_name(t.dtype));
 }
 
 inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {

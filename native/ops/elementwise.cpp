@@ -62,9 +62,24 @@ Tensor binary_scalar(const Tensor& a, double s, BinaryOp op, bool scalar_first) 
   kernels::BinaryParams p;
   p.op = op;
   p.dtype = a.dtype;
-  p.scalar = static_cast<float>(s);
+  p.scalar = s;
   p.swap = scalar_first;
   kernels::binary_forward_cpu(out.raw(), a.raw(), nullptr, kernels::make_loop(a.shape, st, 2), p);
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  const char* op = "where";
+  check_same_device(cond, a, op);
+  check_same_device(a, b, op);
+  check_cpu(a, op);
+  check_same_dtype(a, b, op);
+  const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape, a.shape, op), b.shape, op);
+  Tensor out = Tensor::empty(shape, a.dtype, a.device(), op);
+  const Shape sc = broadcast_strides(cond.shape, cond.strides, shape), sa = broadcast_strides(a.shape, a.strides, shape),
+              sb = broadcast_strides(b.shape, b.strides, shape);
+  const Shape* st[4] = {&out.strides, &sc, &sa, &sb};
+  kernels::where_cpu(out.raw(), cond.raw(), cond.dtype, a.raw(), b.raw(), a.dtype, kernels::make_loop(shape, st, 4));
   return out;
 }
 

@@ -22,4 +22,28 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
   return out;
 }
 
+Tensor embedding_backward(const Tensor& grad_out, const Tensor& index, int64_t num_embeddings) {
+  const char* op = "embedding backward";
+  check_same_device(grad_out, index, op);
+  check_cpu(grad_out, op);
+  check_float(grad_out, op, "gradient");
+  LMF_CHECK(index.dtype == DType::i32, dtype, op, "indices must be int32, got " << dtype_name(index.dtype));
+  LMF_CHECK(grad_out.ndim() == index.ndim() + 1, shape, op,
+            "gradient " << shape_str(grad_out.shape) << " does not match indices " << shape_str(index.shape));
+  for (int d = 0; d < index.ndim(); ++d)
+    LMF_CHECK(grad_out.shape[d] == index.shape[d], shape, op,
+              "gradient " << shape_str(grad_out.shape) << " does not match indices " << shape_str(index.shape));
+  LMF_CHECK(num_embeddings >= 0, value, op, "number of embeddings must be non-negative, got " << num_embeddings);
+  const Tensor g = contiguous(grad_out), idx = contiguous(index);
+  const int64_t N = idx.numel(), D = g.shape.back();
+  const int32_t* ix = idx.data<int32_t>();
+  for (int64_t i = 0; i < N; ++i)
+    LMF_CHECK(ix[i] >= 0 && ix[i] < num_embeddings, value, op,
+              "index " << ix[i] << " at position " << i << " is outside [0, " << num_embeddings << ")");
+  const DType acc = g.dtype == DType::f64 ? DType::f64 : DType::f32;
+  Tensor dw = full({num_embeddings, D}, acc, 0.0, g.device());
+  kernels::embedding_backward_cpu(dw.raw(), acc, g.raw(), g.dtype, ix, N, D);
+  return astype(dw, g.dtype);
+}
+
 }  // namespace lmf::ops

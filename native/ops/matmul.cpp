@@ -102,7 +102,10 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, const Tensor* bias, const 
     p.bs_r = M * N;
     p.rs_r = N;
   }
-  if (out.numel() > 0) kernels::matmul_forward_cpu(p);
+  if (out.numel() > 0) {
+    if (p.dtype == DType::f64) kernels::matmul_f64_cpu(p);
+    else kernels::matmul_forward_cpu(p);
+  }
   return out;
 }
 

@@ -37,14 +37,28 @@ void copy_into(const Tensor& dst, const Tensor& src);
 Tensor unary(const Tensor& t, kernels::UnaryOp op);
 Tensor binary(const Tensor& a, const Tensor& b, kernels::BinaryOp op);
 Tensor binary_scalar(const Tensor& a, double s, kernels::BinaryOp op, bool scalar_first);
+// cond ? a : b with broadcasting; cond may have any dtype (nonzero is true).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor reduce(const Tensor& t, std::vector<int64_t> dims, bool keepdim, kernels::ReduceOp op);
 // a @ b with NumPy matmul semantics (1-d operands promoted, batch dims broadcast); bias over the last
 // dim and residual of the output's shape are fused into the epilogue.
 Tensor matmul(const Tensor& a, const Tensor& b, const Tensor* bias, const Tensor* residual);
 Tensor softmax(const Tensor& t, int64_t dim, bool log);
 Tensor embedding(const Tensor& weight, const Tensor& index);
-// Per-row losses [N] (reduction "none"), or their mean over non-ignored rows / sum as a 0-d tensor.
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction);
+// dWeight [V, D] from dOut [..., D]: rows scattered and summed (duplicates add), accumulated in fp32
+// (fp64 for float64) and returned in dOut's dtype.
+Tensor embedding_backward(const Tensor& grad_out, const Tensor& index, int64_t num_embeddings);
+// Per-row losses [N] (reduction "none"), or their mean over non-ignored rows / sum as a 0-d tensor,
+// in the logits' dtype; also each row's log-sum-exp (float32, float64 for float64 logits) for the
+// backward pass and the number of non-ignored rows.
+struct CrossEntropyResult {
+  Tensor loss, lse;
+  int64_t valid = 0;
+};
+CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction);
+// dlogits [N, V] = (softmax(logits) - onehot(target)) * row_grad[row] (0 for ignored rows), from the
+// saved log-sum-exp; row_grad is [N] in lse's dtype.
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& row_grad, int64_t ignore_index);
 
 const char* unary_name(kernels::UnaryOp op);
 const char* binary_name(kernels::BinaryOp op);

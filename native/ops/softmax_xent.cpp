@@ -22,42 +22,83 @@ Tensor softmax(const Tensor& t, int64_t dim, bool log) {
   return out;
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction) {
-  const char* op = "crossEntropy";
+namespace {
+
+struct XentChecked {
+  Tensor x, y;
+  int64_t N = 0, V = 0, valid = 0;
+};
+
+XentChecked check_xent(const Tensor& logits, const Tensor& target, int64_t ignore_index, const char* op) {
   check_same_device(logits, target, op);
   check_cpu(logits, op);
   check_float(logits, op, "logits");
   LMF_CHECK(target.dtype == DType::i32, dtype, op, "targets must be int32, got " << dtype_name(target.dtype));
   LMF_CHECK(logits.ndim() == 2, shape, op, "logits must have shape [N, V], got " << shape_str(logits.shape));
-  const int64_t N = logits.shape[0], V = logits.shape[1];
-  LMF_CHECK(target.ndim() == 1 && target.shape[0] == N, shape, op,
-            "targets must have shape [" << N << "], got " << shape_str(target.shape));
-  LMF_CHECK(V > 0, shape, op, "logits have no classes");
+  XentChecked c;
+  c.N = logits.shape[0];
+  c.V = logits.shape[1];
+  LMF_CHECK(target.ndim() == 1 && target.shape[0] == c.N, shape, op,
+            "targets must have shape [" << c.N << "], got " << shape_str(target.shape));
+  LMF_CHECK(c.V > 0, shape, op, "logits have no classes");
+  LMF_CHECK(ignore_index >= INT32_MIN && ignore_index <= INT32_MAX, value, op, "ignoreIndex out of int32 range");
+  c.x = contiguous(logits);
+  c.y = contiguous(target);
+  const int32_t* tg = c.y.data<int32_t>();
+  for (int64_t i = 0; i < c.N; ++i) {
+    if (tg[i] == ignore_index) continue;
+    LMF_CHECK(tg[i] >= 0 && tg[i] < c.V, value, op, "target " << tg[i] << " at row " << i << " is outside [0, " << c.V << ")");
+    ++c.valid;
+  }
+  return c;
+}
+
+DType lse_dtype(DType logits) { return logits == DType::f64 ? DType::f64 : DType::f32; }
+
+}  // namespace
+
+CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction) {
+  const char* op = "crossEntropy";
   LMF_CHECK(reduction == "mean" || reduction == "sum" || reduction == "none", value, op,
             "reduction must be 'mean', 'sum' or 'none', got '" << reduction << "'");
-  LMF_CHECK(ignore_index >= INT32_MIN && ignore_index <= INT32_MAX, value, op, "ignoreIndex out of int32 range");
-  const Tensor x = contiguous(logits), y = contiguous(target);
-  const int32_t* tg = y.data<int32_t>();
-  int64_t valid = 0;
-  for (int64_t i = 0; i < N; ++i) {
-    if (tg[i] == ignore_index) continue;
-    LMF_CHECK(tg[i] >= 0 && tg[i] < V, value, op, "target " << tg[i] << " at row " << i << " is outside [0, " << V << ")");
-    ++valid;
-  }
-  Tensor loss = Tensor::empty({N}, DType::f32, logits.device(), op);
-  std::vector<float> lse(static_cast<size_t>(N));
+  XentChecked c = check_xent(logits, target, ignore_index, op);
+  std::vector<double> loss(static_cast<size_t>(c.N)), lse(static_cast<size_t>(c.N));
   kernels::XentParams p;
-  p.N = N;
-  p.V = V;
+  p.N = c.N;
+  p.V = c.V;
   p.ignore_index = static_cast<int32_t>(ignore_index);
-  kernels::xent_forward_cpu(loss.data<float>(), lse.data(), x.raw(), x.dtype, tg, p);
-  if (reduction == "none") return logits.dtype == DType::f32 ? loss : astype(loss, logits.dtype);
+  kernels::xent_forward_cpu(loss.data(), lse.data(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), p);
+  CrossEntropyResult r;
+  r.valid = c.valid;
+  const Tensor lse64 = from_host(lse.data(), lse.size() * sizeof(double), {c.N}, DType::f64, logits.device());
+  r.lse = astype(lse64, lse_dtype(logits.dtype));
+  if (reduction == "none") {
+    r.loss = astype(from_host(loss.data(), loss.size() * sizeof(double), {c.N}, DType::f64, logits.device()), logits.dtype);
+    return r;
+  }
   double sum = 0.0;
-  const float* l = loss.data<float>();
-  for (int64_t i = 0; i < N; ++i) sum += l[i];
+  for (double l : loss) sum += l;
   // The mean over no valid rows is NaN, as in PyTorch: there is nothing to average.
-  const double v = reduction == "sum" ? sum : (valid ? sum / static_cast<double>(valid) : std::numeric_limits<double>::quiet_NaN());
-  return full({}, logits.dtype, v, logits.device());
+  const double v = reduction == "sum" ? sum : (c.valid ? sum / static_cast<double>(c.valid) : std::numeric_limits<double>::quiet_NaN());
+  r.loss = full({}, logits.dtype, v, logits.device());
+  return r;
+}
+
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& row_grad, int64_t ignore_index) {
+  const char* op = "crossEntropy backward";
+  XentChecked c = check_xent(logits, target, ignore_index, op);
+  LMF_CHECK(lse.ndim() == 1 && lse.shape[0] == c.N && row_grad.ndim() == 1 && row_grad.shape[0] == c.N, shape, op,
+            "lse and row gradients must have shape [" << c.N << "], got " << shape_str(lse.shape) << " and " << shape_str(row_grad.shape));
+  check_float(lse, op, "lse");
+  check_float(row_grad, op, "row gradient");
+  const Tensor l64 = contiguous(astype(lse, DType::f64)), g64 = contiguous(astype(row_grad, DType::f64));
+  Tensor dx = Tensor::empty(c.x.shape, c.x.dtype, c.x.device(), op);
+  kernels::XentParams p;
+  p.N = c.N;
+  p.V = c.V;
+  p.ignore_index = static_cast<int32_t>(ignore_index);
+  kernels::xent_backward_cpu(dx.raw(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), l64.data<double>(), g64.data<double>(), p);
+  return dx;
 }
 
 }  // namespace lmf::ops
