@@ -136,6 +136,7 @@ function flatten(data: unknown, shape: number[], op: string): Float64Array {
   let k = 0;
   const walk = (x: unknown, dim: number): void => {
     if (dim === shape.length) {
+      if (Array.isArray(x)) throw new ShapeError(op, `nested arrays are ragged: expected a number at depth ${dim}, found an array`);
       if (typeof x !== 'number') throw new ArgumentTypeError(op, `data must hold numbers, found ${describe(x)}`);
       out[k++] = x;
       return;
@@ -167,6 +168,7 @@ function encode(values: ArrayLike<number>, dtype: DType, op: string): ArrayBuffe
     if (dtype === 'uint8') return Uint8Array.from(values);
     return Int8Array.from(values);
   }
+  if (dtype === 'float64') return values instanceof Float64Array ? values : Float64Array.from(values);
   return values instanceof Float32Array ? values : Float32Array.from(values);
 }
 
@@ -205,7 +207,7 @@ export function tensor<D extends DType = 'float32'>(data: TensorData, shape?: re
   const n = sh.reduce((a, b) => a * b, 1);
   if (n !== values.length)
     throw new ShapeError(op, `data has ${values.length} elements but shape [${sh.join(', ')}] needs ${n}`);
-  if (isFloatDType(dt) && dt !== 'float32') {
+  if (isFloatDType(dt) && dt !== 'float32' && dt !== 'float64') {
     const h = native.fromHost(encode(values, 'float32', op), sh, dtypeCode('float32'), deviceCode(device));
     try {
       return wrap(native.astype(h, dtypeCode(dt)));

@@ -4,7 +4,8 @@ import type { DType } from '../dtype.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
 import { div, eq, mul } from './elementwise.js';
-import { checkTensor, wrap } from './util.js';
+import { DisposedError } from '../errors.js';
+import { checkInt, checkTensor, wrap } from './util.js';
 
 type ReduceName = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -23,6 +24,7 @@ function keptShape(t: Tensor, dims: number[]): number[] {
 function reduce<D extends DType>(op: ReduceName, t: Tensor, dim: number | number[] | undefined, keepdim: boolean): Tensor<D> {
   checkTensor(op, 'input', t);
   const dims = dim === undefined ? [] : Array.isArray(dim) ? dim : [dim];
+  for (const d of dims) checkInt(op, 'dim', d);
   if (Array.isArray(dim) && dim.length === 0) return wrap(native.reshape(t.handle, t.shape as number[])); // reduce over nothing
   const y = wrap<D>(native.reduce(op, t.handle, dims, keepdim));
   if (op === 'argmax' || op === 'argmin' || !needsGrad(t)) return y;
@@ -55,7 +57,17 @@ export const max = <D extends DType>(t: Tensor<D>, dim?: number | number[], keep
 /** Minimum; NaN wins. */
 export const min = <D extends DType>(t: Tensor<D>, dim?: number | number[], keepdim = false): Tensor<D> => reduce('min', t, dim, keepdim);
 /** Index of the first maximum along dim (of the flattened tensor when dim is omitted). */
-export const argmax = (t: Tensor, dim?: number, keepdim = false): Tensor<'int32'> =>
-  dim === undefined ? reduce('argmax', t.flatten(), 0, false) : reduce('argmax', t, dim, keepdim);
-export const argmin = (t: Tensor, dim?: number, keepdim = false): Tensor<'int32'> =>
-  dim === undefined ? reduce('argmin', t.flatten(), 0, false) : reduce('argmin', t, dim, keepdim);
+export const argmax = (t: Tensor, dim?: number, keepdim = false): Tensor<'int32'> => argReduce('argmax', t, dim, keepdim);
+export const argmin = (t: Tensor, dim?: number, keepdim = false): Tensor<'int32'> => argReduce('argmin', t, dim, keepdim);
+
+function argReduce(op: 'argmax' | 'argmin', t: Tensor, dim: number | undefined, keepdim: boolean): Tensor<'int32'> {
+  checkTensor(op, 'input', t);
+  if (dim !== undefined) return reduce(op, t, dim, keepdim);
+  if (t.isDisposed) throw new DisposedError(op, 'input is a disposed tensor');
+  const flat = t.flatten();
+  try {
+    return reduce(op, flat, 0, false);
+  } finally {
+    if (flat !== t) flat.dispose();
+  }
+}

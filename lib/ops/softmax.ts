@@ -2,7 +2,7 @@
 import { attach, needsGrad, save } from '../autograd/record.js';
 import type { DType } from '../dtype.js';
 import { deviceCode, dtypeCode } from '../dtype.js';
-import { DTypeError, ShapeError, ValueError } from '../errors.js';
+import { DisposedError, DTypeError, ShapeError, ValueError } from '../errors.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
 import { exp, mul, sub } from './elementwise.js';
@@ -43,6 +43,8 @@ export function crossEntropy<D extends DType>(logits: Tensor<D>, targets: Tensor
   const op = 'crossEntropy';
   checkTensor(op, 'logits', logits);
   checkTensor(op, 'targets', targets);
+  if (logits.isDisposed) throw new DisposedError(op, 'logits is a disposed tensor');
+  if (targets.isDisposed) throw new DisposedError(op, 'targets is a disposed tensor');
   checkOptions(op, opts, ['ignoreIndex', 'reduction']);
   const reduction = opts?.reduction ?? 'mean';
   const ignoreIndex = opts?.ignoreIndex ?? -100;

@@ -3,7 +3,7 @@ import { isGradEnabled } from '../autograd/grad_mode.js';
 import { attach, needsGrad } from '../autograd/record.js';
 import type { Device, DType } from '../dtype.js';
 import { deviceCode, dtypeCode, isFloatDType } from '../dtype.js';
-import { DTypeError, ShapeError, ValueError } from '../errors.js';
+import { DisposedError, DTypeError, ShapeError, ValueError } from '../errors.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
 import { sumToShape } from './broadcast.js';
@@ -62,6 +62,7 @@ export function expand<D extends DType>(t: Tensor<D>, shape: readonly number[]):
 
 export function squeeze<D extends DType>(t: Tensor<D>, dim?: number): Tensor<D> {
   checkTensor('squeeze', 'input', t);
+  if (t.isDisposed) throw new DisposedError('squeeze', 'input is a disposed tensor');
   if (dim === undefined) return reshape(t, t.shape.filter((d) => d !== 1));
   checkInt('squeeze', 'dim', dim);
   const d = dim < 0 ? dim + t.ndim : dim;
@@ -72,6 +73,7 @@ export function squeeze<D extends DType>(t: Tensor<D>, dim?: number): Tensor<D> 
 
 export function unsqueeze<D extends DType>(t: Tensor<D>, dim: number): Tensor<D> {
   checkTensor('unsqueeze', 'input', t);
+  if (t.isDisposed) throw new DisposedError('unsqueeze', 'input is a disposed tensor');
   checkInt('unsqueeze', 'dim', dim);
   const d = dim < 0 ? dim + t.ndim + 1 : dim;
   if (d < 0 || d > t.ndim) throw new ShapeError('unsqueeze', `dimension ${dim} is out of range for ${t.ndim + 1} dimensions`);
@@ -120,6 +122,7 @@ export function to<D extends DType>(t: Tensor<D>, device: Device): Tensor<D> {
 /** A contiguous copy that shares no storage with t. */
 export function clone<D extends DType>(t: Tensor<D>): Tensor<D> {
   checkTensor('clone', 'input', t);
+  if (t.isDisposed) throw new DisposedError('clone', 'input is a disposed tensor');
   const out = wrap<D>(native.full(t.shape as number[], dtypeCode(t.dtype), 0, deviceCode(t.device)));
   native.copyInto(out.handle, t.handle);
   return identityGrad('clone', t, out);
