@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -23,6 +24,13 @@ Tensor arange(double start, double stop, double step, DType dtype, Device device
   const double count = std::ceil((stop - start) / step);
   LMF_CHECK(count < 1e15, memory, "arange", "too many elements: " << count);
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  if (!dtype_is_float(dtype) && n > 0) {  // a value outside the integer type would be undefined behaviour
+    const double last = start + step * static_cast<double>(n - 1);
+    const double lo = dtype == DType::i32 ? -2147483648.0 : dtype == DType::i8 ? -128.0 : 0.0;
+    const double hi = dtype == DType::i32 ? 2147483647.0 : dtype == DType::i8 ? 127.0 : 255.0;
+    LMF_CHECK(std::min(start, last) > lo - 1 && std::max(start, last) < hi + 1, value, "arange",
+              "values from " << start << " to " << last << " do not fit in " << dtype_name(dtype));
+  }
   Tensor t = Tensor::empty({n}, dtype, device, "arange");
   check_cpu(t, "arange");
   kernels::arange_cpu(t.raw(), dtype, n, start, step);
