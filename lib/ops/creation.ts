@@ -183,6 +183,11 @@ function defaultDType(data: unknown): DType {
  * A tensor from a number, nested arrays or a typed array. The shape defaults to the nested arrays'
  * shape (a flat typed array gives 1-d); the dtype to the typed array's (float32 for plain numbers).
  */
+export function tensor(data: Int32Array, shape?: readonly number[]): Tensor<'int32'>;
+export function tensor(data: Uint8Array, shape?: readonly number[]): Tensor<'uint8'>;
+export function tensor(data: Int8Array, shape?: readonly number[]): Tensor<'int8'>;
+export function tensor<D extends DType = 'float32'>(data: TensorData, shape: readonly number[] | undefined, dtype?: D, device?: Device): Tensor<D>;
+export function tensor(data: TensorData, shape?: readonly number[]): Tensor<'float32'>;
 export function tensor<D extends DType = 'float32'>(data: TensorData, shape?: readonly number[], dtype?: D, device: Device = 'cpu'): Tensor<D> {
   const op = 'tensor';
   const dt = checkDType(op, dtype ?? defaultDType(data)) as D;

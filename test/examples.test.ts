@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+
+import { main as autogradExample } from '../examples/autograd.js';
+import { main as tensorsExample } from '../examples/tensors.js';
+
+describe('README examples run', () => {
+  it('tensors', () => {
+    expect(Number.isFinite(tensorsExample())).toBe(true);
+  });
+  it('autograd: the loss falls and gradcheck passes', () => {
+    const r = autogradExample();
+    expect(r.last).toBeLessThan(r.first * 0.7);
+    expect(r.gradcheckOk).toBe(true);
+  });
+});
