@@ -56,7 +56,7 @@ export const mean = <D extends DType>(t: Tensor<D>, dim?: number | number[], kee
 export const max = <D extends DType>(t: Tensor<D>, dim?: number | number[], keepdim = false): Tensor<D> => reduce('max', t, dim, keepdim);
 /** Minimum; NaN wins. */
 export const min = <D extends DType>(t: Tensor<D>, dim?: number | number[], keepdim = false): Tensor<D> => reduce('min', t, dim, keepdim);
-/** Index of the first maximum along dim (of the flattened tensor when dim is omitted). */
+/** Index of the first maximum along dim (into the flattened tensor when dim is omitted). */
 export const argmax = (t: Tensor, dim?: number, keepdim = false): Tensor<'int32'> => argReduce('argmax', t, dim, keepdim);
 export const argmin = (t: Tensor, dim?: number, keepdim = false): Tensor<'int32'> => argReduce('argmin', t, dim, keepdim);
 
@@ -66,7 +66,12 @@ function argReduce(op: 'argmax' | 'argmin', t: Tensor, dim: number | undefined, 
   if (t.isDisposed) throw new DisposedError(op, 'input is a disposed tensor');
   const flat = t.flatten();
   try {
-    return reduce(op, flat, 0, false);
+    const r = reduce<'int32'>(op, flat, 0, false);
+    if (!keepdim) return r;
+    // keepdim over every dimension: a tensor of ones in t's rank holding the flat index
+    const kept = r.reshape(t.shape.map(() => 1));
+    r.dispose();
+    return kept;
   } finally {
     if (flat !== t) flat.dispose();
   }

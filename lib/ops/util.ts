@@ -30,7 +30,7 @@ export function checkOptions(op: string, opts: object | undefined, allowed: read
 }
 
 export function checkDType(op: string, d: unknown): DType {
-  if (!isDType(d)) throw new DTypeError(op, `unknown dtype ${JSON.stringify(d)} (expected float32, bfloat16, float16, int32, uint8 or int8)`);
+  if (!isDType(d)) throw new DTypeError(op, `unknown dtype ${JSON.stringify(d)} (expected float32, bfloat16, float16, float64, int32, uint8 or int8)`);
   return d;
 }
 

@@ -104,7 +104,10 @@ export function contiguous<D extends DType>(t: Tensor<D>): Tensor<D> {
   return identityGrad('contiguous', t, wrap<D>(native.contiguous(t.handle)));
 }
 
-/** A copy in another dtype (floats to integers truncate toward zero and saturate; NaN becomes 0). */
+/**
+ * The tensor in another dtype: a converted copy (floats to integers truncate toward zero and saturate;
+ * NaN becomes 0), or a view of the same storage when the dtype already matches.
+ */
 export function astype<E extends DType>(t: Tensor, dtype: E): Tensor<E> {
   checkTensor('astype', 'input', t);
   const y = wrap<E>(native.astype(t.handle, dtypeCode(checkDType('astype', dtype))));

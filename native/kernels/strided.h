@@ -1,6 +1,7 @@
 // N-d iteration over up to four operands that share one shape but each have their own strides
 // (0 where broadcast). The last dimension is the inner loop; rows are split across the thread pool.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "../core/shape.h"
@@ -43,7 +44,8 @@ inline StridedLoop make_loop(const Shape& shape, const Shape* const* strides, in
   return L;
 }
 
-// f(off[4], n, inner_strides[4]) once per row of the innermost dimension; offsets in elements.
+// f(off[4], n, inner_strides[4]) once per row of the innermost dimension (or per piece of a row: long
+// rows are cut so that a tensor with few rows still uses every thread); offsets in elements.
 template <typename F>
 void for_each_row(const StridedLoop& L, F&& f) {
   const int nd = L.ndim;
@@ -53,19 +55,27 @@ void for_each_row(const StridedLoop& L, F&& f) {
   for (int d = 0; d < nd - 1; ++d) rows *= L.shape[d];
   if (rows == 0) return;
   const int64_t inner_strides[4] = {L.strides[0][nd - 1], L.strides[1][nd - 1], L.strides[2][nd - 1], L.strides[3][nd - 1]};
-  const int64_t grain = inner >= 16384 ? 1 : 16384 / inner;
-  parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
+  constexpr int64_t kPiece = 16384;  // elements per task: large enough to amortise a task
+  const int64_t pieces = inner > 2 * kPiece && rows < 4 * num_threads() ? (inner + kPiece - 1) / kPiece : 1;
+  const int64_t piece_len = (inner + pieces - 1) / pieces;
+  const int64_t tasks = rows * pieces;
+  const int64_t grain = pieces > 1 ? 1 : (inner >= kPiece ? 1 : kPiece / inner);
+  parallel_for(tasks, grain, [&](int64_t t0, int64_t t1, int) {
     int64_t idx[kMaxDims] = {};
-    int64_t rem = r0;
+    int64_t rem = t0 / pieces;
     for (int d = nd - 2; d >= 0; --d) {
       idx[d] = rem % L.shape[d];
       rem /= L.shape[d];
     }
-    for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t piece = t % pieces;
       int64_t off[4] = {0, 0, 0, 0};
       for (int d = 0; d < nd - 1; ++d)
         for (int o = 0; o < L.nops; ++o) off[o] += idx[d] * L.strides[o][d];
-      f(off, inner, inner_strides);
+      const int64_t begin = piece * piece_len, len = std::min(piece_len, inner - begin);
+      for (int o = 0; o < L.nops; ++o) off[o] += begin * inner_strides[o];
+      if (len > 0) f(off, len, inner_strides);
+      if (piece + 1 < pieces) continue;
       for (int d = nd - 2; d >= 0; --d) {
         if (++idx[d] < L.shape[d]) break;
         idx[d] = 0;
