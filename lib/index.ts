@@ -33,3 +33,14 @@ export { gradcheck } from './autograd/gradcheck.js';
 export type { GradcheckOptions, GradcheckResult } from './autograd/gradcheck.js';
 export { cpuInfo, cudaAvailable, matmulKernel, numThreads, setCpuTier, setNumThreads } from './runtime.js';
 export type { CpuTier } from './runtime.js';
+export { activation, alibiSlopes, attention, dropout, gatedActivation, layerNorm, rmsNorm, rope } from './ops/layers.js';
+export type { ActivationKind, AttentionOptions, AttentionPosition, GatedKind, RopeOptions, RopePairing } from './ops/layers.js';
+export {
+  Block, CausalSelfAttention, defaultMlpHidden, Dropout, Embedding, GPT, initNormal, initUniform, isGated, KVCache, LayerNorm, Linear,
+  makeNorm, MLP, MLP_ACTIVATIONS, Module, ModuleList, NORMS, parameterCount, POSITION_KINDS, resolveGPTConfig, RMSNorm, sampleToken, seedFor,
+} from './nn/index.js';
+export type {
+  AttentionForwardOptions, BlockOptions, CausalSelfAttentionOptions, DropoutOptions, EmbeddingOptions, GenerateOptions, GPTConfig,
+  GPTOutput, InitOptions, LinearOptions, LoadStateDictOptions, MLPActivation, MLPOptions, NormKind, NormOptions, PositionKind,
+  ResolvedGPTConfig, StateDict,
+} from './nn/index.js';

@@ -1,0 +1,37 @@
+/** Dropout as a module: active in training mode only. */
+import { ValueError } from '../errors.js';
+import { dropout } from '../ops/layers.js';
+import type { Tensor } from '../tensor.js';
+import { seedFor } from './init.js';
+import { Module } from './module.js';
+
+export interface DropoutOptions {
+  /**
+   * With a seed, call n draws its mask from seedFor(seed, n), so a run is reproducible whatever else
+   * draws random numbers; without one, masks come from the global stream (manualSeed).
+   */
+  seed?: number;
+}
+
+export class Dropout extends Module {
+  readonly p: number;
+  readonly seed: number | undefined;
+  #calls = 0;
+
+  constructor(p: number, opts: DropoutOptions = {}) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new ValueError('Dropout', `p must be in [0, 1), got ${p}`);
+    this.p = p;
+    this.seed = opts.seed;
+  }
+
+  /** True when forward() changes its input: training mode and p > 0. */
+  get active(): boolean {
+    return this.training && this.p > 0;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.active) return x;
+    return dropout(x, this.p, this.seed === undefined ? undefined : seedFor(this.seed, String(this.#calls++)));
+  }
+}

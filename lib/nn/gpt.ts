@@ -1,0 +1,322 @@
+/**
+ * GPT: a decoder-only transformer whose positional encoding, activation and norm are one config field
+ * each, so that they can be compared with everything else held fixed.
+ *
+ * Token embedding (+ learned positions) -> dropout -> layers × pre-norm Block -> final norm -> LM head
+ * (tied to the token embedding by default). The defaults are GPT-2's (learned positions, GELU,
+ * LayerNorm with biases, tied embeddings); every field changes one choice.
+ */
+import type { Device, FloatDType } from '../dtype.js';
+import { isDevice, isFloatDType } from '../dtype.js';
+import { ArgumentTypeError, DTypeError, ShapeError, ValueError } from '../errors.js';
+import { noGrad } from '../autograd/grad_mode.js';
+import { tidy } from '../memory.js';
+import { rand, tensor } from '../ops/creation.js';
+import { matmul } from '../ops/matmul.js';
+import type { RopePairing } from '../ops/layers.js';
+import { crossEntropy } from '../ops/softmax.js';
+import { checkOptions, describe } from '../ops/util.js';
+import { Tensor } from '../tensor.js';
+import type { KVCache } from './attention.js';
+import { Block, makeNorm, NORMS, type NormKind } from './block.js';
+import { Dropout } from './dropout.js';
+import { Embedding } from './embedding.js';
+import { seedFor } from './init.js';
+import { Linear } from './linear.js';
+import { isGated, MLP_ACTIVATIONS, type MLPActivation } from './mlp.js';
+import { Module, ModuleList } from './module.js';
+import type { LayerNorm, RMSNorm } from './norm.js';
+import { sampleToken } from './sample.js';
+
+export type PositionKind = 'rope' | 'alibi' | 'learned' | 'none';
+export const POSITION_KINDS: readonly PositionKind[] = ['rope', 'alibi', 'learned', 'none'];
+
+export interface GPTConfig {
+  vocabSize: number;
+  /** Longest sequence (the learned position table's size, and the KV cache's). */
+  seqLen: number;
+  layers: number;
+  dim: number;
+  heads: number;
+  /** Key/value heads for grouped-query attention; must divide heads. Default heads (multi-head). */
+  kvHeads?: number;
+  /** Default 'learned'. 'rope' and 'alibi' follow DESIGN.md's "Algorithms, as published". */
+  position?: PositionKind;
+  /** RoPE's base (default 10000). */
+  ropeBase?: number;
+  /** RoPE's pairing: 'half' (GPT-NeoX, default) or 'interleaved' (GPT-J, Meta). */
+  ropePairing?: RopePairing;
+  /** Default 'gelu'. */
+  activation?: MLPActivation;
+  /** MLP width: default 4·dim, or for gated activations 8·dim/3 rounded up to a multiple of 64 (same parameter count). */
+  mlpHidden?: number;
+  /** Default 'layernorm'. */
+  norm?: NormKind;
+  /** Norm epsilon (default 1e-5 for layernorm, 1e-6 for rmsnorm). */
+  normEps?: number;
+  /** The LM head reuses the token embedding (default true). */
+  tieEmbeddings?: boolean;
+  /** Dropout on the embeddings and on each residual branch, in training mode (default 0). */
+  dropout?: number;
+  /** Biases in the projections and LayerNorms (default true). */
+  bias?: boolean;
+  /** Init std of weights and embeddings (default 0.02); residual projections get initStd / √(2·layers). */
+  initStd?: number;
+  /** Seed of the initial weights and of the dropout masks (default 0). */
+  seed?: number;
+  /** Parameter dtype (default float32; float64 for gradcheck). */
+  dtype?: FloatDType;
+  device?: Device;
+}
+
+export type ResolvedGPTConfig = Required<GPTConfig>;
+
+const CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
+  'vocabSize', 'seqLen', 'layers', 'dim', 'heads', 'kvHeads', 'position', 'ropeBase', 'ropePairing', 'activation', 'mlpHidden',
+  'norm', 'normEps', 'tieEmbeddings', 'dropout', 'bias', 'initStd', 'seed', 'dtype', 'device',
+];
+
+/** The default MLP width for a dim and activation (see GPTConfig.mlpHidden). */
+export function defaultMlpHidden(dim: number, activation: MLPActivation): number {
+  return isGated(activation) ? Math.ceil((8 * dim) / 3 / 64) * 64 : 4 * dim;
+}
+
+/** Fills in the defaults and validates every field; errors name the field and its value. */
+export function resolveGPTConfig(config: GPTConfig): ResolvedGPTConfig {
+  const op = 'GPTConfig';
+  if (typeof config !== 'object' || config === null) throw new ArgumentTypeError(op, `config must be an object, got ${describe(config)}`);
+  checkOptions(op, config, CONFIG_KEYS);
+  const int = (name: keyof GPTConfig, v: unknown, min: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ValueError(op, `${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const pick = <T extends string>(name: keyof GPTConfig, v: unknown, allowed: readonly T[]): T => {
+    if (!(allowed as readonly unknown[]).includes(v)) throw new ValueError(op, `unknown ${name} ${JSON.stringify(v)} (expected one of: ${allowed.join(', ')})`);
+    return v as T;
+  };
+  const bool = (name: keyof GPTConfig, v: unknown): boolean => {
+    if (typeof v !== 'boolean') throw new ValueError(op, `${name} must be a boolean, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const vocabSize = int('vocabSize', config.vocabSize, 1);
+  const seqLen = int('seqLen', config.seqLen, 1);
+  const layers = int('layers', config.layers, 1);
+  const dim = int('dim', config.dim, 1);
+  const heads = int('heads', config.heads, 1);
+  const kvHeads = int('kvHeads', config.kvHeads ?? heads, 1);
+  if (dim % heads !== 0) throw new ValueError(op, `dim ${dim} is not divisible by heads ${heads}`);
+  if (heads % kvHeads !== 0) throw new ValueError(op, `kvHeads ${kvHeads} does not divide heads ${heads}`);
+  const position = pick('position', config.position ?? 'learned', POSITION_KINDS);
+  const ropeBase = config.ropeBase ?? 10000;
+  if (typeof ropeBase !== 'number' || !(ropeBase > 1) || !Number.isFinite(ropeBase)) throw new ValueError(op, `ropeBase must be a finite number > 1, got ${JSON.stringify(ropeBase)}`);
+  const ropePairing = pick('ropePairing', config.ropePairing ?? 'half', ['half', 'interleaved'] as const);
+  if (position === 'rope' && (dim / heads) % 2 !== 0)
+    throw new ValueError(op, `position 'rope' needs an even head dimension, got dim ${dim} / heads ${heads} = ${dim / heads}`);
+  const activation = pick('activation', config.activation ?? 'gelu', MLP_ACTIVATIONS);
+  const mlpHidden = int('mlpHidden', config.mlpHidden ?? defaultMlpHidden(dim, activation), 1);
+  const norm = pick('norm', config.norm ?? 'layernorm', NORMS);
+  const normEps = config.normEps ?? (norm === 'layernorm' ? 1e-5 : 1e-6);
+  if (typeof normEps !== 'number' || !(normEps >= 0) || !Number.isFinite(normEps)) throw new ValueError(op, `normEps must be a finite number >= 0, got ${JSON.stringify(normEps)}`);
+  const tieEmbeddings = bool('tieEmbeddings', config.tieEmbeddings ?? true);
+  const dropout = config.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ValueError(op, `dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
+  const bias = bool('bias', config.bias ?? true);
+  const initStd = config.initStd ?? 0.02;
+  if (typeof initStd !== 'number' || !(initStd >= 0) || !Number.isFinite(initStd)) throw new ValueError(op, `initStd must be a finite number >= 0, got ${JSON.stringify(initStd)}`);
+  const seed = int('seed', config.seed ?? 0, 0);
+  const dtype = config.dtype ?? 'float32';
+  if (typeof dtype !== 'string' || !isFloatDType(dtype as FloatDType)) throw new ValueError(op, `dtype must be a floating-point dtype, got ${JSON.stringify(dtype)}`);
+  const device = config.device ?? 'cpu';
+  if (!isDevice(device)) throw new ValueError(op, `unknown device ${JSON.stringify(device)} (expected 'cpu' or 'cuda')`);
+  return {
+    vocabSize, seqLen, layers, dim, heads, kvHeads, position, ropeBase, ropePairing, activation, mlpHidden, norm, normEps,
+    tieEmbeddings, dropout, bias, initStd, seed, dtype, device,
+  };
+}
+
+/**
+ * The number of parameters of a GPT with this config, in closed form (the tests hold numParameters()
+ * to it). With C = dim, Dh = dim/heads, h = mlpHidden, b = 1 with biases, else 0:
+ *   embeddings  V·C (+ seqLen·C learned positions)
+ *   per layer   2 norms, qkv C·(H + 2·Hkv)·Dh + b·(H + 2·Hkv)·Dh, proj C·C + b·C,
+ *               MLP C·u + b·u + h·C + b·C with u = h (2h gated)
+ *   final norm, and V·C for an untied head (no bias).
+ * A norm is C weights, plus C biases for a LayerNorm with biases.
+ */
+export function parameterCount(config: GPTConfig): number {
+  const c = resolveGPTConfig(config);
+  const C = c.dim, V = c.vocabSize, Dh = c.dim / c.heads, b = c.bias ? 1 : 0;
+  const norm = C + (c.norm === 'layernorm' && c.bias ? C : 0);
+  const qkv = (c.heads + 2 * c.kvHeads) * Dh;
+  const up = isGated(c.activation) ? 2 * c.mlpHidden : c.mlpHidden;
+  const layer = 2 * norm + (C * qkv + b * qkv) + (C * C + b * C) + (C * up + b * up) + (c.mlpHidden * C + b * C);
+  return V * C + (c.position === 'learned' ? c.seqLen * C : 0) + c.layers * layer + norm + (c.tieEmbeddings ? 0 : V * C);
+}
+
+export interface GPTOutput {
+  /** [B, T, vocabSize] */
+  logits: Tensor;
+  /** Mean cross-entropy over the targets (ignoring -100), when targets were given. */
+  loss?: Tensor;
+}
+
+export interface GenerateOptions {
+  /** New tokens to append (the prompt plus these must fit in seqLen). */
+  maxTokens: number;
+  /** Softmax temperature (default 1); 0 picks the most likely token (greedy, the first on ties). */
+  temperature?: number;
+  /** Sample among the k most likely tokens only (ties at the k-th value are kept). */
+  topK?: number;
+  /** Seed of the sampling draws; the global stream (manualSeed) when omitted. */
+  seed?: number;
+}
+
+export class GPT extends Module {
+  readonly config: ResolvedGPTConfig;
+  readonly tokenEmbedding: Embedding;
+  /** Learned positions only. */
+  readonly positionEmbedding: Embedding | null;
+  readonly drop: Dropout;
+  readonly blocks: ModuleList<Block>;
+  readonly finalNorm: LayerNorm | RMSNorm;
+  /** Untied head only (no bias); a tied head multiplies by the token embedding's transpose. */
+  readonly lmHead: Linear | null;
+
+  constructor(config: GPTConfig) {
+    super();
+    const c = (this.config = Object.freeze(resolveGPTConfig(config)));
+    const seed = (name: string): number => seedFor(c.seed, name);
+    const t = { dtype: c.dtype, device: c.device } as const;
+    this.tokenEmbedding = this.registerModule('tokenEmbedding', new Embedding(c.vocabSize, c.dim, { ...t, std: c.initStd, seed: seed('tokenEmbedding') }));
+    this.positionEmbedding = c.position === 'learned'
+      ? this.registerModule('positionEmbedding', new Embedding(c.seqLen, c.dim, { ...t, std: c.initStd, seed: seed('positionEmbedding') }))
+      : null;
+    this.drop = this.registerModule('drop', new Dropout(c.dropout, { seed: seed('drop') }));
+    // GPT-2's scaling: each residual branch adds to the stream 2·layers times in all, so their output
+    // projections start 1/√(2·layers) smaller to keep the stream's variance independent of depth.
+    const projStd = c.initStd / Math.sqrt(2 * c.layers);
+    const blocks: Block[] = [];
+    for (let i = 0; i < c.layers; i++) {
+      blocks.push(new Block({
+        dim: c.dim, heads: c.heads, kvHeads: c.kvHeads, position: c.position === 'learned' ? 'none' : c.position,
+        ropeBase: c.ropeBase, ropePairing: c.ropePairing, activation: c.activation, mlpHidden: c.mlpHidden, norm: c.norm,
+        normEps: c.normEps, dropout: c.dropout, bias: c.bias, ...t, std: c.initStd, projStd, seed: seed(`blocks.${i}`),
+      }));
+    }
+    this.blocks = this.registerModule('blocks', new ModuleList(blocks));
+    this.finalNorm = this.registerModule('finalNorm', makeNorm(c.norm, c.dim, { ...t, eps: c.normEps, bias: c.bias }));
+    this.lmHead = c.tieEmbeddings
+      ? null
+      : this.registerModule('lmHead', new Linear(c.dim, c.vocabSize, { ...t, bias: false, std: c.initStd, seed: seed('lmHead') }));
+  }
+
+  /** Logits for int32 tokens [B, T] (T <= seqLen), and the mean cross-entropy when targets [B, T] are given. */
+  forward(tokens: Tensor<'int32'>, targets?: Tensor<'int32'>): GPTOutput {
+    this.checkTokens('GPT.forward', 'tokens', tokens);
+    if (targets !== undefined) {
+      if (!(targets instanceof Tensor)) throw new ArgumentTypeError('GPT.forward', `targets must be a Tensor, got ${describe(targets)}`);
+      if (targets.dtype !== 'int32') throw new DTypeError('GPT.forward', `targets must be int32, got ${targets.dtype}`);
+      if (targets.ndim !== 2 || targets.shape[0] !== tokens.shape[0] || targets.shape[1] !== tokens.shape[1])
+        throw new ShapeError('GPT.forward', `targets must have the tokens' shape [${tokens.shape.join(', ')}], got [${targets.shape.join(', ')}]`);
+    }
+    return tidy(() => {
+      const logits = this.run(tokens, null, false);
+      return targets === undefined ? { logits } : { logits, loss: crossEntropy(logits, targets) };
+    });
+  }
+
+  /**
+   * Extends each prompt by maxTokens tokens, one at a time, with a KV cache per layer (each step runs the
+   * model on the new token only). prompt is int32 [T] or [B, T]; the result has the same rank and holds
+   * the prompt followed by the new tokens. Runs in eval mode under noGrad (the training flags are
+   * restored after); the same seed gives the same tokens.
+   */
+  generate(prompt: Tensor<'int32'>, opts: GenerateOptions): Tensor<'int32'> {
+    const op = 'GPT.generate';
+    if (!(prompt instanceof Tensor)) throw new ArgumentTypeError(op, `prompt must be an int32 Tensor, got ${describe(prompt)}`);
+    if (prompt.ndim !== 1 && prompt.ndim !== 2) throw new ShapeError(op, `prompt must be [T] or [B, T], got [${prompt.shape.join(', ')}]`);
+    checkOptions(op, opts, ['maxTokens', 'temperature', 'topK', 'seed']);
+    if (typeof opts !== 'object' || opts === null) throw new ArgumentTypeError(op, 'options with maxTokens are required');
+    const { maxTokens, temperature = 1, topK, seed } = opts;
+    if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 0) throw new ValueError(op, `maxTokens must be an integer >= 0, got ${JSON.stringify(maxTokens)}`);
+    if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) throw new ValueError(op, `temperature must be a finite number >= 0, got ${JSON.stringify(temperature)}`);
+    if (topK !== undefined && (typeof topK !== 'number' || !Number.isInteger(topK) || topK < 1)) throw new ValueError(op, `topK must be an integer >= 1, got ${JSON.stringify(topK)}`);
+    if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0)) throw new ValueError(op, `seed must be an integer >= 0, got ${JSON.stringify(seed)}`);
+    const rows = prompt.ndim === 2 ? prompt.reshape(prompt.shape as number[]) : prompt.reshape([1, prompt.shape[0]!]);
+    try {
+      this.checkTokens(op, 'prompt', rows);
+      const [B, T] = rows.shape as [number, number];
+      const total = T + maxTokens;
+      if (total > this.config.seqLen)
+        throw new ShapeError(op, `prompt length ${T} + maxTokens ${maxTokens} = ${total} exceeds seqLen ${this.config.seqLen}`);
+      const V = this.config.vocabSize;
+      const out = new Int32Array(B * total);
+      const given = rows.dataSync();
+      for (let b = 0; b < B; b++) out.set(given.subarray(b * T, (b + 1) * T), b * total);
+      const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
+      this.eval();
+      const caches = [...this.blocks].map((blk) => blk.attn.createCache(B, total));
+      try {
+        noGrad(() => {
+          // One uniform per sampled token; drawn up front so the tokens depend on the seed alone.
+          const u = temperature > 0 && maxTokens > 0
+            ? tidy(() => rand([maxTokens, B], { dtype: 'float64', ...(seed === undefined ? {} : { seed }) }).dataSync())
+            : null;
+          let input = rows;
+          for (let step = 0; step < maxTokens; step++) {
+            const next = tidy(() => {
+              const logits = this.run(input, caches, true).dataSync(); // [B, 1, V]
+              const ids = new Int32Array(B);
+              for (let b = 0; b < B; b++) ids[b] = sampleToken(logits, b * V, V, temperature, topK, u ? u[step * B + b]! : 0);
+              return ids;
+            });
+            for (let b = 0; b < B; b++) out[b * total + T + step] = next[b]!;
+            if (input !== rows) input.dispose();
+            input = tensor(next, [B, 1], 'int32', this.config.device);
+          }
+          if (input !== rows) input.dispose();
+        });
+      } finally {
+        for (const cache of caches) cache.dispose();
+        for (const [m, mode] of modes) m.training = mode;
+      }
+      return tensor(out, prompt.ndim === 2 ? [B, total] : [total], 'int32', this.config.device);
+    } finally {
+      rows.dispose();
+    }
+  }
+
+  // tokens [B, T] -> logits [B, T, V] (or [B, 1, V] for the last position only). With caches, the
+  // tokens continue the cached positions.
+  private run(tokens: Tensor<'int32'>, caches: KVCache[] | null, lastOnly: boolean): Tensor {
+    const T = tokens.shape[1]!;
+    const start = caches ? caches[0]!.length : 0;
+    return tidy(() => {
+      let x = this.tokenEmbedding.forward(tokens);
+      if (this.positionEmbedding) x = x.add(this.positionEmbedding.weight.slice(0, start, start + T));
+      x = this.drop.forward(x);
+      let i = 0;
+      for (const block of this.blocks) x = block.forward(x, caches ? { cache: caches[i++]! } : {});
+      if (lastOnly) x = x.slice(1, T - 1);
+      x = this.finalNorm.forward(x);
+      if (this.lmHead) return this.lmHead.forward(x);
+      return matmul(x, this.tokenEmbedding.weight.T);
+    });
+  }
+
+  private checkTokens(op: string, name: string, tokens: Tensor): void {
+    if (!(tokens instanceof Tensor)) throw new ArgumentTypeError(op, `${name} must be an int32 Tensor, got ${describe(tokens)}`);
+    if (tokens.dtype !== 'int32') throw new DTypeError(op, `${name} must be int32, got ${tokens.dtype}`);
+    if (tokens.ndim !== 2) throw new ShapeError(op, `${name} must be [B, T], got [${tokens.shape.join(', ')}]`);
+    const T = tokens.shape[1]!;
+    if (T > this.config.seqLen) throw new ShapeError(op, `${name} have length ${T}, more than seqLen ${this.config.seqLen}`);
+    if (T === 0 || tokens.shape[0] === 0) throw new ShapeError(op, `${name} must not be empty, got [${tokens.shape.join(', ')}]`);
+    // A host read of B·T ids: cheap next to the model, and it names the bad token where the gather could not.
+    const ids = tokens.dataSync() as Int32Array;
+    const V = this.config.vocabSize;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= V) throw new ValueError(op, `${name}[${Math.floor(i / T)}, ${i % T}] = ${id} is outside the vocabulary [0, ${V})`);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/** lib/nn: modules and the configurable GPT. */
+export { Module, ModuleList } from './module.js';
+export type { LoadStateDictOptions, StateDict } from './module.js';
+export { initNormal, initUniform, seedFor } from './init.js';
+export type { InitOptions } from './init.js';
+export { Linear } from './linear.js';
+export type { LinearOptions } from './linear.js';
+export { Embedding } from './embedding.js';
+export type { EmbeddingOptions } from './embedding.js';
+export { LayerNorm, RMSNorm } from './norm.js';
+export type { NormOptions } from './norm.js';
+export { Dropout } from './dropout.js';
+export type { DropoutOptions } from './dropout.js';
+export { CausalSelfAttention, KVCache } from './attention.js';
+export type { AttentionForwardOptions, CausalSelfAttentionOptions } from './attention.js';
+export { MLP, MLP_ACTIVATIONS, isGated } from './mlp.js';
+export type { MLPActivation, MLPOptions } from './mlp.js';
+export { Block, makeNorm, NORMS } from './block.js';
+export type { BlockOptions, NormKind } from './block.js';
+export { defaultMlpHidden, GPT, parameterCount, POSITION_KINDS, resolveGPTConfig } from './gpt.js';
+export type { GenerateOptions, GPTConfig, GPTOutput, PositionKind, ResolvedGPTConfig } from './gpt.js';
+export { sampleToken } from './sample.js';
