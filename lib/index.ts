@@ -44,3 +44,4 @@ export type {
   GPTOutput, InitOptions, LinearOptions, LoadStateDictOptions, MLPActivation, MLPOptions, NormKind, NormOptions, PositionKind,
   ResolvedGPTConfig, StateDict,
 } from './nn/index.js';
+export * from './optim/index.js';

@@ -1,0 +1,122 @@
+/**
+ * 8-bit Adam and AdamW (Dettmers et al., "8-bit Optimizers via Block-wise Quantization", the bitsandbytes
+ * design): both moments stored as 8-bit codes into 256-entry dynamic maps (signed for m, unsigned for v),
+ * in blocks of 256 elements with one float32 absmax each. The native step dequantizes, updates m, v and
+ * the weights in float32, and requantizes each moment to the nearest code against the block's new absmax.
+ * About 2.03 bytes of state per parameter. Tensors under `minSize8bit` (4096) elements, and parameters
+ * listed in `fp32Params` (embeddings, say), keep float32 state.
+ */
+import { ValueError } from '../errors.js';
+import { native } from '../native.js';
+import { full, zeros } from '../ops/creation.js';
+import { Tensor } from '../tensor.js';
+import { Adam, AdamW, type AdamOptions } from './adamw.js';
+import type { ParamGroup, ParamGroupInput, ParamState } from './optimizer.js';
+
+export interface Adam8bitExtra {
+  /** Tensors with fewer elements keep float32 state (default 4096, as bitsandbytes). */
+  minSize8bit?: number;
+  /** Parameters that keep float32 state whatever their size. */
+  fp32Params?: readonly Tensor[];
+}
+
+let zeroCodes: [number, number] | undefined;
+/** The codes of 0.0 in the signed and unsigned maps. */
+function zeroCode(): [number, number] {
+  if (!zeroCodes) {
+    const find = (signed: boolean) => {
+      const t = new Tensor(native.quant8Map(signed));
+      try {
+        return (t.dataSync() as Float32Array).indexOf(0);
+      } finally {
+        t.dispose();
+      }
+    };
+    zeroCodes = [find(true), find(false)];
+  }
+  return zeroCodes;
+}
+
+/** The 256 values of the signed (first moment) or unsigned (second moment) dynamic map. */
+export function quant8Map(signed: boolean): Float32Array {
+  const t = new Tensor(native.quant8Map(signed));
+  try {
+    return t.dataSync() as Float32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
+function split(opts: Partial<AdamOptions> & Adam8bitExtra, op: string): [Partial<AdamOptions>, number, Set<Tensor>] {
+  const { minSize8bit = 4096, fp32Params = [], ...rest } = opts;
+  if (typeof minSize8bit !== 'number' || !Number.isInteger(minSize8bit) || minSize8bit < 0)
+    throw new ValueError(op, `minSize8bit must be a non-negative integer, got ${String(minSize8bit)}`);
+  return [rest, minSize8bit, new Set(fp32Params)];
+}
+
+function state8(p: Tensor, minSize: number, fp32: Set<Tensor>): ParamState | null {
+  if (p.size < minSize || fp32.has(p)) return null;
+  const [z1, z2] = zeroCode();
+  const blocks = Math.ceil(p.size / 256);
+  return {
+    expAvgCodes: full(p.shape, z1, { dtype: 'uint8' }),
+    expAvgSqCodes: full(p.shape, z2, { dtype: 'uint8' }),
+    expAvgAbsmax: zeros([blocks]),
+    expAvgSqAbsmax: zeros([blocks]),
+  };
+}
+
+function order8(st: ParamState): Tensor[] | null {
+  return st.expAvgCodes ? [st.expAvgCodes, st.expAvgSqCodes!, st.expAvgAbsmax!, st.expAvgSqAbsmax!] : null;
+}
+
+/** Adam (L2 weight decay) with 8-bit blockwise state. */
+export class Adam8bit extends Adam {
+  override get name(): string {
+    return 'Adam8bit';
+  }
+  private readonly minSize: number;
+  private readonly fp32: Set<Tensor>;
+  constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}) {
+    const [rest, minSize, fp32] = split(opts, 'Adam8bit.constructor');
+    super(params, rest);
+    this.minSize = minSize;
+    this.fp32 = fp32;
+  }
+  /** Keeps float32 state for `p` (call before its first step). */
+  useFp32State(p: Tensor): void {
+    if (this.state.has(p)) throw new ValueError(this.opName('useFp32State'), 'the parameter already has state (call before the first step)');
+    this.fp32.add(p);
+  }
+  protected override initState(p: Tensor, group: ParamGroup<AdamOptions>): ParamState {
+    return state8(p, this.minSize, this.fp32) ?? super.initState(p, group);
+  }
+  protected override stateOrder(st: ParamState): Tensor[] {
+    return order8(st) ?? super.stateOrder(st);
+  }
+}
+
+/** AdamW (decoupled weight decay, default 0.01) with 8-bit blockwise state. */
+export class AdamW8bit extends AdamW {
+  override get name(): string {
+    return 'AdamW8bit';
+  }
+  private readonly minSize: number;
+  private readonly fp32: Set<Tensor>;
+  constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}) {
+    const [rest, minSize, fp32] = split(opts, 'AdamW8bit.constructor');
+    super(params, rest);
+    this.minSize = minSize;
+    this.fp32 = fp32;
+  }
+  useFp32State(p: Tensor): void {
+    if (this.state.has(p)) throw new ValueError(this.opName('useFp32State'), 'the parameter already has state (call before the first step)');
+    this.fp32.add(p);
+  }
+  protected override initState(p: Tensor, group: ParamGroup<AdamOptions>): ParamState {
+    return state8(p, this.minSize, this.fp32) ?? super.initState(p, group);
+  }
+  protected override stateOrder(st: ParamState): Tensor[] {
+    return order8(st) ?? super.stateOrder(st);
+  }
+}

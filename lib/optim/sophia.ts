@@ -1,0 +1,156 @@
+/**
+ * SophiaG (Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model
+ * Pre-training", 2023, Algorithm 3 with the Gauss-Newton-Bartlett estimator).
+ *
+ * Every step: w ← w·(1 − lr·wd); m ← β1·m + (1−β1)·g; w ← w − lr·sign(m)·min(|m| / max(ρ·h, ε), 1).
+ * Every k steps (default 10) a diagonal Hessian estimate ĥ refreshes h ← β2·h + (1−β2)·ĥ. Until the first
+ * estimate h = 0, so the update is lr·sign(m), as in the authors' code.
+ *
+ * The Gauss-Newton-Bartlett estimator (GNB): for a batch of B outputs with logits z, sample labels
+ * ŷ ~ softmax(z) from the model's own distribution, take ĝ = ∇ mean-loss(z, ŷ), and use ĥ = B·ĝ⊙ĝ.
+ * `gnbHessian(params, forward)` computes that with the library's autograd. ĥ already holds B, so the
+ * update uses ρ·h (the paper's ρ·B·h with h the EMA of ĝ⊙ĝ).
+ *
+ * ```ts
+ * const opt = new SophiaG(model.parameters(), { lr: 2e-4, rho: 0.04 });
+ * for (let step = 0; step < steps; step++) {
+ *   tidy(() => { crossEntropy(model.forward(x), y).backward(); });
+ *   opt.step();
+ *   opt.zeroGrad();
+ *   if (opt.wantsHessian()) opt.updateHessian(gnbHessian(opt.params, () => model.forward(x)));
+ * }
+ * ```
+ */
+import { noGrad } from '../autograd/grad_mode.js';
+import { ArgumentTypeError, ShapeError, ValueError } from '../errors.js';
+import { tidy } from '../memory.js';
+import { native } from '../native.js';
+import { rand, tensor } from '../ops/creation.js';
+import { crossEntropy, softmax } from '../ops/softmax.js';
+import { Tensor } from '../tensor.js';
+import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+
+export interface SophiaOptions extends GroupOptions {
+  beta1: number;
+  beta2: number;
+  rho: number;
+  eps: number;
+}
+
+export class SophiaG extends Optimizer<SophiaOptions> {
+  get name(): string {
+    return 'SophiaG';
+  }
+  protected readonly nativeStep = native.sophiaStep;
+  /** Steps between Hessian estimates. */
+  readonly hessianInterval: number;
+  /** Hessian updates applied so far. */
+  hessianUpdates = 0;
+
+  constructor(params: readonly Tensor[] | readonly ParamGroupInput<SophiaOptions>[], opts: Partial<SophiaOptions> & { hessianInterval?: number } = {}) {
+    const { hessianInterval = 10, ...rest } = opts;
+    if (typeof hessianInterval !== 'number' || !Number.isInteger(hessianInterval) || hessianInterval < 1)
+      throw new ValueError('SophiaG.constructor', `hessianInterval must be a positive integer, got ${String(hessianInterval)}`);
+    super(params, { lr: 1e-4, weightDecay: 0.1, beta1: 0.965, beta2: 0.99, rho: 0.04, eps: 1e-12, ...rest }, {
+      lr: { kind: 'number', min: 0 },
+      weightDecay: { kind: 'number', min: 0 },
+      beta1: { kind: 'number', min: 0, max: 1 },
+      beta2: { kind: 'number', min: 0, max: 1 },
+      rho: { kind: 'number', min: 0 },
+      eps: { kind: 'number', min: 0 },
+    });
+    this.hessianInterval = hessianInterval;
+  }
+
+  protected initState(p: Tensor, _g: ParamGroup<SophiaOptions>): ParamState {
+    return { expAvg: zeroState(p), hessian: zeroState(p) };
+  }
+  protected stateOrder(st: ParamState): Tensor[] {
+    return [st.expAvg!, st.hessian!];
+  }
+  protected hyper(g: ParamGroup<SophiaOptions>): number[] {
+    return [g.lr, g.weightDecay, g.beta1, g.rho, g.eps];
+  }
+
+  /** True when a Hessian estimate is due after `step` applied steps (default: the steps so far): every k-th. */
+  wantsHessian(step: number = this.stepCount): boolean {
+    return step > 0 && step % this.hessianInterval === 0;
+  }
+
+  /**
+   * Folds diagonal Hessian estimates (one per parameter, in `params` order, e.g. from gnbHessian) into the
+   * EMA: h ← β2·h + (1−β2)·ĥ.
+   */
+  updateHessian(estimates: readonly Tensor[]): void {
+    const op = this.opName('updateHessian');
+    const params = this.params;
+    if (!Array.isArray(estimates) || estimates.length !== params.length)
+      throw new ValueError(op, `expected ${params.length} estimates (one per parameter), got ${Array.isArray(estimates) ? estimates.length : typeof estimates}`);
+    const hs: Tensor[] = [];
+    const b2: number[] = [];
+    for (const g of this.paramGroups) {
+      g.params.forEach((p, i) => {
+        const e = estimates[hs.length]!;
+        if (!(e instanceof Tensor)) throw new ArgumentTypeError(op, `the estimate for ${g.names[i]} must be a Tensor`);
+        if (e.shape.length !== p.shape.length || e.shape.some((d, k) => d !== p.shape[k]))
+          throw new ShapeError(op, `the estimate for ${g.names[i]} has shape [${e.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`);
+        hs.push(this.stateOf(p, g).hessian!);
+        b2.push(g.beta2);
+      });
+    }
+    native.hessianEma(
+      hs.map((h) => h.handle),
+      estimates.map((e) => e.handle),
+      b2,
+    );
+    this.hessianUpdates += 1;
+  }
+}
+
+/**
+ * The Gauss-Newton-Bartlett diagonal Hessian estimate B·ĝ⊙ĝ for each parameter: `forward()` computes the
+ * logits [..., V] (with autograd on); labels are sampled from softmax(logits), the mean cross-entropy on
+ * them is backpropagated, and B is the number of sampled rows. The parameters' own gradients are left
+ * as they were. Parameters the loss does not reach get zeros.
+ */
+export function gnbHessian(params: readonly Tensor[], forward: () => Tensor, opts: { seed?: number } = {}): Tensor<'float32'>[] {
+  const op = 'gnbHessian';
+  const saved = params.map((p) => p.grad);
+  for (const p of params) p.grad = null;
+  try {
+    const B = tidy(() => {
+      const z = forward();
+      if (!(z instanceof Tensor) || z.ndim < 1) throw new ArgumentTypeError(op, 'forward() must return the logits tensor [..., V]');
+      const V = z.shape[z.ndim - 1]!;
+      const N = z.size / V;
+      const probs = noGrad(() => softmax(z.astype('float32'), -1).dataSync() as Float32Array);
+      const u = rand([N], opts.seed === undefined ? {} : { seed: opts.seed }).dataSync() as Float32Array;
+      const labels = new Int32Array(N);
+      for (let r = 0; r < N; r++) {
+        let acc = 0;
+        let k = 0;
+        const target = u[r]!;
+        for (; k < V - 1; k++) {
+          acc += probs[r * V + k]!;
+          if (target < acc) break;
+        }
+        labels[r] = k;
+      }
+      const y = tensor(labels, z.shape.slice(0, -1));
+      crossEntropy(z, y).backward();
+      return N;
+    });
+    return params.map((p) =>
+      noGrad(() => {
+        const g = p.grad;
+        if (!g) return tensor(new Float32Array(p.size), [...p.shape]);
+        return tidy(() => g.astype('float32').square().mul(B));
+      }),
+    );
+  } finally {
+    params.forEach((p, i) => {
+      p.grad?.dispose();
+      p.grad = saved[i] as typeof p.grad;
+    });
+  }
+}

@@ -1,0 +1,61 @@
+// 8-bit blockwise optimizer state, the bitsandbytes design (Dettmers et al., "8-bit Optimizers via
+// Block-wise Quantization", 2022): a 256-entry dynamic map (a decimal exponent plus a linear fraction,
+// signed for Adam's first moment, unsigned for the second), values in blocks of 256 elements scaled by the
+// block's absmax (one fp32 per block), each stored as the index of the nearest map entry.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "optim_math.h"
+
+namespace lmf::kernels {
+
+constexpr int64_t kQuant8Block = 256;
+
+// A map and what quantising to it needs: the 256 sorted codes, the 255 midpoints between neighbours
+// (mid[255] = +inf), and a table from the top 16 bits of a float (sign, exponent, 7 mantissa bits) to the
+// nearest code of the smallest float with those bits; `refine` steps of `i += x > mid[i]` then give the
+// nearest code of any float (ties go to the lower code).
+struct Quant8Map {
+  float code[256];
+  float mid[256];
+  uint8_t table[65536];
+  uint8_t zero;    // the code of 0.0
+  int refine;
+};
+
+// Built once (thread-safe static) by bitsandbytes' create_dynamic_map(signed, max_exponent_bits = 7).
+const Quant8Map& quant8_map(bool is_signed);
+
+inline uint8_t quant8_nearest(const Quant8Map& q, float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  int i = q.table[u >> 16];
+  for (int r = 0; r < q.refine; ++r) i += x > q.mid[i];
+  return static_cast<uint8_t>(i);
+}
+
+// One parameter under 8-bit Adam: fp32 weights (or master), optional bf16 copy, gradient, and the two
+// moments as codes (n bytes each) with one absmax per block of 256 (ceil(n / 256) floats each).
+struct Adam8Slot {
+  float* w = nullptr;
+  uint16_t* w16 = nullptr;
+  const void* g = nullptr;
+  bool g_bf16 = false;
+  uint8_t* c1 = nullptr;
+  uint8_t* c2 = nullptr;
+  float* a1 = nullptr;
+  float* a2 = nullptr;
+  int64_t n = 0;
+  optim::AdamCoef adam{};
+};
+
+// Per block: dequantize m and v, update them and the weights in fp32, take the new absmax of each moment,
+// and requantize to the nearest code.
+void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots);
+
+// Blockwise quantisation of x (n floats) into codes and absmax, and its inverse.
+void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed);
+void dequantize_blockwise_cpu(float* x, const uint8_t* codes, const float* absmax, int64_t n, bool is_signed);
+
+}  // namespace lmf::kernels

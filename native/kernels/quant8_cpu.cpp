@@ -1,0 +1,306 @@
+// CPU twin of the 8-bit blockwise state (quant8.h): the dynamic maps, blockwise (de)quantisation and the
+// fused 8-bit Adam step. Loops are compiled per CPU tier like optim_cpu.cpp.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "../runtime/cpu_features.h"
+#include "../runtime/thread_pool.h"
+#include "optim.h"
+#include "quant8.h"
+#include "optim_avx512.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define LMF_Q8_X86 1
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define LMF_Q8_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define LMF_Q8_AVX2 __attribute__((target("avx2,fma")))
+#endif
+#if defined(__GNUC__)
+#define LMF_Q8_INLINE inline __attribute__((always_inline))
+#else
+#define LMF_Q8_INLINE inline
+#endif
+
+namespace lmf::kernels {
+
+using namespace lmf::optim;
+
+namespace {
+
+// bitsandbytes' create_dynamic_map(signed, max_exponent_bits = 7, total_bits = 8): for exponent i = 0..6,
+// the midpoints of linspace(0.1, 1, k + 1) scaled by 10^(i - 6), with k = 2^i fraction values signed
+// (and their negatives) or 2^(i+1) unsigned; then 0 and 1; sorted. 127 + 127 + 2 or 254 + 2 = 256 values.
+// Computed in double (10^(i-6) as a division by an exact power of ten) and rounded once to float, so a
+// float64 reference can rebuild the identical map.
+void build_codes(bool is_signed, float* out) {
+  std::vector<double> data;
+  const int max_exp = 7, non_sign_bits = 7;
+  for (int i = 0; i < max_exp; ++i) {
+    const int items = is_signed ? (1 << (i + non_sign_bits - max_exp)) : (1 << (i + non_sign_bits - max_exp + 1));
+    double pow10 = 1;
+    for (int k = 0; k < max_exp - 1 - i; ++k) pow10 *= 10.0;
+    const double step = 0.9 / items;
+    for (int k = 0; k < items; ++k) {
+      const double b0 = 0.1 + k * step, b1 = 0.1 + (k + 1) * step;
+      const double mean = (b0 + b1) / 2.0 / pow10;
+      data.push_back(mean);
+      if (is_signed) data.push_back(-mean);
+    }
+  }
+  data.push_back(0.0);
+  data.push_back(1.0);
+  std::vector<float> f(data.size());
+  for (size_t k = 0; k < data.size(); ++k) f[k] = static_cast<float>(data[k]);
+  std::sort(f.begin(), f.end());
+  for (int k = 0; k < 256; ++k) out[k] = f[k];
+}
+
+// Nearest code by the midpoint rule: the number of midpoints strictly below x.
+int nearest_slow(const Quant8Map& q, float x) {
+  int i = 0;
+  while (i < 255 && x > q.mid[i]) ++i;
+  return i;
+}
+
+float float_of(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+void build_map(bool is_signed, Quant8Map& q) {
+  build_codes(is_signed, q.code);
+  for (int k = 0; k < 255; ++k) q.mid[k] = static_cast<float>((static_cast<double>(q.code[k]) + q.code[k + 1]) / 2.0);
+  q.mid[255] = std::numeric_limits<float>::infinity();
+  q.zero = 0;
+  for (int k = 0; k < 256; ++k)
+    if (q.code[k] == 0.0f) q.zero = static_cast<uint8_t>(k);
+  int refine = 0;
+  for (uint32_t key = 0; key < 65536; ++key) {
+    const bool neg = key & 0x8000u;
+    const uint32_t lo_bits = key << 16, hi_bits = (key << 16) | 0xffffu;
+    float lo = float_of(neg ? hi_bits : lo_bits), hi = float_of(neg ? lo_bits : hi_bits);
+    if (std::isnan(lo) || std::isnan(hi)) {
+      q.table[key] = q.zero;
+      continue;
+    }
+    const int a = nearest_slow(q, lo), b = nearest_slow(q, hi);
+    q.table[key] = static_cast<uint8_t>(a);
+    refine = std::max(refine, b - a);
+  }
+  q.refine = refine;
+}
+
+struct Maps {
+  Quant8Map s, u;
+  Maps() {
+    build_map(true, s);
+    build_map(false, u);
+  }
+};
+
+const Maps& maps() {
+  static const Maps m;
+  return m;
+}
+
+LMF_Q8_INLINE float load_g(const float* g, int64_t i) { return g[i]; }
+LMF_Q8_INLINE float load_g(const uint16_t* g, int64_t i) {
+  const uint32_t u = static_cast<uint32_t>(g[i]) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+LMF_Q8_INLINE uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t nan = (u >> 16) | 0x40u;
+  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? nan : r);
+}
+
+template <int R>
+LMF_Q8_INLINE uint8_t nearest_fixed(const Quant8Map& q, float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  int i = q.table[u >> 16];
+  for (int r = 0; r < R; ++r) i += x > q.mid[i];
+  return static_cast<uint8_t>(i);
+}
+
+// One block [b, e) of one slot (e - b <= 256, b a multiple of 256).
+template <typename G, bool W16>
+LMF_Q8_INLINE void adam8_block(const Adam8Slot& s, int64_t b, int64_t e, const Quant8Map& qs, const Quant8Map& qu) {
+  float m[kQuant8Block], v[kQuant8Block];
+  const int64_t blk = b / kQuant8Block, len = e - b;
+  const AdamCoef c = s.adam;
+  const float A1 = s.a1[blk], A2 = s.a2[blk];
+  float* __restrict w = s.w + b;
+  const G* __restrict g = static_cast<const G*>(s.g) + b;
+  uint8_t* __restrict c1 = s.c1 + b;
+  uint8_t* __restrict c2 = s.c2 + b;
+  float mx1 = 0, mx2 = 0;
+  for (int64_t i = 0; i < len; ++i) {
+    float mi = qs.code[c1[i]] * A1, vi = qu.code[c2[i]] * A2;
+    const float gi = load_g(g, i) + c.l2 * w[i];
+    adam_moments(gi, mi, vi, c);
+    m[i] = mi;
+    v[i] = vi;
+    mx1 = std::max(mx1, std::fabs(mi));
+    mx2 = std::max(mx2, vi);
+  }
+  for (int64_t i = 0; i < len; ++i) {
+    float wi = w[i];
+    adam_apply(wi, m[i], v[i], c);
+    w[i] = wi;
+    if constexpr (W16) s.w16[b + i] = to_bf16(wi);
+  }
+  s.a1[blk] = mx1;
+  s.a2[blk] = mx2;
+  const float r1 = mx1 > 0 ? 1.0f / mx1 : 0.0f, r2 = mx2 > 0 ? 1.0f / mx2 : 0.0f;
+  if (qs.refine == 2 && qu.refine == 2) {
+    for (int64_t i = 0; i < len; ++i) {
+      c1[i] = nearest_fixed<2>(qs, m[i] * r1);
+      c2[i] = nearest_fixed<2>(qu, v[i] * r2);
+    }
+  } else {
+    for (int64_t i = 0; i < len; ++i) {
+      c1[i] = quant8_nearest(qs, m[i] * r1);
+      c2[i] = quant8_nearest(qu, v[i] * r2);
+    }
+  }
+}
+
+LMF_Q8_INLINE void adam8_range(const Adam8Slot& s, int64_t b, int64_t e) {
+  const Quant8Map& qs = maps().s;
+  const Quant8Map& qu = maps().u;
+  for (int64_t x = b; x < e; x += kQuant8Block) {
+    const int64_t y = std::min(e, x + kQuant8Block);
+    if (s.g_bf16) {
+      if (s.w16) adam8_block<uint16_t, true>(s, x, y, qs, qu); else adam8_block<uint16_t, false>(s, x, y, qs, qu);
+    } else {
+      if (s.w16) adam8_block<float, true>(s, x, y, qs, qu); else adam8_block<float, false>(s, x, y, qs, qu);
+    }
+  }
+}
+
+void adam8_portable(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
+#ifdef LMF_Q8_X86
+LMF_Q8_AVX2 void adam8_avx2(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
+// Nearest codes of 16 values: the table gives the code of each bucket's smallest float (a 4-byte gather at
+// a byte offset; the struct's fields after the table keep it in bounds), then `refine` midpoint steps.
+LMF_Q8_AVX512 inline __m128i nearest16(const Quant8Map& q, __m512 x) {
+  const __m512i key = _mm512_srli_epi32(_mm512_castps_si512(x), 16);
+  __m512i idx = _mm512_and_si512(_mm512_i32gather_epi32(key, q.table, 1), _mm512_set1_epi32(0xff));
+  const __m512i one = _mm512_set1_epi32(1);
+  for (int r = 0; r < q.refine; ++r) {
+    const __mmask16 gt = _mm512_cmp_ps_mask(x, _mm512_i32gather_ps(idx, q.mid, 4), _CMP_GT_OQ);
+    idx = _mm512_mask_add_epi32(idx, gt, idx, one);
+  }
+  return _mm512_cvtepi32_epi8(idx);
+}
+
+template <bool GB, bool W16>
+LMF_Q8_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const Quant8Map& qs, const Quant8Map& qu) {
+  alignas(64) float m[kQuant8Block], v[kQuant8Block];
+  const int64_t blk = b / kQuant8Block;
+  const avx512::AdamVec k = avx512::adam_vec(s.adam);
+  const __m512 A1 = _mm512_set1_ps(s.a1[blk]), A2 = _mm512_set1_ps(s.a2[blk]);
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  __m512 mx1 = _mm512_setzero_ps(), mx2 = _mm512_setzero_ps();
+  float* w = s.w + b;
+  uint8_t* c1 = s.c1 + b;
+  uint8_t* c2 = s.c2 + b;
+  for (int i = 0; i < kQuant8Block; i += 16) {
+    const __m512i k1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c1 + i)));
+    const __m512i k2 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c2 + i)));
+    __m512 mi = _mm512_mul_ps(_mm512_i32gather_ps(k1, qs.code, 4), A1);
+    __m512 vi = _mm512_mul_ps(_mm512_i32gather_ps(k2, qu.code, 4), A2);
+    const __m512 wi = _mm512_loadu_ps(w + i);
+    __m512 g = GB ? avx512::load_bf16(static_cast<const uint16_t*>(s.g) + b + i) : _mm512_loadu_ps(static_cast<const float*>(s.g) + b + i);
+    g = _mm512_fmadd_ps(k.l2, wi, g);
+    avx512::moments(g, mi, vi, k);
+    _mm512_store_ps(m + i, mi);
+    _mm512_store_ps(v + i, vi);
+    mx1 = _mm512_max_ps(mx1, _mm512_andnot_ps(sign, mi));
+    mx2 = _mm512_max_ps(mx2, vi);
+  }
+  for (int i = 0; i < kQuant8Block; i += 16) {
+    const __m512 wi = avx512::apply(_mm512_loadu_ps(w + i), _mm512_load_ps(m + i), _mm512_load_ps(v + i), k);
+    _mm512_storeu_ps(w + i, wi);
+    if (W16) avx512::store_bf16(s.w16 + b + i, wi);
+  }
+  const float a1 = _mm512_reduce_max_ps(mx1), a2 = _mm512_reduce_max_ps(mx2);
+  s.a1[blk] = a1;
+  s.a2[blk] = a2;
+  const __m512 r1 = _mm512_set1_ps(a1 > 0 ? 1.0f / a1 : 0.0f), r2 = _mm512_set1_ps(a2 > 0 ? 1.0f / a2 : 0.0f);
+  for (int i = 0; i < kQuant8Block; i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(c1 + i), nearest16(qs, _mm512_mul_ps(_mm512_load_ps(m + i), r1)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(c2 + i), nearest16(qu, _mm512_mul_ps(_mm512_load_ps(v + i), r2)));
+  }
+}
+
+LMF_Q8_AVX512 void adam8_avx512(const Adam8Slot& s, int64_t b, int64_t e) {
+  const Quant8Map& qs = maps().s;
+  const Quant8Map& qu = maps().u;
+  for (int64_t x = b; x < e; x += kQuant8Block) {
+    const int64_t y = std::min(e, x + kQuant8Block);
+    if (y - x < kQuant8Block) {
+      adam8_range(s, x, y);
+      continue;
+    }
+    if (s.g_bf16) {
+      if (s.w16) adam8_block_avx512<true, true>(s, x, qs, qu); else adam8_block_avx512<true, false>(s, x, qs, qu);
+    } else {
+      if (s.w16) adam8_block_avx512<false, true>(s, x, qs, qu); else adam8_block_avx512<false, false>(s, x, qs, qu);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+const Quant8Map& quant8_map(bool is_signed) { return is_signed ? maps().s : maps().u; }
+
+void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots) {
+  std::vector<int64_t> sizes;
+  for (const Adam8Slot& s : slots) sizes.push_back(s.n);
+  const std::vector<OptimChunk> chunks = optim_chunks(sizes, 16384);
+  (void)maps();  // build outside the threads
+  auto fn = adam8_portable;
+#ifdef LMF_Q8_X86
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) fn = adam8_avx512;
+  else if (f.avx2 && f.fma) fn = adam8_avx2;
+#endif
+  parallel_for(static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t c = b; c < e; ++c) fn(slots[chunks[c].slot], chunks[c].begin, chunks[c].end);
+  });
+}
+
+void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed) {
+  const Quant8Map& q = quant8_map(is_signed);
+  const int64_t blocks = (n + kQuant8Block - 1) / kQuant8Block;
+  parallel_for(blocks, 16, [&](int64_t b, int64_t e, int) {
+    for (int64_t k = b; k < e; ++k) {
+      const int64_t lo = k * kQuant8Block, hi = std::min(n, lo + kQuant8Block);
+      float mx = 0;
+      for (int64_t i = lo; i < hi; ++i) mx = std::max(mx, std::fabs(x[i]));
+      absmax[k] = mx;
+      const float r = mx > 0 ? 1.0f / mx : 0.0f;
+      for (int64_t i = lo; i < hi; ++i) codes[i] = quant8_nearest(q, x[i] * r);
+    }
+  });
+}
+
+void dequantize_blockwise_cpu(float* x, const uint8_t* codes, const float* absmax, int64_t n, bool is_signed) {
+  const Quant8Map& q = quant8_map(is_signed);
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) x[i] = q.code[codes[i]] * absmax[i / kQuant8Block];
+  });
+}
+
+}  // namespace lmf::kernels
