@@ -13,7 +13,7 @@ export {
   ShapeError,
   ValueError,
 } from './errors.js';
-export { keep, memory, resetPeakMemory, tidy } from './memory.js';
+export { emptyCache, keep, memory, resetPeakMemory, setCacheLimit, tidy } from './memory.js';
 export type { MemoryInfo } from './memory.js';
 export { arange, full, manualSeed, ones, onesLike, rand, randn, tensor, zeros, zerosLike } from './ops/creation.js';
 export type { CreateOptions, NestedArray, RandnOptions, RandOptions, TensorData } from './ops/creation.js';

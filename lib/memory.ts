@@ -133,12 +133,28 @@ export interface MemoryInfo {
   bytes: number;
   /** Most bytes held at once since start or resetPeakMemory(). */
   peakBytes: number;
+  /** Released blocks of 1 MiB or more that the allocator keeps for reuse (not counted in bytes). */
+  cachedBytes: number;
 }
 
 /** Live tensors and bytes on a device. */
 export function memory(device: Device = 'cpu'): MemoryInfo {
   const s = native.memoryStats(deviceCode(device));
-  return { tensors: liveTensors[device], buffers: s.buffers, bytes: s.bytes, peakBytes: s.peakBytes };
+  return { tensors: liveTensors[device], buffers: s.buffers, bytes: s.bytes, peakBytes: s.peakBytes, cachedBytes: s.cachedBytes };
+}
+
+/**
+ * Returns the allocator's cached blocks to the system. Large blocks (1 MiB or more) are kept after
+ * release because fresh pages are slow to fault in; the cache holds at most 1 GiB unless
+ * setCacheLimit() says otherwise.
+ */
+export function emptyCache(device: Device = 'cpu'): void {
+  native.emptyCache(deviceCode(device));
+}
+
+/** Caps the bytes the allocator keeps for reuse (0 disables the cache). */
+export function setCacheLimit(bytes: number, device: Device = 'cpu'): void {
+  native.setCacheLimit(deviceCode(device), bytes);
 }
 
 export function resetPeakMemory(device: Device = 'cpu'): void {

@@ -28,6 +28,7 @@ export interface NativeMemoryStats {
   buffers: number;
   bytes: number;
   peakBytes: number;
+  cachedBytes: number;
 }
 
 export interface NativeCpuFeatures {
@@ -68,19 +69,53 @@ export interface NativeAddon {
   softmax(t: H, dim: number, log: boolean): H;
   embedding(weight: H, indices: H): H;
   /** [loss, per-row log-sum-exp, number of non-ignored rows] */
-  crossEntropy(logits: H, targets: H, ignoreIndex: number, reduction: string): [H, H, number];
-  crossEntropyBackward(logits: H, targets: H, lse: H, rowGrad: H, ignoreIndex: number): H;
+  crossEntropy(logits: H, targets: H, ignoreIndex: number, reduction: string, zLoss?: number): [H, H, number];
+  crossEntropyBackward(logits: H, targets: H, lse: H, rowGrad: H, ignoreIndex: number, zLoss?: number): H;
+  /** kind: relu, gelu, gelu_erf, silu, swish, glu, geglu, swiglu, reglu (gated: [..., 2h] -> [..., h]). */
+  activation(kind: string, x: H): H;
+  activationBackward(kind: string, dy: H, x: H): H;
+  /** [y, mean, rstd, sum (x + residual) or null] */
+  layerNorm(x: H, weight: H, bias: H | null, residual: H | null, eps: number): [H, H, H, H | null];
+  /** [dx (also the residual's gradient), dweight, dbias or null] */
+  layerNormBackward(dy: H, dsum: H | null, s: H, weight: H, mean: H, rstd: H, hasBias: boolean): [H, H, H | null];
+  /** [y, rstd, sum (x + residual) or null] */
+  rmsNorm(x: H, weight: H, residual: H | null, eps: number): [H, H, H | null];
+  rmsNormBackward(dy: H, dsum: H | null, s: H, weight: H, rstd: H): [H, H];
+  /** RoPE on [B, H, T, D]; rotaryDims 0 means D; inverse rotates by -angle (the backward pass). */
+  rope(x: H, base: number, pairing: string, offset: number, rotaryDims: number, inverse: boolean): H;
   embeddingBackward(gradOut: H, indices: H, numEmbeddings: number): H;
+  /** Fused attention: [out, lse]; slopes (ALiBi, one per query head) and docIds [B, Tk] are optional. */
+  attentionForward(q: H, k: H, v: H, causal: boolean, scale: number, slopes: number[] | null, docIds: H | null): [H, H];
+  /** [dq, dk, dv] from the output gradient and the forward's q, k, v, out and lse. */
+  attentionBackward(
+    dout: H, q: H, k: H, v: H, out: H, lse: H, causal: boolean, scale: number, slopes: number[] | null, docIds: H | null,
+  ): [H, H, H];
   where(cond: H, a: H, b: H): H;
   numThreads(): number;
   setNumThreads(n: number): void;
   memoryStats(device: number): NativeMemoryStats;
   resetPeakMemory(device: number): void;
+  emptyCache(device: number): void;
+  setCacheLimit(device: number, bytes: number): void;
   cpuFeatures(): NativeCpuFeatures;
   setCpuTier(tier: string): void;
   cudaAvailable(): { available: boolean; reason: string; devices: number };
   matmulKernelName(dtype: number): string;
   fmaPeak(threads: number, seconds: number): number;
+  /** STREAM-triad GB/s on `threads` threads (the memory-bound benchmarks' ceiling). */
+  memBandwidth(threads: number, seconds: number): number;
+  // ---- optimizers (native/ops/optim.cpp has the hyperparameter layouts); return false when skipped ----
+  sgdStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
+  adamStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
+  lionStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
+  sophiaStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
+  /** The total gradient norm; grads scaled in place when it is finite and above maxNorm. */
+  clipGradNorm(grads: H[], maxNorm: number): number;
+  hessianEma(hessians: H[], estimates: H[], beta2: number[]): void;
+  quant8Map(signed: boolean): H;
+  /** [codes (uint8), absmax (float32, one per block of 256)] */
+  quantize8(x: H, signed: boolean): [H, H];
+  dequantize8(codes: H, absmax: H, signed: boolean): H;
 }
 
 function load(): NativeAddon {

@@ -251,7 +251,10 @@ describe('memory', () => {
     expect(memory().tensors).toBe(before);
     noGrad(() => {
       // generation-like: a new mask for each length; the cache stays bounded
-      for (let t = 1; t <= 40; t++) tidy(() => attention(q.slice(2, 0, 1), k.slice(2, 0, Math.min(t, 9)), k.slice(2, 0, Math.min(t, 9))));
+      for (let t = 1; t <= 40; t++)
+        tidy(() => {
+          attention(q.slice(2, 0, 1), k.slice(2, 0, Math.min(t, 9)), k.slice(2, 0, Math.min(t, 9))); // result freed too
+        });
     });
     expect(memory().tensors).toBeLessThanOrEqual(before + 32);
   });

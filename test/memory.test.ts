@@ -161,3 +161,26 @@ describe('memory', () => {
     t.dispose();
   });
 });
+
+describe('the allocator cache', () => {
+  it('reuses large blocks, reports them, and empties on request', async () => {
+    const { emptyCache, setCacheLimit } = await import('../lib/index.js');
+    emptyCache();
+    expect(memory().cachedBytes).toBe(0);
+    const a = zeros([1 << 20]); // 4 MiB: cached when released
+    a.dispose();
+    const cached = memory().cachedBytes;
+    expect(cached).toBeGreaterThanOrEqual(4 << 20);
+    const b = zeros([1 << 20]); // served from the cache
+    expect(memory().cachedBytes).toBe(cached - (4 << 20));
+    b.dispose();
+    setCacheLimit(0);
+    expect(memory().cachedBytes).toBe(0);
+    const c = zeros([1 << 20]);
+    c.dispose();
+    expect(memory().cachedBytes).toBe(0); // limit 0: nothing kept
+    setCacheLimit(1 << 30);
+    expect(() => setCacheLimit(-1)).toThrow(/setCacheLimit: limit must be non-negative, got -1/);
+    emptyCache();
+  });
+});

@@ -4,7 +4,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
+import { attentionMarkdown, benchAttention } from '../bench/attention.js';
 import { benchGemm, gemmMarkdown } from '../bench/gemm.js';
+import { benchLayers, layersMarkdown } from '../bench/layers.js';
+import { benchOptim, optimMarkdown } from '../bench/optim.js';
 import { fmaPeak, machineInfo } from '../bench/machine.js';
 import { LmforgeError } from '../errors.js';
 import { cpuInfo, cudaAvailable, matmulKernel, numThreads } from '../runtime.js';
@@ -19,6 +22,13 @@ Usage:
       --M 2048                      rows of the activations (default 2048)
       --quick                       shorter timing (noisier)
       --out DIR                     also write DIR/gemm.json and DIR/gemm.md
+  lmforge bench attention [options] fused vs composed causal attention, T 256..8192, D 64/128
+      --T 256,1024  --D 64,128      restrict the sweep
+  lmforge bench layers [options]    activations, norms, rope, cross-entropy in GB/s vs bandwidth
+  lmforge bench optim [options]     optimizer step time, GB/s and state bytes per parameter
+      --sizes 1000000,10000000      parameter counts
+  lmforge bench kernels             attention, layers and optim together
+  (every bench takes --quick and --out DIR, which writes DIR/<name>.json and DIR/<name>.md)
   lmforge help                      this text
 
 Training (lmforge train) arrives with the trainer; see the README's roadmap.`;
@@ -42,24 +52,41 @@ function info(): void {
   console.log(`cuda:     ${cuda.available ? `${cuda.devices} device(s)` : `unavailable (${cuda.reason})`}`);
 }
 
+function writeReport(out: string | true | undefined, name: string, report: unknown, md: string): void {
+  console.log(`\n${md}`);
+  if (typeof out !== 'string') return;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(out, `${name}.md`), `${md}\n`);
+  console.log(`wrote ${join(out, `${name}.json`)} and ${join(out, `${name}.md`)}`);
+}
+
+const BENCHES = ['gemm', 'attention', 'layers', 'optim', 'kernels'];
+
 function bench(argv: string[]): void {
   const [what, ...rest] = argv;
-  if (what !== 'gemm') throw new LmforgeError('lmforge', `unknown benchmark '${what ?? ''}' (available: gemm)`);
-  const a = parseArgs(rest, ['quick'], ['threads', 'M', 'out']);
+  if (!what || !BENCHES.includes(what)) throw new LmforgeError('lmforge', `unknown benchmark '${what ?? ''}' (available: ${BENCHES.join(', ')})`);
+  const a = parseArgs(rest, ['quick'], ['threads', 'M', 'out', 'T', 'D', 'sizes']);
   if (a.positionals.length) throw new LmforgeError('lmforge', `unexpected argument '${a.positionals[0]}'`);
-  const threads = a.options.has('threads') ? intList('threads', a.options.get('threads') as string) : undefined;
-  const M = a.options.has('M') ? intList('M', a.options.get('M') as string)[0] : undefined;
-  console.log('| pass | problem | threads | lmforge GFLOP/s | of peak | OpenBLAS GFLOP/s | lmforge / OpenBLAS |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-  const rep = benchGemm({ threads, M, minSeconds: a.options.has('quick') ? 0.1 : 0.5, log: (l) => console.log(l) });
-  const md = gemmMarkdown(rep);
-  console.log(`\n${md.split('\n').slice(0, 3).join('\n')}`);
+  const list = (name: string): number[] | undefined => (a.options.has(name) ? intList(name, a.options.get(name) as string) : undefined);
+  const quick = a.options.has('quick');
   const out = a.options.get('out');
-  if (typeof out === 'string') {
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'gemm.json'), `${JSON.stringify(rep, null, 2)}\n`);
-    writeFileSync(join(out, 'gemm.md'), `${md}\n`);
-    console.log(`wrote ${join(out, 'gemm.json')} and ${join(out, 'gemm.md')}`);
+  const log = (l: string): void => console.log(l);
+  if (what === 'gemm') {
+    const rep = benchGemm({ threads: list('threads'), M: list('M')?.[0], minSeconds: quick ? 0.1 : 0.5, log });
+    writeReport(out, 'gemm', rep, gemmMarkdown(rep));
+  }
+  if (what === 'attention' || what === 'kernels') {
+    const rep = benchAttention({ T: list('T') ?? (quick ? [256, 1024] : undefined), D: list('D'), minSeconds: quick ? 0.2 : undefined, log });
+    writeReport(out, 'attention', rep, attentionMarkdown(rep));
+  }
+  if (what === 'layers' || what === 'kernels') {
+    const rep = benchLayers({ minSeconds: quick ? 0.05 : undefined, dims: quick ? [384] : undefined, vocabs: quick ? [8192] : undefined });
+    writeReport(out, 'layers', rep, layersMarkdown(rep));
+  }
+  if (what === 'optim' || what === 'kernels') {
+    const rep = benchOptim({ sizes: list('sizes') ?? (quick ? [1_000_000] : undefined), seconds: quick ? 0.1 : undefined });
+    writeReport(out, 'optim', rep, optimMarkdown(rep));
   }
 }
 

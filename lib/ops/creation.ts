@@ -72,16 +72,16 @@ export function manualSeed(seed: number): void {
   rngState.offset = 0;
 }
 
-function nextCounter(op: string, shape: readonly number[], seed: number | undefined): { seed: number; offset: number } {
+// The counter a draw starts at; `advance` moves the global stream past it once the draw succeeded
+// (a draw that fails consumes no numbers).
+function nextCounter(op: string, shape: readonly number[], seed: number | undefined): { seed: number; offset: number; advance: () => void } {
   if (seed !== undefined) {
     checkInt(op, 'seed', seed);
     if (seed < 0 || seed > MAX_SEED) throw new ValueError(op, `seed must be in [0, 2^53), got ${seed}`);
-    return { seed, offset: 0 };
+    return { seed, offset: 0, advance: () => {} };
   }
   const n = shape.reduce((a, b) => a * b, 1);
-  const r = { seed: rngState.seed, offset: rngState.offset };
-  rngState.offset += n;
-  return r;
+  return { seed: rngState.seed, offset: rngState.offset, advance: () => void (rngState.offset += n) };
 }
 
 export interface RandOptions<D extends FloatDType> extends CreateOptions<D> {
@@ -94,9 +94,11 @@ export interface RandOptions<D extends FloatDType> extends CreateOptions<D> {
 export function rand<D extends FloatDType = 'float32'>(shape: readonly number[], opts?: RandOptions<D>): Tensor<D> {
   const { dtype, device } = target('rand', opts, ['low', 'high', 'seed']);
   checkShape('rand', shape);
-  const { seed, offset } = nextCounter('rand', shape, opts?.seed);
+  const { seed, offset, advance } = nextCounter('rand', shape, opts?.seed);
   const low = checkNumber('rand', 'low', opts?.low ?? 0), high = checkNumber('rand', 'high', opts?.high ?? 1);
-  return wrap(native.randUniform(shape as number[], dtypeCode(dtype), seed, offset, low, high, deviceCode(device)));
+  const h = native.randUniform(shape as number[], dtypeCode(dtype), seed, offset, low, high, deviceCode(device));
+  advance();
+  return wrap(h);
 }
 
 export interface RandnOptions<D extends FloatDType> extends CreateOptions<D> {
@@ -109,9 +111,11 @@ export interface RandnOptions<D extends FloatDType> extends CreateOptions<D> {
 export function randn<D extends FloatDType = 'float32'>(shape: readonly number[], opts?: RandnOptions<D>): Tensor<D> {
   const { dtype, device } = target('randn', opts, ['mean', 'std', 'seed']);
   checkShape('randn', shape);
-  const { seed, offset } = nextCounter('randn', shape, opts?.seed);
+  const { seed, offset, advance } = nextCounter('randn', shape, opts?.seed);
   const mean = checkNumber('randn', 'mean', opts?.mean ?? 0), std = checkNumber('randn', 'std', opts?.std ?? 1);
-  return wrap(native.randNormal(shape as number[], dtypeCode(dtype), seed, offset, mean, std, deviceCode(device)));
+  const h = native.randNormal(shape as number[], dtypeCode(dtype), seed, offset, mean, std, deviceCode(device));
+  advance();
+  return wrap(h);
 }
 
 // ---- from JS data ----

@@ -2,11 +2,10 @@
  * Layer ops: one functional entry point per transformer layer op (attention, RoPE, ALiBi slopes,
  * activations, gated activations, layer and RMS norms, dropout).
  *
- * For now each is composed from the differentiable ops of the other families, so autograd comes for
- * free. The fused native kernels of the `attention`, `rope`, `activation` and `norm` families will replace
- * the bodies behind these same signatures: arguments are plain tensors and numbers, never closures, and
- * every option a kernel needs is named here. Each body runs inside tidy(), so the composed intermediates
- * are freed on return (the graph keeps its own aliases of what backward needs).
+ * Each op validates here, then runs the fused native kernel of its family (lib/ops/layers_fused.ts,
+ * lib/ops/attention_fused.ts) for float32, bfloat16 and float64. The composed versions (built from the
+ * other families' differentiable ops) remain for float16, which the fused kernels do not take; they run
+ * inside tidy(), so their intermediates are freed on return (the graph keeps what backward needs).
  */
 import type { DType, FloatDType } from '../dtype.js';
 import { isFloatDType } from '../dtype.js';
@@ -17,6 +16,7 @@ import { rand, tensor } from './creation.js';
 import { add, mul } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { softmax } from './softmax.js';
+import { fusedActivation, fusedGatedActivation, fusedLayerNorm, fusedRmsNorm, fusedRope } from './layers_fused.js';
 import { cat } from './views.js';
 import { checkInt, checkNumber, checkOptions, checkTensor } from './util.js';
 
@@ -218,6 +218,11 @@ export function rope<D extends DType>(x: Tensor<D>, opts?: RopeOptions): Tensor<
   const offset = opts?.offset ?? 0;
   checkInt(op, 'offset', offset);
   if (offset < 0) throw new ValueError(op, `offset must be non-negative, got ${offset}`);
+  if (fused(x)) {
+    // The kernel takes [B, H, T, D]: fold any other leading dims into B.
+    if (x.ndim === 4) return fusedRope(x, { base, pairing, offset });
+    return tidy(() => fusedRope(x.reshape(-1, 1, T, Dm), { base, pairing, offset }).reshape(x.shape));
+  }
   const half = Dm / 2;
   // out = x·cosTable + partner(x)·sinTable, where partner(x) swaps each pair's members and sinTable
   // carries the sign: -sin at the first member of a pair, +sin at the second.
@@ -274,7 +279,16 @@ export function activation<D extends DType>(x: Tensor<D>, kind: ActivationKind):
   checkTensor('activation', 'x', x);
   checkFloat('activation', 'x', x);
   const k = oneOf('activation', 'kind', kind, ACTIVATIONS);
+  if (fused(x)) return fusedActivation(x, FUSED_ACT[k]);
   return tidy(() => act(x, k));
+}
+
+// The fused kernels' names: lmforge's 'gelu' is the exact (erf) form.
+const FUSED_ACT = { relu: 'relu', gelu: 'gelu_erf', swish: 'silu' } as const;
+
+// The fused kernels take float32, bfloat16 and float64; float16 runs the composed ops.
+function fused(x: Tensor): boolean {
+  return x.dtype !== 'float16';
 }
 
 const GATE_ACT: Record<GatedKind, ActivationKind | 'sigmoid'> = { glu: 'sigmoid', geglu: 'gelu', swiglu: 'swish', reglu: 'relu' };
@@ -292,6 +306,7 @@ export function gatedActivation<D extends DType>(x: Tensor<D>, kind: GatedKind):
   const k = oneOf(op, 'kind', kind, GATED_ACTIVATIONS);
   const n = x.ndim === 0 ? 0 : x.shape[x.ndim - 1]!;
   if (x.ndim === 0 || n % 2 !== 0) throw new ShapeError(op, `the last dimension must be even (2h: gate and value halves), got shape ${fmt(x.shape)}`);
+  if (fused(x)) return fusedGatedActivation(x, k);
   return tidy(() => act(x.slice(-1, 0, n / 2), GATE_ACT[k]).mul(x.slice(-1, n / 2)));
 }
 
@@ -316,6 +331,7 @@ function checkNormArgs(op: string, x: Tensor, weight: Tensor, bias: Tensor | nul
 /** Layer norm over the last dimension (Ba et al., 2016): (x - mean) / sqrt(var + eps) · weight + bias, biased variance. */
 export function layerNorm<D extends DType>(x: Tensor<D>, weight: Tensor<D>, bias?: Tensor<D> | null, eps = 1e-5): Tensor<D> {
   checkNormArgs('layerNorm', x, weight, bias, eps);
+  if (fused(x)) return fusedLayerNorm(x, weight, bias ?? null, { eps });
   return tidy(() => {
     const centred = x.sub(x.mean(-1, true));
     const y = centred.mul(centred.square().mean(-1, true).add(eps).rsqrt()).mul(weight);
@@ -326,6 +342,7 @@ export function layerNorm<D extends DType>(x: Tensor<D>, weight: Tensor<D>, bias
 /** RMS norm over the last dimension (Zhang & Sennrich, 2019): x / sqrt(mean(x²) + eps) · weight. */
 export function rmsNorm<D extends DType>(x: Tensor<D>, weight: Tensor<D>, eps = 1e-6): Tensor<D> {
   checkNormArgs('rmsNorm', x, weight, null, eps);
+  if (fused(x)) return fusedRmsNorm(x, weight, { eps });
   return tidy(() => x.mul(x.square().mean(-1, true).add(eps).rsqrt()).mul(weight));
 }
 

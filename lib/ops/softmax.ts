@@ -7,10 +7,11 @@ import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
 import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
-import { checkOptions, checkTensor, wrap } from './util.js';
+import { checkInt, checkOptions, checkTensor, wrap } from './util.js';
 
 export function softmax<D extends DType>(t: Tensor<D>, dim = -1): Tensor<D> {
   checkTensor('softmax', 'input', t);
+  checkInt('softmax', 'dim', dim);
   const y = wrap<D>(native.softmax(t.handle, dim, false));
   if (!needsGrad(t)) return y;
   const sy = save(y);
@@ -20,6 +21,7 @@ export function softmax<D extends DType>(t: Tensor<D>, dim = -1): Tensor<D> {
 
 export function logSoftmax<D extends DType>(t: Tensor<D>, dim = -1): Tensor<D> {
   checkTensor('logSoftmax', 'input', t);
+  checkInt('logSoftmax', 'dim', dim);
   const y = wrap<D>(native.softmax(t.handle, dim, true));
   if (!needsGrad(t)) return y;
   const sy = save(y);
@@ -32,6 +34,8 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
   /** 'mean' over non-ignored targets (default), 'sum', or 'none' for per-target losses. */
   reduction?: 'mean' | 'sum' | 'none';
+  /** z-loss coefficient (PaLM): adds zLoss * logsumexp(logits)^2 per non-ignored target; default 0. */
+  zLoss?: number;
 }
 
 /**
@@ -45,7 +49,9 @@ export function crossEntropy<D extends DType>(logits: Tensor<D>, targets: Tensor
   checkTensor(op, 'targets', targets);
   if (logits.isDisposed) throw new DisposedError(op, 'logits is a disposed tensor');
   if (targets.isDisposed) throw new DisposedError(op, 'targets is a disposed tensor');
-  checkOptions(op, opts, ['ignoreIndex', 'reduction']);
+  checkOptions(op, opts, ['ignoreIndex', 'reduction', 'zLoss']);
+  const zLoss = opts?.zLoss ?? 0;
+  if (typeof zLoss !== 'number' || !Number.isFinite(zLoss) || zLoss < 0) throw new ValueError(op, `zLoss must be a finite number >= 0, got ${String(zLoss)}`);
   const reduction = opts?.reduction ?? 'mean';
   const ignoreIndex = opts?.ignoreIndex ?? -100;
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none')
@@ -63,7 +69,7 @@ export function crossEntropy<D extends DType>(logits: Tensor<D>, targets: Tensor
   let lseH: ReturnType<typeof native.reshape> | undefined;
   let valid = 0;
   try {
-    [lossH, lseH, valid] = native.crossEntropy(x2, y2, ignoreIndex, reduction);
+    [lossH, lseH, valid] = native.crossEntropy(x2, y2, ignoreIndex, reduction, zLoss);
     if (reduction === 'none' && lead.length !== 1) {
       const flat = lossH;
       lossH = native.reshape(flat, lead);
@@ -93,7 +99,7 @@ export function crossEntropy<D extends DType>(logits: Tensor<D>, targets: Tensor
     const xs = native.reshape(sx.handle, [N, V]);
     const ts = native.reshape(st.handle, [N]);
     try {
-      return [wrap<D>(native.crossEntropyBackward(xs, ts, slse.handle, rowGrad.handle, ignoreIndex)).reshape(sx.shape)];
+      return [wrap<D>(native.crossEntropyBackward(xs, ts, slse.handle, rowGrad.handle, ignoreIndex, zLoss)).reshape(sx.shape)];
     } finally {
       xs.dispose();
       ts.dispose();

@@ -179,11 +179,12 @@ LMF_BIND(embedding) {
   return wrap(info, ops::embedding(tensor_arg(info, 0, "embedding", "weight"), tensor_arg(info, 1, "embedding", "indices")));
 } LMF_END
 
-// crossEntropy(logits, targets, ignoreIndex, reduction) -> [loss, lse, validCount]
+// crossEntropy(logits, targets, ignoreIndex, reduction, zLoss?) -> [loss, lse, validCount]
 LMF_BIND(crossEntropy) {
   const char* op = "crossEntropy";
+  const double z = info.Length() > 4 && !info[4].IsUndefined() ? number_arg(info, 4, op, "zLoss") : 0.0;
   ops::CrossEntropyResult r = ops::cross_entropy(tensor_arg(info, 0, op, "logits"), tensor_arg(info, 1, op, "targets"),
-                                                 int_arg(info, 2, op, "ignoreIndex"), string_arg(info, 3, op, "reduction"));
+                                                 int_arg(info, 2, op, "ignoreIndex"), string_arg(info, 3, op, "reduction"), z);
   Napi::Array out = Napi::Array::New(info.Env(), 3);
   out.Set(0u, wrap(info, std::move(r.loss)));
   out.Set(1u, wrap(info, std::move(r.lse)));
@@ -191,12 +192,13 @@ LMF_BIND(crossEntropy) {
   return out;
 } LMF_END
 
-// crossEntropyBackward(logits, targets, lse, rowGrad, ignoreIndex) -> dlogits
+// crossEntropyBackward(logits, targets, lse, rowGrad, ignoreIndex, zLoss?) -> dlogits
 LMF_BIND(crossEntropyBackward) {
   const char* op = "crossEntropy backward";
+  const double z = info.Length() > 5 && !info[5].IsUndefined() ? number_arg(info, 5, op, "zLoss") : 0.0;
   return wrap(info, ops::cross_entropy_backward(tensor_arg(info, 0, op, "logits"), tensor_arg(info, 1, op, "targets"),
                                                 tensor_arg(info, 2, op, "lse"), tensor_arg(info, 3, op, "row gradient"),
-                                                int_arg(info, 4, op, "ignoreIndex")));
+                                                int_arg(info, 4, op, "ignoreIndex"), z));
 } LMF_END
 
 // embeddingBackward(gradOut, indices, numEmbeddings) -> dweight
@@ -218,14 +220,26 @@ LMF_BIND(setNumThreads) {
   return info.Env().Undefined();
 } LMF_END
 
-// memoryStats(device) -> { buffers, bytes, peakBytes }
+// memoryStats(device) -> { buffers, bytes, peakBytes, cachedBytes }
 LMF_BIND(memoryStats) {
   const MemoryStats s = memory_stats(device_arg(info, 0, "memory"));
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("buffers", static_cast<double>(s.buffers));
   o.Set("bytes", static_cast<double>(s.bytes));
   o.Set("peakBytes", static_cast<double>(s.peak_bytes));
+  o.Set("cachedBytes", static_cast<double>(s.cached_bytes));
   return o;
+} LMF_END
+
+LMF_BIND(emptyCache) {
+  empty_cache(device_arg(info, 0, "emptyCache"));
+  return info.Env().Undefined();
+} LMF_END
+
+// setCacheLimit(device, bytes)
+LMF_BIND(setCacheLimit) {
+  set_cache_limit(device_arg(info, 0, "setCacheLimit"), int_arg(info, 1, "setCacheLimit", "bytes"));
+  return info.Env().Undefined();
 } LMF_END
 
 LMF_BIND(resetPeakMemory) {

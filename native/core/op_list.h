@@ -8,5 +8,10 @@
   X(astype) X(to) X(copyInto)                                                                   \
   /* math */ X(unary) X(binary) X(binaryScalar) X(where) X(reduce) X(matmul) X(softmax)         \
   X(embedding) X(embeddingBackward) X(crossEntropy) X(crossEntropyBackward)                     \
-  /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(cpuFeatures) \
-  X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak)
+  /* fused layers */ X(activation) X(activationBackward) X(layerNorm) X(layerNormBackward) X(rmsNorm) \
+  X(rmsNormBackward) X(rope)                                                                    \
+  /* attention */ X(attentionForward) X(attentionBackward)                                       \
+  /* optimizers */ X(sgdStep) X(adamStep) X(lionStep) X(sophiaStep) X(clipGradNorm) X(hessianEma)       \
+  X(quant8Map) X(quantize8) X(dequantize8)                                                      \
+  /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(emptyCache) X(setCacheLimit) X(cpuFeatures) \
+  X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak) X(memBandwidth)

@@ -55,10 +55,13 @@ struct CrossEntropyResult {
   Tensor loss, lse;
   int64_t valid = 0;
 };
-CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction);
+// z_loss adds z_loss * lse^2 to each non-ignored row's loss (PaLM's z-loss; 0 = off).
+CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction,
+                                 double z_loss = 0.0);
 // dlogits [N, V] = (softmax(logits) - onehot(target)) * row_grad[row] (0 for ignored rows), from the
 // saved log-sum-exp; row_grad is [N] in lse's dtype.
-Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& row_grad, int64_t ignore_index);
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& row_grad, int64_t ignore_index,
+                              double z_loss = 0.0);
 
 const char* unary_name(kernels::UnaryOp op);
 const char* binary_name(kernels::BinaryOp op);

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -57,16 +58,19 @@ DType lse_dtype(DType logits) { return logits == DType::f64 ? DType::f64 : DType
 
 }  // namespace
 
-CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction) {
+CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, const std::string& reduction,
+                                 double z_loss) {
   const char* op = "crossEntropy";
   LMF_CHECK(reduction == "mean" || reduction == "sum" || reduction == "none", value, op,
             "reduction must be 'mean', 'sum' or 'none', got '" << reduction << "'");
+  LMF_CHECK(std::isfinite(z_loss) && z_loss >= 0, value, op, "zLoss must be a finite number >= 0, got " << z_loss);
   XentChecked c = check_xent(logits, target, ignore_index, op);
   std::vector<double> loss(static_cast<size_t>(c.N)), lse(static_cast<size_t>(c.N));
   kernels::XentParams p;
   p.N = c.N;
   p.V = c.V;
   p.ignore_index = static_cast<int32_t>(ignore_index);
+  p.z_loss = z_loss;
   kernels::xent_forward_cpu(loss.data(), lse.data(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), p);
   CrossEntropyResult r;
   r.valid = c.valid;
@@ -84,8 +88,10 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int
   return r;
 }
 
-Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& row_grad, int64_t ignore_index) {
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& row_grad, int64_t ignore_index,
+                              double z_loss) {
   const char* op = "crossEntropy backward";
+  LMF_CHECK(std::isfinite(z_loss) && z_loss >= 0, value, op, "zLoss must be a finite number >= 0, got " << z_loss);
   XentChecked c = check_xent(logits, target, ignore_index, op);
   LMF_CHECK(lse.ndim() == 1 && lse.shape[0] == c.N && row_grad.ndim() == 1 && row_grad.shape[0] == c.N, shape, op,
             "lse and row gradients must have shape [" << c.N << "], got " << shape_str(lse.shape) << " and " << shape_str(row_grad.shape));
@@ -97,6 +103,7 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const 
   p.N = c.N;
   p.V = c.V;
   p.ignore_index = static_cast<int32_t>(ignore_index);
+  p.z_loss = z_loss;
   kernels::xent_backward_cpu(dx.raw(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), l64.data<double>(), g64.data<double>(), p);
   return dx;
 }

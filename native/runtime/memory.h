@@ -15,9 +15,13 @@ struct MemoryStats {
   int64_t buffers = 0;  // live storage buffers
   int64_t bytes = 0;    // bytes they hold
   int64_t peak_bytes = 0;
+  int64_t cached_bytes = 0;  // released large blocks kept for reuse (cpu_runtime.cpp says why)
 };
 MemoryStats memory_stats(Device device);
 void reset_peak_bytes(Device device);
+// Frees every cached block; the cache keeps at most `bytes` (1 GiB by default).
+void empty_cache(Device device);
+void set_cache_limit(Device device, int64_t bytes);
 
 // Called with +bytes / -bytes on every CPU allocation and release (the binding reports them to V8).
 void set_allocation_observer(std::function<void(int64_t)> fn);

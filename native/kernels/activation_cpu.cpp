@@ -1,0 +1,251 @@
+// CPU twin of activation.h. Each loop is written once as a template over (kind, storage type) and compiled
+// three times: under an AVX-512 target, an AVX2+FMA target and the portable baseline; GCC's vectoriser
+// turns the branch-free vmath formulas into SIMD code inside each target function.
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "../runtime/cpu_features.h"
+#include "../runtime/thread_pool.h"
+#include "activation.h"
+#include "dtype_io.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LMF_HAVE_X86_TIERS 1
+#define LMF_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"), flatten))
+#define LMF_T256 __attribute__((target("avx2,fma,f16c"), flatten))
+#else
+#define LMF_HAVE_X86_TIERS 0
+#endif
+#if defined(__GNUC__)
+#define LMF_FLAT __attribute__((flatten))
+#define LMF_AI __attribute__((always_inline)) inline
+#else
+#define LMF_FLAT
+#define LMF_AI inline
+#endif
+
+namespace lmf::kernels {
+
+const char* act_name(ActKind k) {
+  switch (k) {
+    case ActKind::relu: return "relu";
+    case ActKind::gelu_tanh: return "gelu";
+    case ActKind::gelu_erf: return "gelu_erf";
+    case ActKind::silu: return "silu";
+    case ActKind::glu: return "glu";
+    case ActKind::geglu: return "geglu";
+    case ActKind::swiglu: return "swiglu";
+    case ActKind::reglu: return "reglu";
+  }
+  return "unknown";
+}
+
+int simd_tier() {
+  const char* t = cpu_tier();
+  if (std::strcmp(t, "avx512") == 0) return 2;
+  if (std::strcmp(t, "avx2") == 0) return 1;
+  return 0;
+}
+
+namespace {
+
+// Storage access: bf16 travels as raw uint16 so the vectoriser sees integer shifts.
+LMF_AI float ld(const float* p, int64_t i) { return p[i]; }
+LMF_AI float ld(const uint16_t* p, int64_t i) { return vmath::bf16_load(p[i]); }
+LMF_AI double ld(const double* p, int64_t i) { return p[i]; }
+LMF_AI void st(float* p, int64_t i, float v) { p[i] = v; }
+LMF_AI void st(uint16_t* p, int64_t i, float v) { p[i] = vmath::bf16_store(v); }
+LMF_AI void st(double* p, int64_t i, double v) { p[i] = v; }
+
+template <class C> struct M;
+template <> struct M<float> {
+  static LMF_AI float exp(float x) { return vmath::exp(x); }
+  static LMF_AI float sigmoid(float x) { return vmath::sigmoid(x); }
+  static LMF_AI float erf(float x) { return vmath::erf(x); }
+};
+template <> struct M<double> {
+  static double exp(double x) { return std::exp(x); }
+  static double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+  static double erf(double x) { return std::erf(x); }
+};
+
+// f(x) and f'(x) for the plain kinds and glu's sigmoid.
+template <ActKind K, class C>
+LMF_AI void act_fd(C x, C& f, C& d) {
+  constexpr C k0 = C(0.7978845608028654), k1 = C(0.044715);
+  constexpr C inv_sqrt2 = C(0.7071067811865476), inv_sqrt2pi = C(0.3989422804014327);
+  if constexpr (K == ActKind::relu || K == ActKind::reglu) {
+    f = x > C(0) ? x : C(0);
+    d = x > C(0) ? C(1) : C(0);
+  } else if constexpr (K == ActKind::gelu_tanh) {
+    const C x2 = x * x;
+    const C s = M<C>::sigmoid(C(2) * k0 * (x + k1 * x2 * x));  // = 0.5 (1 + tanh(u))
+    f = x * s;
+    d = s + x * s * (C(1) - s) * C(2) * k0 * (C(1) + C(3) * k1 * x2);
+  } else if constexpr (K == ActKind::gelu_erf || K == ActKind::geglu) {
+    const C cdf = C(0.5) * (C(1) + M<C>::erf(x * inv_sqrt2));
+    f = x * cdf;
+    d = cdf + x * inv_sqrt2pi * M<C>::exp(C(-0.5) * x * x);
+  } else if constexpr (K == ActKind::silu || K == ActKind::swiglu) {
+    const C s = M<C>::sigmoid(x);
+    f = x * s;
+    d = s * (C(1) + x * (C(1) - s));
+  } else {  // glu: sigmoid
+    const C s = M<C>::sigmoid(x);
+    f = s;
+    d = s * (C(1) - s);
+  }
+}
+template <ActKind K, class C>
+LMF_AI C act_f(C x) {
+  if constexpr (K == ActKind::relu || K == ActKind::reglu) {
+    return x > C(0) ? x : C(0);
+  } else if constexpr (K == ActKind::gelu_tanh) {
+    return x * M<C>::sigmoid(C(2) * C(0.7978845608028654) * (x + C(0.044715) * x * x * x));
+  } else if constexpr (K == ActKind::gelu_erf || K == ActKind::geglu) {
+    return x * C(0.5) * (C(1) + M<C>::erf(x * C(0.7071067811865476)));
+  } else if constexpr (K == ActKind::silu || K == ActKind::swiglu) {
+    return x * M<C>::sigmoid(x);
+  } else {
+    return M<C>::sigmoid(x);
+  }
+}
+
+template <class T> using comp_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+// Plain kinds: n contiguous elements. Gated kinds: rows of [2h] -> [h].
+template <ActKind K, class T>
+LMF_AI void fwd_impl(T* __restrict y, const T* __restrict x, int64_t rows, int64_t n) {
+  using C = comp_t<T>;
+  if constexpr (!act_is_gated(K)) {
+    for (int64_t i = 0; i < rows * n; ++i) st(y, i, act_f<K, C>(ld(x, i)));
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* a = x + r * 2 * n;
+      const T* b = a + n;
+      T* yr = y + r * n;
+      for (int64_t j = 0; j < n; ++j) st(yr, j, act_f<K, C>(ld(a, j)) * ld(b, j));
+    }
+  }
+}
+
+template <ActKind K, class T>
+LMF_AI void bwd_impl(T* __restrict dx, const T* __restrict dy, const T* __restrict x, int64_t rows, int64_t n) {
+  using C = comp_t<T>;
+  if constexpr (!act_is_gated(K)) {
+    for (int64_t i = 0; i < rows * n; ++i) {
+      C f, d;
+      act_fd<K, C>(ld(x, i), f, d);
+      st(dx, i, ld(dy, i) * d);
+    }
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* a = x + r * 2 * n;
+      const T* b = a + n;
+      const T* g = dy + r * n;
+      T* da = dx + r * 2 * n;
+      T* db = da + n;
+      for (int64_t j = 0; j < n; ++j) {
+        C f, d;
+        act_fd<K, C>(ld(a, j), f, d);
+        const C gj = ld(g, j);
+        st(da, j, gj * ld(b, j) * d);
+        st(db, j, gj * f);
+      }
+    }
+  }
+}
+
+template <ActKind K, class T> LMF_FLAT void fwd_portable(T* y, const T* x, int64_t rows, int64_t n) { fwd_impl<K, T>(y, x, rows, n); }
+template <ActKind K, class T> LMF_FLAT void bwd_portable(T* dx, const T* dy, const T* x, int64_t rows, int64_t n) { bwd_impl<K, T>(dx, dy, x, rows, n); }
+#if LMF_HAVE_X86_TIERS
+template <ActKind K, class T> LMF_T512 void fwd_512(T* y, const T* x, int64_t rows, int64_t n) { fwd_impl<K, T>(y, x, rows, n); }
+template <ActKind K, class T> LMF_T512 void bwd_512(T* dx, const T* dy, const T* x, int64_t rows, int64_t n) { bwd_impl<K, T>(dx, dy, x, rows, n); }
+template <ActKind K, class T> LMF_T256 void fwd_256(T* y, const T* x, int64_t rows, int64_t n) { fwd_impl<K, T>(y, x, rows, n); }
+template <ActKind K, class T> LMF_T256 void bwd_256(T* dx, const T* dy, const T* x, int64_t rows, int64_t n) { bwd_impl<K, T>(dx, dy, x, rows, n); }
+#endif
+
+template <class T> using FwdFn = void (*)(T*, const T*, int64_t, int64_t);
+template <class T> using BwdFn = void (*)(T*, const T*, const T*, int64_t, int64_t);
+
+template <ActKind K, class T>
+void pick(int tier, FwdFn<T>& f, BwdFn<T>& b) {
+  f = fwd_portable<K, T>;
+  b = bwd_portable<K, T>;
+#if LMF_HAVE_X86_TIERS
+  if constexpr (!std::is_same_v<T, double>) {  // libm calls do not vectorise: one build is enough
+    if (tier == 2) { f = fwd_512<K, T>; b = bwd_512<K, T>; }
+    if (tier == 1) { f = fwd_256<K, T>; b = bwd_256<K, T>; }
+  }
+#endif
+  (void)tier;
+}
+
+template <class T>
+void pick_kind(ActKind k, int tier, FwdFn<T>& f, BwdFn<T>& b) {
+  switch (k) {
+    case ActKind::relu: pick<ActKind::relu, T>(tier, f, b); return;
+    case ActKind::gelu_tanh: pick<ActKind::gelu_tanh, T>(tier, f, b); return;
+    case ActKind::gelu_erf: pick<ActKind::gelu_erf, T>(tier, f, b); return;
+    case ActKind::silu: pick<ActKind::silu, T>(tier, f, b); return;
+    case ActKind::glu: pick<ActKind::glu, T>(tier, f, b); return;
+    case ActKind::geglu: pick<ActKind::geglu, T>(tier, f, b); return;
+    case ActKind::swiglu: pick<ActKind::swiglu, T>(tier, f, b); return;
+    case ActKind::reglu: pick<ActKind::reglu, T>(tier, f, b); return;
+  }
+}
+
+// Calls g(Storage*) with the raw storage type of a float dtype this family supports.
+template <class G>
+void dispatch_act(DType t, const char* op, G&& g) {
+  switch (t) {
+    case DType::f32: g(static_cast<float*>(nullptr)); return;
+    case DType::bf16: g(static_cast<uint16_t*>(nullptr)); return;
+    case DType::f64: g(static_cast<double*>(nullptr)); return;
+    default: LMF_THROW(dtype, op, "expected float32, bfloat16 or float64, got " << dtype_name(t));
+  }
+}
+
+constexpr int64_t kGrain = 8192;  // elements per task, so small tensors stay on one thread
+
+}  // namespace
+
+void activation_forward_cpu(void* y, const void* x, DType dtype, ActKind kind, int64_t rows, int64_t n) {
+  dispatch_act(dtype, act_name(kind), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    FwdFn<T> f;
+    BwdFn<T> b;
+    pick_kind<T>(kind, simd_tier(), f, b);
+    T* Y = static_cast<T*>(y);
+    const T* X = static_cast<const T*>(x);
+    if (!act_is_gated(kind)) {
+      const int64_t total = rows * n;
+      parallel_for(total, kGrain, [&](int64_t i0, int64_t i1, int) { f(Y + i0, X + i0, 1, i1 - i0); });
+    } else {
+      const int64_t grain = n >= kGrain ? 1 : kGrain / (n > 0 ? n : 1);
+      parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) { f(Y + r0 * n, X + r0 * 2 * n, r1 - r0, n); });
+    }
+  });
+}
+
+void activation_backward_cpu(void* dx, const void* dy, const void* x, DType dtype, ActKind kind, int64_t rows, int64_t n) {
+  dispatch_act(dtype, act_name(kind), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    FwdFn<T> f;
+    BwdFn<T> b;
+    pick_kind<T>(kind, simd_tier(), f, b);
+    T* DX = static_cast<T*>(dx);
+    const T* DY = static_cast<const T*>(dy);
+    const T* X = static_cast<const T*>(x);
+    if (!act_is_gated(kind)) {
+      const int64_t total = rows * n;
+      parallel_for(total, kGrain, [&](int64_t i0, int64_t i1, int) { b(DX + i0, DY + i0, X + i0, 1, i1 - i0); });
+    } else {
+      const int64_t grain = n >= kGrain ? 1 : kGrain / (n > 0 ? n : 1);
+      parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) { b(DX + r0 * 2 * n, DY + r0 * n, X + r0 * 2 * n, r1 - r0, n); });
+    }
+  });
+}
+
+}  // namespace lmf::kernels

@@ -1,0 +1,43 @@
+// Fused scaled-dot-product attention, flash-style (tiles of queries x keys with an online softmax; no
+// Tq x Tk buffer), forward and backward.
+//
+// Shapes (contiguous, one dtype): q [B, H, Tq, D]; k, v [B, Hkv, Tk, D] with H a multiple of Hkv
+// (grouped-query: head h reads key/value head h / (H / Hkv)); out [B, H, Tq, D]; lse [B, H, Tq].
+// Tq <= Tk: query i sits at absolute position Tk - Tq + i (the last Tq positions, as with a KV cache).
+// Score of query i and key j: scale * <q_i, k_j> - slope_h * (pos_i - j) (ALiBi, when slopes are given),
+// masked out when causal and j > pos_i, or when doc ids are given and doc[b, j] != doc[b, pos_i].
+// lse is the natural log-sum-exp of each query's scores (float32; float64 for float64 data).
+//
+// dtypes: float32 and bfloat16 run the tiled SIMD kernels (fp32 accumulation); float64 runs a plain
+// double-precision path (for gradcheck). The op (native/ops/attention.cpp) validated everything.
+#pragma once
+#include <cstdint>
+
+#include "../core/dtype.h"
+
+namespace lmf::kernels {
+
+struct AttentionParams {
+  int64_t B = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0, D = 0;
+  DType dtype = DType::f32;
+  double scale = 1.0;
+  bool causal = true;
+  const double* slopes = nullptr;    // H ALiBi slopes, or null
+  const int32_t* doc_ids = nullptr;  // [B, Tk] document ids, or null
+};
+
+void attention_forward_cpu(void* out, void* lse, const void* q, const void* k, const void* v, const AttentionParams& p);
+
+// Floats of scratch the backward needs (per-row terms and one fp32 dq accumulator per worker); the op
+// allocates it as a tensor so memory() counts it.
+int64_t attention_backward_workspace(const AttentionParams& p);
+
+// dq, dk, dv from dout and the forward's q, k, v, out and lse; workspace holds
+// attention_backward_workspace(p) floats. Deterministic for a fixed thread count.
+void attention_backward_cpu(void* dq, void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v,
+                            const void* out, const void* lse, float* workspace, const AttentionParams& p);
+
+// "avx512", "avx2" or "scalar": the tier the f32/bf16 kernels run on now (for benchmarks).
+const char* attention_kernel_name();
+
+}  // namespace lmf::kernels

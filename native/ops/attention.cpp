@@ -1,0 +1,116 @@
+#include "attention.h"
+
+#include <cmath>
+
+#include "../kernels/attention.h"
+#include "checks.h"
+#include "ops.h"
+
+namespace lmf::ops {
+namespace {
+
+constexpr const char* kOp = "attention";
+
+struct Checked {
+  Tensor q, k, v, docs;
+  kernels::AttentionParams p;
+};
+
+DType lse_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
+
+Checked check(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  check_cpu(q, kOp);
+  check_same_device(q, k, kOp);
+  check_same_device(q, v, kOp);
+  LMF_CHECK(dtype_is_float(q.dtype), dtype, kOp, "q must be float32, bfloat16 or float64, got " << dtype_name(q.dtype));
+  LMF_CHECK(q.dtype != DType::f16, dtype, kOp, "float16 has no attention kernel; use float32 or bfloat16 (astype)");
+  LMF_CHECK(k.dtype == q.dtype && v.dtype == q.dtype, dtype, kOp,
+            "q, k and v must share a dtype, got " << dtype_name(q.dtype) << ", " << dtype_name(k.dtype) << " and " << dtype_name(v.dtype));
+  LMF_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, shape, kOp,
+            "q, k and v must have shape [B, H, T, D], got " << shape_str(q.shape) << ", " << shape_str(k.shape) << " and " << shape_str(v.shape));
+  LMF_CHECK(k.shape == v.shape, shape, kOp, "k and v must have the same shape, got " << shape_str(k.shape) << " and " << shape_str(v.shape));
+  const int64_t B = q.shape[0], H = q.shape[1], Tq = q.shape[2], D = q.shape[3];
+  const int64_t Hkv = k.shape[1], Tk = k.shape[2];
+  LMF_CHECK(k.shape[0] == B, shape, kOp, "batch sizes differ: q " << shape_str(q.shape) << ", k " << shape_str(k.shape));
+  LMF_CHECK(k.shape[3] == D, shape, kOp, "head dims differ: q " << shape_str(q.shape) << ", k " << shape_str(k.shape));
+  LMF_CHECK(D >= 1, shape, kOp, "head dim must be at least 1, got q " << shape_str(q.shape));
+  LMF_CHECK(Hkv >= 1 && H % Hkv == 0, shape, kOp,
+            "query heads (" << H << ") must be a multiple of key/value heads (" << Hkv << ")");
+  LMF_CHECK(Tq <= Tk, shape, kOp, "more queries than keys: Tq = " << Tq << " > Tk = " << Tk << " (queries are the last Tq positions)");
+  LMF_CHECK(std::isfinite(o.scale), value, kOp, "scale must be finite, got " << o.scale);
+  if (!o.slopes.empty()) {
+    LMF_CHECK(static_cast<int64_t>(o.slopes.size()) == H, value, kOp,
+              "expected " << H << " ALiBi slopes (one per query head), got " << o.slopes.size());
+    for (size_t i = 0; i < o.slopes.size(); ++i)
+      LMF_CHECK(std::isfinite(o.slopes[i]), value, kOp, "ALiBi slope " << i << " is not finite: " << o.slopes[i]);
+  }
+  Checked c;
+  if (o.doc_ids) {
+    const Tensor& d = *o.doc_ids;
+    check_same_device(q, d, kOp);
+    LMF_CHECK(d.dtype == DType::i32, dtype, kOp, "docIds must be int32, got " << dtype_name(d.dtype));
+    LMF_CHECK(d.ndim() == 2 && d.shape[0] == B && d.shape[1] == Tk, shape, kOp,
+              "docIds must have shape [" << B << ", " << Tk << "] (batch, keys), got " << shape_str(d.shape));
+    c.docs = contiguous(d);
+  }
+  c.q = contiguous(q);
+  c.k = contiguous(k);
+  c.v = contiguous(v);
+  kernels::AttentionParams& p = c.p;
+  p.B = B;
+  p.H = H;
+  p.Hkv = Hkv;
+  p.Tq = Tq;
+  p.Tk = Tk;
+  p.D = D;
+  p.dtype = q.dtype;
+  p.scale = o.scale;
+  p.causal = o.causal;
+  p.slopes = o.slopes.empty() ? nullptr : o.slopes.data();
+  p.doc_ids = o.doc_ids ? c.docs.data<int32_t>() : nullptr;
+  return c;
+}
+
+}  // namespace
+
+AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  Checked c = check(q, k, v, o);
+  const kernels::AttentionParams& p = c.p;
+  AttentionResult r;
+  r.out = Tensor::empty(q.shape, q.dtype, q.device(), kOp);
+  r.lse = Tensor::empty({p.B, p.H, p.Tq}, lse_dtype(q.dtype), q.device(), kOp);
+  kernels::attention_forward_cpu(r.out.raw(), r.lse.raw(), c.q.raw(), c.k.raw(), c.v.raw(), p);
+  return r;
+}
+
+AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                  const Tensor& lse, const AttentionOptions& o) {
+  Checked c = check(q, k, v, o);
+  const kernels::AttentionParams& p = c.p;
+  check_same_device(q, dout, kOp);
+  check_same_device(q, out, kOp);
+  check_same_device(q, lse, kOp);
+  LMF_CHECK(dout.dtype == q.dtype && out.dtype == q.dtype, dtype, kOp,
+            "gradient and output must have q's dtype " << dtype_name(q.dtype) << ", got " << dtype_name(dout.dtype) << " and "
+                                                        << dtype_name(out.dtype));
+  LMF_CHECK(dout.shape == q.shape && out.shape == q.shape, shape, kOp,
+            "gradient and output must have q's shape " << shape_str(q.shape) << ", got " << shape_str(dout.shape) << " and "
+                                                        << shape_str(out.shape));
+  LMF_CHECK(lse.dtype == lse_dtype(q.dtype), dtype, kOp,
+            "lse must be " << dtype_name(lse_dtype(q.dtype)) << ", got " << dtype_name(lse.dtype));
+  const Shape lse_shape{p.B, p.H, p.Tq};
+  LMF_CHECK(lse.shape == lse_shape, shape, kOp, "lse must have shape " << shape_str(lse_shape) << ", got " << shape_str(lse.shape));
+  const Tensor g = contiguous(dout), oc = contiguous(out), lc = contiguous(lse);
+  AttentionGrads r;
+  r.dq = Tensor::empty(q.shape, q.dtype, q.device(), kOp);
+  r.dk = Tensor::empty(k.shape, k.dtype, k.device(), kOp);
+  r.dv = Tensor::empty(v.shape, v.dtype, v.device(), kOp);
+  const int64_t ws_floats = kernels::attention_backward_workspace(p);
+  Tensor ws;
+  if (ws_floats > 0) ws = Tensor::empty({ws_floats}, DType::f32, q.device(), kOp);
+  kernels::attention_backward_cpu(r.dq.raw(), r.dk.raw(), r.dv.raw(), g.raw(), c.q.raw(), c.k.raw(), c.v.raw(), oc.raw(), lc.raw(),
+                                  ws_floats > 0 ? ws.data<float>() : nullptr, p);
+  return r;
+}
+
+}  // namespace lmf::ops

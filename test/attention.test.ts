@@ -1,0 +1,224 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  ArgumentTypeError, DisposedError, DTypeError, gradcheck, memory, numThreads, randn, resetPeakMemory, setNumThreads, ShapeError,
+  tensor, tidy, ValueError, type Tensor,
+} from '../lib/index.js';
+import { fusedAttention, type FusedAttentionOptions } from '../lib/ops/attention_fused.js';
+import { alibiSlopes } from '../lib/ops/layers.js';
+import { refAttention, type RefAttentionShape } from './reference/attention.js';
+import { assertThrows } from './reference/check.js';
+import { BASE_SEED, Rng } from './reference/prng.js';
+
+type Float = 'float32' | 'bfloat16' | 'float64';
+
+// Packed documents: ids that change at random positions (several documents per row).
+function docIds(rng: Rng, B: number, Tk: number): Int32Array {
+  const ids = new Int32Array(B * Tk);
+  for (let b = 0; b < B; b++) {
+    let id = rng.int(0, 1000);
+    for (let j = 0; j < Tk; j++) {
+      if (rng.next() < 0.04) id += rng.int(1, 4);
+      ids[b * Tk + j] = id;
+    }
+  }
+  return ids;
+}
+
+function f64(t: Tensor): Float64Array {
+  return tidy(() => t.astype('float64').dataSync() as Float64Array);
+}
+
+// |actual - expected| <= atol * max(max|expected|, 1) + rtol * |expected|, elementwise (the floor keeps
+// exact zeros, e.g. dq with a single visible key, from demanding exact rounding).
+function expectClose(actual: Float64Array, expected: Float64Array, rtol: number, atol: number, what: string): void {
+  expect(actual.length).toBe(expected.length);
+  let scale = 1;
+  for (const e of expected) scale = Math.max(scale, Math.abs(e));
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (!(Math.abs(a - e) <= atol * scale + rtol * Math.abs(e))) {
+      if (bad++ === 0) first = `[${i}] got ${a} expected ${e}`;
+    }
+  }
+  if (bad) throw new Error(`${what}: ${bad} of ${expected.length} outside rtol ${rtol} atol ${atol}·${scale.toPrecision(3)} (LMF_TEST_SEED=${BASE_SEED}): ${first}`);
+}
+
+interface Case extends RefAttentionShape {
+  causal: boolean;
+  alibi: boolean;
+  docs: boolean;
+}
+
+function runCase(c: Case, dtype: Float, label: string): void {
+  const rng = new Rng(label);
+  const { B, H, Hkv, Tq, Tk, D } = c;
+  tidy(() => {
+    const mk = (shape: number[], n: number, s: number) =>
+      tensor(rng.array(n, -s, s), shape, 'float64').astype(dtype);
+    const q = mk([B, H, Tq, D], B * H * Tq * D, 1.5).setRequiresGrad();
+    const k = mk([B, Hkv, Tk, D], B * Hkv * Tk * D, 1.5).setRequiresGrad();
+    const v = mk([B, Hkv, Tk, D], B * Hkv * Tk * D, 1).setRequiresGrad();
+    const g = mk([B, H, Tq, D], B * H * Tq * D, 1);
+    const ids = c.docs ? docIds(rng, B, Tk) : null;
+    const slopes = c.alibi ? alibiSlopes(H) : null;
+    const scale = 1 / Math.sqrt(D);
+    const opts: FusedAttentionOptions = { causal: c.causal, alibiSlopes: slopes, docIds: ids ? tensor(ids, [B, Tk]) : null };
+    const out = fusedAttention(q, k, v, opts);
+    expect(out.shape).toEqual([B, H, Tq, D]);
+    expect(out.dtype).toBe(dtype);
+    out.backward(g);
+    const r = refAttention(c, f64(q), f64(k), f64(v), { causal: c.causal, scale, slopes, docIds: ids }, f64(g));
+    // float32: fp32 accumulation and a polynomial exp2 (relative error ~1e-7 each); bfloat16: outputs are
+    // rounded to 8 mantissa bits (relative 2^-9), gradients accumulate over up to Tk bf16-rounded terms.
+    const [rtol, atol] = dtype === 'float64' ? [1e-10, 1e-12] : dtype === 'float32' ? [1e-4, 2e-5] : [2e-2, 1e-2];
+    expectClose(f64(out), r.out, rtol, atol, `${label} out`);
+    expectClose(f64(q.grad!), r.dq!, rtol, atol, `${label} dq`);
+    expectClose(f64(k.grad!), r.dk!, rtol, atol, `${label} dk`);
+    expectClose(f64(v.grad!), r.dv!, rtol, atol, `${label} dv`);
+  });
+}
+
+describe('fusedAttention against the float64 reference', () => {
+  const cases: [string, Case][] = [];
+  const add = (c: Case) =>
+    cases.push([`B${c.B} H${c.H}/${c.Hkv} Tq${c.Tq} Tk${c.Tk} D${c.D}${c.causal ? ' causal' : ''}${c.alibi ? ' alibi' : ''}${c.docs ? ' docs' : ''}`, c]);
+  add({ B: 2, H: 6, Hkv: 6, Tq: 1, Tk: 1, D: 40, causal: true, alibi: false, docs: false });
+  add({ B: 2, H: 6, Hkv: 3, Tq: 13, Tk: 13, D: 64, causal: true, alibi: true, docs: false });
+  add({ B: 2, H: 6, Hkv: 2, Tq: 77, Tk: 77, D: 40, causal: true, alibi: false, docs: true });
+  add({ B: 2, H: 6, Hkv: 1, Tq: 77, Tk: 77, D: 64, causal: false, alibi: false, docs: false });
+  add({ B: 2, H: 6, Hkv: 6, Tq: 77, Tk: 77, D: 40, causal: true, alibi: true, docs: true });
+  add({ B: 2, H: 6, Hkv: 2, Tq: 13, Tk: 200, D: 128, causal: true, alibi: true, docs: false }); // KV cache: Tq < Tk
+  add({ B: 2, H: 6, Hkv: 3, Tq: 1, Tk: 77, D: 64, causal: true, alibi: false, docs: true });
+  add({ B: 1, H: 6, Hkv: 3, Tq: 200, Tk: 200, D: 40, causal: true, alibi: true, docs: false });
+  add({ B: 1, H: 6, Hkv: 6, Tq: 77, Tk: 200, D: 40, causal: false, alibi: true, docs: true });
+
+  it.each(cases)('float32 %s', (label, c) => runCase(c, 'float32', `f32 ${label}`));
+  it.each(cases.filter((_, i) => i % 2 === 1))('bfloat16 %s', (label, c) => runCase(c, 'bfloat16', `bf16 ${label}`));
+  it.each(cases.filter((_, i) => i < 4))('float64 %s', (label, c) => runCase(c, 'float64', `f64 ${label}`));
+
+  it('a single head of size 1, non-causal, with an explicit scale', () => {
+    tidy(() => {
+      const q = tensor([0.5, -1, 2], [1, 1, 3, 1]);
+      const k = tensor([1, 2, -1], [1, 1, 3, 1]);
+      const v = tensor([3, 4, 5], [1, 1, 3, 1]);
+      const out = fusedAttention(q, k, v, { causal: false, scale: 0.7 });
+      const r = refAttention({ B: 1, H: 1, Hkv: 1, Tq: 3, Tk: 3, D: 1 }, [0.5, -1, 2], [1, 2, -1], [3, 4, 5], { causal: false, scale: 0.7 });
+      expectClose(f64(out), r.out, 1e-6, 1e-7, 'out');
+    });
+  });
+
+  it('does not depend on the thread count beyond fp32 rounding, and repeats exactly for a fixed count', () => {
+    const saved = numThreads();
+    try {
+      const rng = new Rng('threads');
+      const run = (threads: number) => {
+        setNumThreads(threads);
+        return tidy(() => {
+          const shape = [1, 4, 150, 64];
+          const q = tensor(rng0.q, shape).setRequiresGrad();
+          const k = tensor(rng0.k, [1, 2, 150, 64]).setRequiresGrad();
+          const v = tensor(rng0.v, [1, 2, 150, 64]).setRequiresGrad();
+          const out = fusedAttention(q, k, v, { alibiSlopes: alibiSlopes(4) });
+          out.backward(tensor(rng0.g, shape));
+          return [out, q.grad!, k.grad!, v.grad!].map(f64);
+        });
+      };
+      const rng0 = { q: rng.array(4 * 150 * 64), k: rng.array(2 * 150 * 64), v: rng.array(2 * 150 * 64), g: rng.array(4 * 150 * 64) };
+      const a = run(3), b = run(3), c = run(1);
+      for (let i = 0; i < 4; i++) {
+        expect(a[i]).toEqual(b[i]);
+        expectClose(c[i]!, a[i]!, 1e-5, 1e-6, `tensor ${i}, 1 vs 3 threads`);
+      }
+    } finally {
+      setNumThreads(saved);
+    }
+  });
+});
+
+describe('gradcheck of fusedAttention (float64)', () => {
+  let seed = 500;
+  const leaf = (shape: number[]) => randn(shape, { dtype: 'float64', seed: seed++ }).setRequiresGrad();
+  const check = (fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]) => {
+    const r = gradcheck(fn, inputs);
+    expect(r.failures).toEqual([]);
+    expect(r.ok).toBe(true);
+  };
+
+  it('q, k and v together and alone, with ALiBi, grouped-query heads and the document mask', () => {
+    const ids = tensor(new Int32Array([1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 5, 5, 5, 5, 5, 6, 6, 7, 7, 7, 7, 7, 7]), [2, 13]);
+    const opts = { alibiSlopes: alibiSlopes(6), docIds: ids };
+    check((q, k, v) => fusedAttention(q!, k!, v!, opts), [leaf([2, 6, 13, 5]), leaf([2, 2, 13, 5]), leaf([2, 2, 13, 5])]);
+  });
+
+  it('non-causal, Tq < Tk, a custom scale', () => {
+    check((q, k, v) => fusedAttention(q!, k!, v!, { causal: false, scale: 0.3 }), [leaf([1, 3, 4, 6]), leaf([1, 3, 9, 6]), leaf([1, 3, 9, 6])]);
+    check((q, k, v) => fusedAttention(q!, k!, v!, { alibiSlopes: [0.5, 0.25] }), [leaf([1, 2, 5, 3]), leaf([1, 1, 11, 3]), leaf([1, 1, 11, 3])]);
+  });
+
+  it('each input alone (the others constants)', () => {
+    const q = leaf([1, 2, 7, 4]), k = leaf([1, 2, 7, 4]), v = leaf([1, 2, 7, 4]);
+    const kc = k.detach(), vc = v.detach(), qc = q.detach();
+    check((x) => fusedAttention(x!, kc, vc), [q]);
+    check((x) => fusedAttention(qc, x!, vc), [k]);
+    check((x) => fusedAttention(qc, kc, x!), [v]);
+  });
+});
+
+describe('memory', () => {
+  it('T = 8192, D = 64: peak memory of forward + backward stays far below T²·4 bytes', () => {
+    const T = 8192, D = 64;
+    tidy(() => {
+      const q = randn([1, 1, T, D], { seed: 1 }).setRequiresGrad();
+      const k = randn([1, 1, T, D], { seed: 2 }).setRequiresGrad();
+      const v = randn([1, 1, T, D], { seed: 3 }).setRequiresGrad();
+      const g = randn([1, 1, T, D], { seed: 4 });
+      const base = memory().bytes;
+      resetPeakMemory();
+      const out = fusedAttention(q, k, v);
+      const fwdPeak = memory().peakBytes - base;
+      out.backward(g);
+      const peak = memory().peakBytes - base;
+      const square = T * T * 4;
+      // out + lse ≈ 2.1 MB; backward adds dq, dk, dv (6 MB) and a [T, D] fp32 dq accumulator per worker.
+      expect(fwdPeak).toBeLessThan(square / 64);
+      expect(peak).toBeLessThan(square / 8);
+      expect(Number.isFinite(f64(out)[0]!)).toBe(true);
+      expect(f64(k.grad!).every(Number.isFinite)).toBe(true);
+    });
+  });
+});
+
+describe('bad input', () => {
+  const t = (shape: number[], dtype: 'float32' | 'float64' | 'bfloat16' | 'float16' = 'float32') => randn(shape, { dtype, seed: 9 });
+  it('names the op and the offending values', () => {
+    tidy(() => {
+      const q = t([2, 6, 5, 8]), k = t([2, 3, 5, 8]), v = t([2, 3, 5, 8]);
+      assertThrows(() => fusedAttention(q, k, [1, 2] as unknown as Tensor<'float32'>), ArgumentTypeError, /attention/, /v must be a Tensor/);
+      assertThrows(() => fusedAttention(t([6, 5, 8]), k, v), ShapeError, /attention/, /\[B, H, T, D\]/);
+      assertThrows(() => fusedAttention(q, t([3, 3, 5, 8]), t([3, 3, 5, 8])), ShapeError, /batch sizes differ/, /\[2, 6, 5, 8\]/);
+      assertThrows(() => fusedAttention(q, t([2, 3, 5, 9]), t([2, 3, 5, 9])), ShapeError, /head dims differ/);
+      assertThrows(() => fusedAttention(q, t([2, 4, 5, 8]), t([2, 4, 5, 8])), ShapeError, /query heads \(6\) must be a multiple of key\/value heads \(4\)/);
+      assertThrows(() => fusedAttention(q, k, t([2, 3, 6, 8])), ShapeError, /k and v must have the same shape/);
+      assertThrows(() => fusedAttention(t([2, 6, 9, 8]), k, v), ShapeError, /Tq = 9 > Tk = 5/);
+      assertThrows(() => fusedAttention(q, k.astype('float64'), v), DTypeError, /share a dtype/, /float64/);
+      assertThrows(() => fusedAttention(t([2, 6, 5, 8], 'float16'), t([2, 3, 5, 8], 'float16'), t([2, 3, 5, 8], 'float16')), DTypeError, /float16/);
+      const iq = tensor(new Int32Array(2 * 6 * 5 * 8), [2, 6, 5, 8]), ik = tensor(new Int32Array(2 * 3 * 5 * 8), [2, 3, 5, 8]);
+      assertThrows(() => fusedAttention(iq, ik, ik), DTypeError, /attention/, /int32/);
+      assertThrows(() => fusedAttention(q, k, v, { alibiSlopes: [0.5, 0.25] }), ValueError, /expected 6 ALiBi slopes/, /got 2/);
+      assertThrows(() => fusedAttention(q, k, v, { alibiSlopes: [1, 1, 1, 1, 1, NaN] }), ValueError, /alibiSlopes\[5\]/);
+      assertThrows(() => fusedAttention(q, k, v, { scale: Infinity }), ValueError, /scale/);
+      assertThrows(() => fusedAttention(q, k, v, { docIds: tensor(new Int32Array(10), [2, 5]).reshape(5, 2) }), ShapeError, /docIds must have shape \[2, 5\]/, /\[5, 2\]/);
+      assertThrows(() => fusedAttention(q, k, v, { docIds: t([2, 5]) as unknown as Tensor<'int32'> }), DTypeError, /docIds must be int32/);
+      assertThrows(() => fusedAttention(q, k, v, { causl: true } as FusedAttentionOptions), ValueError, /unknown option 'causl'/);
+      const d = t([2, 3, 5, 8]);
+      d.dispose();
+      assertThrows(() => fusedAttention(q, k, d), DisposedError, /v is a disposed tensor/);
+      // NaN inputs give NaN rows, not a crash.
+      const qn = tensor(new Float32Array(2 * 6 * 5 * 8).fill(NaN), [2, 6, 5, 8]);
+      expect(fusedAttention(qn, k, v).dataSync().some(Number.isNaN)).toBe(true);
+    });
+  });
+});
