@@ -16,6 +16,7 @@ import { rand, tensor } from './creation.js';
 import { add, mul } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { softmax } from './softmax.js';
+import { fusedAttention } from './attention_fused.js';
 import { fusedActivation, fusedGatedActivation, fusedLayerNorm, fusedRmsNorm, fusedRope } from './layers_fused.js';
 import { cat } from './views.js';
 import { checkInt, checkNumber, checkOptions, checkTensor } from './util.js';
@@ -108,6 +109,11 @@ export interface AttentionOptions {
   alibiSlopes?: readonly number[];
   /** Multiplies q·k (default 1/sqrt(D)). */
   scale?: number;
+  /**
+   * Packed documents: int32 [B, Tk] document ids; a query attends only to keys of its own document.
+   * Needs the fused kernel (float32, bfloat16, float64).
+   */
+  docIds?: Tensor<'int32'> | null;
 }
 
 /**
@@ -122,7 +128,7 @@ export function attention<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor
   checkTensor(op, 'q', q);
   checkTensor(op, 'k', k);
   checkTensor(op, 'v', v);
-  checkOptions(op, opts, ['position', 'causal', 'alibiSlopes', 'scale']);
+  checkOptions(op, opts, ['position', 'causal', 'alibiSlopes', 'scale', 'docIds']);
   checkFloat(op, 'q', q);
   checkFloat(op, 'k', k);
   checkFloat(op, 'v', v);
@@ -150,6 +156,9 @@ export function attention<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor
   } else if (opts?.alibiSlopes !== undefined) {
     throw new ValueError(op, `alibiSlopes is only used with position 'alibi', got position '${position}'`);
   }
+  const docIds = opts?.docIds ?? null;
+  if (fused(q)) return fusedAttention(q, k, v, { causal, scale, alibiSlopes: position === 'alibi' ? slopes : null, docIds });
+  if (docIds) throw new DTypeError(op, `docIds needs the fused kernel, which takes float32, bfloat16 or float64 (got ${q.dtype})`);
   const g = H / Hkv;
   return tidy(() => {
     // The g query heads that share a key/value head become extra rows of one product: [B, Hkv, g·Tq, D].
