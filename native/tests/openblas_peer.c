@@ -8,6 +8,7 @@
 #include <time.h>
 
 extern void openblas_set_num_threads(int);
+extern char* openblas_get_corename(void); /* which kernel OpenBLAS actually runs */
 
 static double now_s(void) {
   struct timespec ts;
@@ -60,7 +61,8 @@ int main(int argc, char** argv) {
   qsort(t, reps, sizeof(double), cmp_double);
   double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
   printf("{\"gflops\": %.2f, \"M\": %d, \"N\": %d, \"K\": %d, \"transA\": %d, \"transB\": %d, \"threads\": %d, "
-         "\"median_ms\": %.4f}\n", flops / med * 1e-9, M, N, K, ta, tb, threads, med * 1e3);
+         "\"median_ms\": %.4f, \"core\": \"%s\"}\n", flops / med * 1e-9, M, N, K, ta, tb, threads, med * 1e3,
+         openblas_get_corename());
   free(t); free(A); free(B); free(C);
   return 0;
 }
