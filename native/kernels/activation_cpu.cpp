@@ -8,22 +8,9 @@
 #include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "activation.h"
+#include "vmath.h"
 #include "dtype_io.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LMF_HAVE_X86_TIERS 1
-#define LMF_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"), flatten))
-#define LMF_T256 __attribute__((target("avx2,fma,f16c"), flatten))
-#else
-#define LMF_HAVE_X86_TIERS 0
-#endif
-#if defined(__GNUC__)
-#define LMF_FLAT __attribute__((flatten))
-#define LMF_AI __attribute__((always_inline)) inline
-#else
-#define LMF_FLAT
-#define LMF_AI inline
-#endif
 
 namespace lmf::kernels {
 
@@ -51,12 +38,6 @@ int simd_tier() {
 namespace {
 
 // Storage access: bf16 travels as raw uint16 so the vectoriser sees integer shifts.
-LMF_AI float ld(const float* p, int64_t i) { return p[i]; }
-LMF_AI float ld(const uint16_t* p, int64_t i) { return vmath::bf16_load(p[i]); }
-LMF_AI double ld(const double* p, int64_t i) { return p[i]; }
-LMF_AI void st(float* p, int64_t i, float v) { p[i] = v; }
-LMF_AI void st(uint16_t* p, int64_t i, float v) { p[i] = vmath::bf16_store(v); }
-LMF_AI void st(double* p, int64_t i, double v) { p[i] = v; }
 
 template <class C> struct M;
 template <> struct M<float> {
@@ -112,12 +93,11 @@ LMF_AI C act_f(C x) {
   }
 }
 
-template <class T> using comp_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
 // Plain kinds: n contiguous elements. Gated kinds: rows of [2h] -> [h].
 template <ActKind K, class T>
 LMF_AI void fwd_impl(T* __restrict y, const T* __restrict x, int64_t rows, int64_t n) {
-  using C = comp_t<T>;
+  using C = acc_t<T>;
   if constexpr (!act_is_gated(K)) {
     for (int64_t i = 0; i < rows * n; ++i) st(y, i, act_f<K, C>(ld(x, i)));
   } else {
@@ -132,7 +112,7 @@ LMF_AI void fwd_impl(T* __restrict y, const T* __restrict x, int64_t rows, int64
 
 template <ActKind K, class T>
 LMF_AI void bwd_impl(T* __restrict dx, const T* __restrict dy, const T* __restrict x, int64_t rows, int64_t n) {
-  using C = comp_t<T>;
+  using C = acc_t<T>;
   if constexpr (!act_is_gated(K)) {
     for (int64_t i = 0; i < rows * n; ++i) {
       C f, d;

@@ -6,36 +6,15 @@
 #include <vector>
 
 #include "../runtime/thread_pool.h"
-#include "activation.h"
+#include "vmath.h"
 #include "dtype_io.h"
 #include "norm.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LMF_HAVE_X86_TIERS 1
-#define LMF_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"), flatten))
-#define LMF_T256 __attribute__((target("avx2,fma,f16c"), flatten))
-#else
-#define LMF_HAVE_X86_TIERS 0
-#endif
-#if defined(__GNUC__)
-#define LMF_FLAT __attribute__((flatten))
-#define LMF_AI __attribute__((always_inline)) inline
-#else
-#define LMF_FLAT
-#define LMF_AI inline
-#endif
 
 namespace lmf::kernels {
 namespace {
 
-LMF_AI float ld(const float* p, int64_t i) { return p[i]; }
-LMF_AI float ld(const uint16_t* p, int64_t i) { return vmath::bf16_load(p[i]); }
-LMF_AI double ld(const double* p, int64_t i) { return p[i]; }
-LMF_AI void st(float* p, int64_t i, float v) { p[i] = v; }
-LMF_AI void st(uint16_t* p, int64_t i, float v) { p[i] = vmath::bf16_store(v); }
-LMF_AI void st(double* p, int64_t i, double v) { p[i] = v; }
 
-template <class T> using comp_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
 constexpr int W = 16;  // lanes of the partial sums
 
 template <class C>
@@ -46,10 +25,10 @@ LMF_AI C lanes_total(const C (&acc)[W]) {
 }
 
 template <class T, bool RMS, bool RES, bool BIAS>
-LMF_AI void fwd_rows_impl(T* __restrict y, T* __restrict sum, comp_t<T>* __restrict mean, comp_t<T>* __restrict rstd,
+LMF_AI void fwd_rows_impl(T* __restrict y, T* __restrict sum, acc_t<T>* __restrict mean, acc_t<T>* __restrict rstd,
                           const T* __restrict x, const T* __restrict r, const T* __restrict w, const T* __restrict b,
-                          int64_t r0, int64_t r1, int64_t D, comp_t<T> eps) {
-  using C = comp_t<T>;
+                          int64_t r0, int64_t r1, int64_t D, acc_t<T> eps) {
+  using C = acc_t<T>;
   const int64_t Dv = D / W * W;
   for (int64_t row = r0; row < r1; ++row) {
     const T* s = x + row * D;
@@ -109,11 +88,11 @@ LMF_AI void fwd_rows_impl(T* __restrict y, T* __restrict sum, comp_t<T>* __restr
 
 // One chunk of rows: dx for each row, and this chunk's dw/db partial sums (pw, pb, zeroed by the caller).
 template <class T, bool RMS, bool DSUM>
-LMF_AI void bwd_rows_impl(T* __restrict dx, comp_t<T>* __restrict pw, comp_t<T>* __restrict pb, const T* __restrict dy,
+LMF_AI void bwd_rows_impl(T* __restrict dx, acc_t<T>* __restrict pw, acc_t<T>* __restrict pb, const T* __restrict dy,
                           const T* __restrict dsum, const T* __restrict s, const T* __restrict w,
-                          const comp_t<T>* __restrict mean, const comp_t<T>* __restrict rstd, int64_t r0, int64_t r1,
+                          const acc_t<T>* __restrict mean, const acc_t<T>* __restrict rstd, int64_t r0, int64_t r1,
                           int64_t D) {
-  using C = comp_t<T>;
+  using C = acc_t<T>;
   const int64_t Dv = D / W * W;
   for (int64_t row = r0; row < r1; ++row) {
     const T* sr = s + row * D;
@@ -167,9 +146,9 @@ LMF_AI void bwd_rows_impl(T* __restrict dx, comp_t<T>* __restrict pw, comp_t<T>*
   }
 }
 
-#define LMF_FWD_ARGS T *y, T *sum, comp_t<T> *mean, comp_t<T> *rstd, const T *x, const T *r, const T *w, const T *b, int64_t r0, int64_t r1, int64_t D, comp_t<T> eps
+#define LMF_FWD_ARGS T *y, T *sum, acc_t<T> *mean, acc_t<T> *rstd, const T *x, const T *r, const T *w, const T *b, int64_t r0, int64_t r1, int64_t D, acc_t<T> eps
 #define LMF_FWD_PASS y, sum, mean, rstd, x, r, w, b, r0, r1, D, eps
-#define LMF_BWD_ARGS T *dx, comp_t<T> *pw, comp_t<T> *pb, const T *dy, const T *dsum, const T *s, const T *w, const comp_t<T> *mean, const comp_t<T> *rstd, int64_t r0, int64_t r1, int64_t D
+#define LMF_BWD_ARGS T *dx, acc_t<T> *pw, acc_t<T> *pb, const T *dy, const T *dsum, const T *s, const T *w, const acc_t<T> *mean, const acc_t<T> *rstd, int64_t r0, int64_t r1, int64_t D
 #define LMF_BWD_PASS dx, pw, pb, dy, dsum, s, w, mean, rstd, r0, r1, D
 
 template <class T, bool RMS, bool RES, bool BIAS> LMF_FLAT void fwd_portable(LMF_FWD_ARGS) { fwd_rows_impl<T, RMS, RES, BIAS>(LMF_FWD_PASS); }
@@ -237,7 +216,7 @@ void norm_forward_cpu(void* y, void* sum, void* mean, void* rstd, const void* x,
   const char* op = p.rms ? "rmsNorm" : "layerNorm";
   dispatch_norm(dtype, op, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    using C = comp_t<T>;
+    using C = acc_t<T>;
     const FwdFn<T> f = pick_fwd<T>(simd_tier(), p.rms, r != nullptr, !p.rms && b != nullptr);
     parallel_for(p.rows, rows_grain(p.D), [&](int64_t r0, int64_t r1, int) {
       f(static_cast<T*>(y), static_cast<T*>(sum), static_cast<C*>(mean), static_cast<C*>(rstd), static_cast<const T*>(x),
@@ -251,7 +230,7 @@ void norm_backward_cpu(void* dx, void* dw, void* db, const void* dy, const void*
   const char* op = p.rms ? "rmsNorm backward" : "layerNorm backward";
   dispatch_norm(dtype, op, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    using C = comp_t<T>;
+    using C = acc_t<T>;
     const BwdFn<T> f = pick_bwd<T>(simd_tier(), p.rms, dsum != nullptr);
     const int64_t D = p.D;
     // A fixed chunking of the rows (a function of rows only), so dw/db do not depend on the thread count.

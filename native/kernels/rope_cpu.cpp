@@ -8,35 +8,15 @@
 
 #include "../core/error.h"
 #include "../runtime/thread_pool.h"
-#include "activation.h"
+#include "dtype_io.h"
+#include "vmath.h"
 #include "rope.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LMF_HAVE_X86_TIERS 1
-#define LMF_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"), flatten))
-#define LMF_T256 __attribute__((target("avx2,fma,f16c"), flatten))
-#else
-#define LMF_HAVE_X86_TIERS 0
-#endif
-#if defined(__GNUC__)
-#define LMF_FLAT __attribute__((flatten))
-#define LMF_AI __attribute__((always_inline)) inline
-#else
-#define LMF_FLAT
-#define LMF_AI inline
-#endif
 
 namespace lmf::kernels {
 namespace {
 
-LMF_AI float ld(const float* p, int64_t i) { return p[i]; }
-LMF_AI float ld(const uint16_t* p, int64_t i) { return vmath::bf16_load(p[i]); }
-LMF_AI double ld(const double* p, int64_t i) { return p[i]; }
-LMF_AI void st(float* p, int64_t i, float v) { p[i] = v; }
-LMF_AI void st(uint16_t* p, int64_t i, float v) { p[i] = vmath::bf16_store(v); }
-LMF_AI void st(double* p, int64_t i, double v) { p[i] = v; }
 
-template <class T> using comp_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
 struct Table {
   int64_t T, offset, d;
@@ -80,9 +60,9 @@ std::shared_ptr<const Table> get_table(int64_t T, int64_t offset, int64_t d, dou
 
 // Rows [r0, r1) of the flattened [B*H*T, D] tensor; sgn = -1 rotates by -angle.
 template <class T, bool INTERLEAVED>
-LMF_AI void rope_rows_impl(T* y, const T* x, const comp_t<T>* __restrict cs, const comp_t<T>* __restrict sn,
-                           int64_t r0, int64_t r1, int64_t Tn, int64_t D, int64_t d, comp_t<T> sgn) {
-  using C = comp_t<T>;
+LMF_AI void rope_rows_impl(T* y, const T* x, const acc_t<T>* __restrict cs, const acc_t<T>* __restrict sn,
+                           int64_t r0, int64_t r1, int64_t Tn, int64_t D, int64_t d, acc_t<T> sgn) {
+  using C = acc_t<T>;
   const int64_t half = d / 2;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t t = r % Tn;
@@ -108,7 +88,7 @@ LMF_AI void rope_rows_impl(T* y, const T* x, const comp_t<T>* __restrict cs, con
   }
 }
 
-#define LMF_ROPE_ARGS T *y, const T *x, const comp_t<T> *cs, const comp_t<T> *sn, int64_t r0, int64_t r1, int64_t Tn, int64_t D, int64_t d, comp_t<T> sgn
+#define LMF_ROPE_ARGS T *y, const T *x, const acc_t<T> *cs, const acc_t<T> *sn, int64_t r0, int64_t r1, int64_t Tn, int64_t D, int64_t d, acc_t<T> sgn
 #define LMF_ROPE_PASS y, x, cs, sn, r0, r1, Tn, D, d, sgn
 template <class T, bool I> LMF_FLAT void rope_portable(LMF_ROPE_ARGS) { rope_rows_impl<T, I>(LMF_ROPE_PASS); }
 #if LMF_HAVE_X86_TIERS
@@ -134,7 +114,7 @@ RopeFn<T> pick2(int tier) {
 void rope_cpu(void* y, const void* x, DType dtype, const RopeParams& p, bool inverse) {
   auto run = [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    using C = comp_t<T>;
+    using C = acc_t<T>;
     constexpr bool dbl = std::is_same_v<T, double>;
     const auto tab = get_table(p.T, p.offset, p.rotary_dims, p.base, dbl);
     const C* cs;

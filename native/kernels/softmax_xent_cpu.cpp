@@ -1,7 +1,3 @@
-#if defined(__GNUC__) && !defined(__clang__)
-// The 16-lane vector helpers are always inlined into target functions; no vector crosses an ABI boundary.
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,33 +6,15 @@
 #include <vector>
 
 #include "../runtime/thread_pool.h"
-#include "activation.h"
+#include "vmath.h"
 #include "dtype_io.h"
 #include "softmax_xent.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LMF_HAVE_X86_TIERS 1
-#define LMF_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"), flatten))
-#define LMF_T256 __attribute__((target("avx2,fma,f16c"), flatten))
-#else
-#define LMF_HAVE_X86_TIERS 0
-#endif
-#if defined(__GNUC__)
-#define LMF_FLAT __attribute__((flatten))
-#define LMF_AI __attribute__((always_inline)) inline
-#else
-#define LMF_FLAT
-#define LMF_AI inline
-#endif
 
 namespace lmf::kernels {
 namespace {
 
-// fp32/bf16 fast path: rows in 16 fp32 lanes with the vectorisable exp of activation.h, compiled per tier.
-LMF_AI float ldv(const float* p, int64_t i) { return p[i]; }
-LMF_AI float ldv(const uint16_t* p, int64_t i) { return vmath::bf16_load(p[i]); }
-LMF_AI void stv(float* p, int64_t i, float v) { p[i] = v; }
-LMF_AI void stv(uint16_t* p, int64_t i, float v) { p[i] = vmath::bf16_store(v); }
+// fp32/bf16 fast path: rows in 16 fp32 lanes with the vectorisable exp of vmath.h, compiled per tier.
 constexpr int kLanes = 16;
 
 template <class T>
@@ -50,24 +28,24 @@ LMF_AI double row_lse_fast_impl(const T* __restrict x, int64_t n) {
   }
   float m = ninf;
   for (int l = 0; l < kLanes; ++l) m = mx[l] > m ? mx[l] : m;
-  for (int64_t i = nv; i < n; ++i) m = ldv(x, i) > m ? ldv(x, i) : m;
+  for (int64_t i = nv; i < n; ++i) m = ld(x, i) > m ? ld(x, i) : m;
   if (m == ninf) {  // every entry -inf (or NaN)
     for (int64_t i = 0; i < n; ++i)
-      if (ldv(x, i) != ldv(x, i)) return std::numeric_limits<double>::quiet_NaN();
+      if (ld(x, i) != ld(x, i)) return std::numeric_limits<double>::quiet_NaN();
     return -std::numeric_limits<double>::infinity();
   }
   vmath::v16f acc = vmath::v16f{};
   for (int64_t i = 0; i < nv; i += kLanes) acc += vmath::exp16(vmath::load16(x + i) - m);
   double sum = 0;
   for (int l = 0; l < kLanes; ++l) sum += acc[l];
-  for (int64_t i = nv; i < n; ++i) sum += vmath::exp(ldv(x, i) - m);
+  for (int64_t i = nv; i < n; ++i) sum += vmath::exp(ld(x, i) - m);
   return static_cast<double>(m) + std::log(sum);  // NaN anywhere makes the sum NaN
 }
 
 // dx[j] = scale * exp(x[j] - lse) for the whole row (the caller fixes the target entry).
 template <class T>
 LMF_AI void row_grad_fast_impl(T* __restrict dx, const T* __restrict x, int64_t n, float lse, float scale) {
-  for (int64_t j = 0; j < n; ++j) stv(dx, j, scale * vmath::exp(ldv(x, j) - lse));
+  for (int64_t j = 0; j < n; ++j) st(dx, j, scale * vmath::exp(ld(x, j) - lse));
 }
 
 template <class T> LMF_FLAT double lse_portable(const T* x, int64_t n) { return row_lse_fast_impl(x, n); }

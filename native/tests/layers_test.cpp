@@ -110,7 +110,7 @@ void test_activations(DType dt, const char* tier) {
         }
       }
     const std::string w = std::string(act_name(k)) + " " + dtn(dt) + " " + tier;
-    // gelu_erf and geglu: erf to 1.5e-7 absolute (activation.h), so their tails are judged against the
+    // gelu_erf and geglu: erf to 1.5e-7 absolute (vmath.h), so their tails are judged against the
     // row scale (geglu's error is also multiplied by the gate value).
     const double sc = k == ActKind::gelu_erf ? 10 : k == ActKind::geglu ? 30 : 1;
     check(w + " forward", y, wy, tol_of(dt), sc);
