@@ -45,3 +45,7 @@ export type {
   ResolvedGPTConfig, StateDict,
 } from './nn/index.js';
 export * from './optim/index.js';
+export * from './data/index.js';
+export * from './train/index.js';
+export { getRngState, setRngState } from './ops/creation.js';
+export type { RngState } from './ops/creation.js';

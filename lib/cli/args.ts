@@ -25,8 +25,10 @@ export function parseArgs(argv: string[], flags: readonly string[], valued: read
       if (v === undefined) throw new ValueError('lmforge', `--${name} needs a value`);
       options.set(name, v);
     } else {
-      const known = [...flags, ...valued].map((k) => `--${k}`).join(', ');
-      throw new ValueError('lmforge', `unknown option --${name}${known ? ` (known: ${known})` : ''}`);
+      const all = [...flags, ...valued];
+      // Long lists go to --help instead: the error stays one readable line.
+      const hint = all.length === 0 ? '' : all.length > 10 ? ' (see --help for the options)' : ` (known: ${all.map((k) => `--${k}`).join(', ')})`;
+      throw new ValueError('lmforge', `unknown option --${name}${hint}`);
     }
   }
   return { positionals, options };

@@ -12,10 +12,15 @@ import { fmaPeak, machineInfo } from '../bench/machine.js';
 import { LmforgeError } from '../errors.js';
 import { cpuInfo, cudaAvailable, matmulKernel, numThreads } from '../runtime.js';
 import { intList, parseArgs } from './args.js';
+import { dataCommand, evalCommand, sampleCommand, trainCommand } from './train_cmd.js';
 
 const HELP = `lmforge — train and study language models from TypeScript
 
 Usage:
+  lmforge train [options]           train a GPT (no options: a small one on the bundled Brown corpus, CPU, ~2-3 min)
+  lmforge eval --checkpoint DIR     validation loss and bits per byte of a checkpoint
+  lmforge sample --checkpoint DIR --prompt "..."   generate text
+  lmforge data stats [FILES...]     documents, tokens, length histogram, repetition at a sequence length
   lmforge info                      the machine, kernel tiers, threads, CUDA, FMA peak
   lmforge bench gemm [options]      GEMM GFLOP/s vs the FMA peak and OpenBLAS
       --threads 1,2                 thread counts (default 1,2)
@@ -31,7 +36,7 @@ Usage:
   (every bench takes --quick and --out DIR, which writes DIR/<name>.json and DIR/<name>.md)
   lmforge help                      this text
 
-Training (lmforge train) arrives with the trainer; see the README's roadmap.`;
+Every command takes --help.`;
 
 function version(): string {
   const require = createRequire(import.meta.url);
@@ -73,7 +78,7 @@ function bench(argv: string[]): void {
   const out = a.options.get('out');
   const log = (l: string): void => console.log(l);
   if (what === 'gemm') {
-    const rep = benchGemm({ threads: list('threads'), M: list('M')?.[0], minSeconds: quick ? 0.1 : 0.5, log });
+    const rep = benchGemm({ threads: list('threads'), M: list('M')?.[0], minSeconds: quick ? 0.1 : 0.3, rounds: quick ? 1 : 3, log });
     writeReport(out, 'gemm', rep, gemmMarkdown(rep));
   }
   if (what === 'attention' || what === 'kernels') {
@@ -90,7 +95,7 @@ function bench(argv: string[]): void {
   }
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
@@ -99,10 +104,20 @@ function main(argv: string[]): void {
     case '-h':
       console.log(HELP);
       return;
+    case 'train':
+      return trainCommand(rest);
+    case 'eval':
+      return evalCommand(rest);
+    case 'sample':
+      return sampleCommand(rest);
+    case 'data':
+      return dataCommand(rest);
     case 'info':
+      if (rest.includes('--help')) return void console.log('lmforge info — the machine, CPU features, kernel tier, threads, FMA peak and CUDA status');
       info();
       return;
     case 'bench':
+      if (rest.length === 0 || rest.includes('--help')) return void console.log(HELP);
       bench(rest);
       return;
     default:
@@ -110,9 +125,9 @@ function main(argv: string[]): void {
   }
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
-  console.error(e instanceof Error ? e.message : String(e));
+main(process.argv.slice(2)).catch((e: unknown) => {
+  // One line, no stack trace: lmforge errors already name the op and the offending value.
+  const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  console.error(e instanceof LmforgeError ? msg : `lmforge: ${msg}`);
   process.exitCode = e instanceof LmforgeError ? 2 : 1;
-}
+});

