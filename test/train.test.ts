@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { AdamW, GPT, ValueError, warmupDecaySchedule, copyInto, noGrad, full } from '../lib/index.js';
+import { AdamW, GPT, SophiaG, ValueError, warmupDecaySchedule, copyInto, noGrad, full } from '../lib/index.js';
 import { ByteTokenizer, tokenizeDocuments, type TokenDataset } from '../lib/data/index.js';
 import { loadCheckpoint, loadModel, saveCheckpoint, Trainer, type TrainerOptions } from '../lib/train/index.js';
 
@@ -56,6 +56,15 @@ describe('Trainer', () => {
     expect(lines.filter((l) => l.type === 'eval').length).toBe(2);
     const s = lines.find((l) => l.type === 'step')!;
     for (const k of ['loss', 'bitsPerByte', 'lr', 'gradNorm', 'tokensPerSec', 'memoryBytes']) expect(typeof s[k]).toBe('number');
+  });
+
+  it('drives SophiaG\'s Hessian hook every k steps', async () => {
+    const ds = await data();
+    const model = new GPT({ vocabSize: 257, seqLen: 32, layers: 1, dim: 32, heads: 2, position: 'rope', activation: 'swiglu', norm: 'rmsnorm', bias: false, seed: 3 });
+    const optimizer = new SophiaG(model.parameters(), { lr: 1e-3, hessianInterval: 4 });
+    const t = new Trainer({ model, optimizer, data: ds, batchSize: 2, maxSteps: 9, seed: 5, progress: 'none', evalBatches: 1, schedule: () => 1e-3 });
+    t.fit();
+    expect(optimizer.hessianUpdates).toBe(2); // after steps 4 and 8
   });
 
   it('a budget in tokens rounds up to whole steps', async () => {

@@ -17,6 +17,7 @@ import { crossEntropy } from '../ops/softmax.js';
 import type { GPT } from '../nn/gpt.js';
 import { clipGradNorm, gradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { gnbHessian, SophiaG } from '../optim/sophia.js';
 import type { Schedule } from '../optim/schedule.js';
 import { RandomWindowSampler, SequentialSampler, type TokenDataset, type TokenSplit } from '../data/dataset.js';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
@@ -250,8 +251,10 @@ export class Trainer {
     this.model.train();
     const B = this.batchSize, T = this.seqLen;
     let lossSum = 0;
+    let lastInputs: Int32Array | undefined;
     for (let k = 0; k < this.gradAccum; k++) {
       const batch = this.sampler.next(B);
+      lastInputs = batch.inputs;
       const loss = tidy(() => {
         const out = this.model.forward(tensor(batch.inputs, [B, T]), tensor(batch.targets, [B, T]));
         const l = out.loss!;
@@ -271,6 +274,16 @@ export class Trainer {
     const norm = this.#clip > 0 ? clipGradNorm(params, this.#clip) : gradNorm(params);
     const applied = this.optimizer.step();
     this.optimizer.zeroGrad();
+    // SophiaG refreshes its diagonal Hessian every k steps from a second backward pass on labels sampled
+    // from the model's own outputs (Gauss-Newton-Bartlett), here on the step's last micro-batch; seeded by
+    // the step so that a resumed run draws the same labels.
+    if (this.optimizer instanceof SophiaG && this.optimizer.wantsHessian() && lastInputs) {
+      const sophia = this.optimizer;
+      const inputs = lastInputs;
+      const estimates = gnbHessian(sophia.params, () => this.model.forward(tensor(inputs, [B, T])).logits, { seed: this.step });
+      sophia.updateHessian(estimates);
+      for (const e of estimates) e.dispose();
+    }
     this.step += 1;
     const stepTokens = B * T * this.gradAccum;
     this.tokens += stepTokens;
