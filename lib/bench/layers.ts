@@ -14,7 +14,7 @@ import { randn, zeros } from '../ops/creation.js';
 import { fusedActivation, fusedGatedActivation, fusedLayerNorm, fusedRmsNorm, fusedRope } from '../ops/layers_fused.js';
 import { numThreads } from '../runtime.js';
 import { Tensor } from '../tensor.js';
-import { machineInfo, type MachineInfo } from './machine.js';
+import { machineInfo, memoryBandwidth, type MachineInfo } from './machine.js';
 import { timeIt } from './timing.js';
 
 export interface LayerBenchOptions {
@@ -84,7 +84,7 @@ function composedRope(x: Tensor, base = 10000): Tensor {
 export function benchLayers(opts: LayerBenchOptions = {}): LayerBenchReport {
   const { tokens = 2048, dims = [384, 768, 1536], vocabs = [8192, 50304], dtype = 'float32', composed = true, minSeconds = 0.25, only } = opts;
   const threads = numThreads();
-  const bandwidthGBs = native.memBandwidth(threads, 1.0);
+  const bandwidthGBs = memoryBandwidth(threads, 1.0);
   const esz = dtype === 'float32' ? 4 : 2;
   const rows: LayerBenchRow[] = [];
   const want = (op: string): boolean => !only || only.some((o) => op.includes(o));

@@ -24,6 +24,11 @@ export function machineInfo(): MachineInfo {
   return { cpu, cores: os.availableParallelism(), tier: cpuInfo().tier, node: process.version, date: new Date().toISOString() };
 }
 
+/** Memory bandwidth ceiling in GB/s (STREAM triad) for a thread count, measured now. */
+export function memoryBandwidth(threads: number = numThreads(), seconds = 0.5): number {
+  return native.memBandwidth(threads, seconds);
+}
+
 /** fp32 FMA ceiling in GFLOP/s for a thread count, measured now (the machine may be shared). */
 export function fmaPeak(threads: number = numThreads(), seconds = 0.6): number {
   return native.fmaPeak(threads, seconds);

@@ -3,12 +3,11 @@
  * parameters, against the machine's measured memory bandwidth (STREAM triad), and each optimizer's
  * state bytes per parameter. Medians after warm-up; the machine may be shared, so read figures as noisy.
  */
-import { native } from '../native.js';
 import { numThreads } from '../runtime.js';
 import { tensor } from '../ops/creation.js';
-import { Adam8bit, AdamW, AdamW8bit, Lion, SGD, SophiaG, type Optimizer } from '../optim/index.js';
+import { AdamW, AdamW8bit, Lion, SGD, SophiaG, type Optimizer } from '../optim/index.js';
 import type { Tensor } from '../tensor.js';
-import { machineInfo, type MachineInfo } from './machine.js';
+import { machineInfo, memoryBandwidth, type MachineInfo } from './machine.js';
 import { timeIt } from './timing.js';
 
 export type OptimName = 'SGD' | 'AdamW' | 'AdamW8bit' | 'Lion' | 'SophiaG';
@@ -60,11 +59,6 @@ function make(name: OptimName, ps: Tensor[]): Optimizer<any> {
     case 'Lion': return new Lion(ps, { lr: 1e-5 });
     case 'SophiaG': return new SophiaG(ps, { lr: 1e-5 });
   }
-}
-
-/** The memory bandwidth in GB/s (STREAM triad) with the current thread count. */
-export function memoryBandwidth(): number {
-  return native.memBandwidth(numThreads(), 0.5);
 }
 
 export function benchOptim(opts: BenchOptimOptions = {}): OptimReport {
