@@ -9,6 +9,7 @@ import { paramGroups } from '../optim/groups.js';
 import { Adam, AdamW } from '../optim/adamw.js';
 import { AdamW8bit } from '../optim/adam8bit.js';
 import { Lion } from '../optim/lion.js';
+import { SophiaG } from '../optim/sophia.js';
 import { SGD } from '../optim/sgd.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { constantSchedule, warmupDecaySchedule, type Schedule } from '../optim/schedule.js';
@@ -38,7 +39,7 @@ Usage: lmforge train [FILES/FOLDERS...] [--config FILE] [--out DIR] [--resume DI
 model:     --layers --dim --heads --kv-heads --seq-len --position rope|alibi|learned|none
            --activation gelu|relu|swish|swiglu|geglu|... --norm layernorm|rmsnorm --mlp-hidden --dropout --bias true|false
            --tie-embeddings true|false --init-std --rope-base --model-seed
-optimizer: --optimizer adamw|adam|adamw8bit|lion|sgd --lr --weight-decay --beta1 --beta2 --eps --momentum
+optimizer: --optimizer adamw|adam|adamw8bit|lion|sophia|sgd --lr --weight-decay --beta1 --beta2 --eps --momentum
            --warmup-steps --min-lr --decay cosine|linear|constant --clip (0: off)
 data:      --data FILE (repeatable) --tokenizer byte|PATH/tokenizer.json --val-fraction --split-seed --cache-dir
 train:     --steps | --tokens (budget) --batch-size --grad-accum --eval-every --eval-batches --seed --threads
@@ -100,7 +101,7 @@ export function modelConfigOf(cfg: RunConfig, vocabSize: number): GPTConfig {
   };
 }
 
-const OPTIMIZERS = ['adamw', 'adam', 'adamw8bit', 'lion', 'sgd'];
+const OPTIMIZERS = ['adamw', 'adam', 'adamw8bit', 'lion', 'sophia', 'sgd'];
 
 function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
   const o = cfg.optimizer;
@@ -116,6 +117,9 @@ function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
       return new AdamW8bit(groups, adam) as unknown as Optimizer;
     case 'lion':
       return new Lion(groups, { lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as unknown as Optimizer;
+    case 'sophia':
+      // SophiaG keeps its own betas (0.965, 0.99) and rho; the trainer feeds its Hessian every 10 steps.
+      return new SophiaG(groups, { lr: o.lr }) as unknown as Optimizer;
     case 'sgd':
       return new SGD(groups, { lr: o.lr, momentum: o.momentum }) as unknown as Optimizer;
     default:
