@@ -145,8 +145,8 @@ export function memory(device: Device = 'cpu'): MemoryInfo {
 
 /**
  * Returns the allocator's cached blocks to the system. Large blocks (1 MiB or more) are kept after
- * release because fresh pages are slow to fault in; the cache holds at most 1 GiB unless
- * setCacheLimit() says otherwise.
+ * release because fresh pages are slow to fault in; the cache holds at most a quarter of physical memory
+ * (at least 1 GiB) unless setCacheLimit() says otherwise.
  */
 export function emptyCache(device: Device = 'cpu'): void {
   native.emptyCache(deviceCode(device));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { attentionMarkdown, benchAttention } from '../bench/attention.js';
 import { benchGemm, gemmMarkdown } from '../bench/gemm.js';
 import { benchLayers, layersMarkdown } from '../bench/layers.js';
+import { benchSweep, DEFAULT_SWEEP_SIZES, sweepMarkdown } from '../bench/sweep.js';
 import { benchOptim, optimMarkdown } from '../bench/optim.js';
 import { fmaPeak, machineInfo } from '../bench/machine.js';
 import { LmforgeError } from '../errors.js';
@@ -27,6 +28,9 @@ Usage:
       --M 2048                      rows of the activations (default 2048)
       --quick                       shorter timing (noisier)
       --out DIR                     also write DIR/gemm.json and DIR/gemm.md
+  lmforge bench sweep [options]     training throughput: model size (1M..91M) x sequence length (128..4096)
+      --sizes 1M,5M,14M,45M,91M  --seq-lens 128,1024  --tokens-per-step 4096  --position rope|alibi
+      --activation relu|swiglu  --optimizer adamw|adamw8bit|lion|sgd
   lmforge bench attention [options] fused vs composed causal attention, T 256..8192, D 64/128
       --T 256,1024  --D 64,128      restrict the sweep
   lmforge bench layers [options]    activations, norms, rope, cross-entropy in GB/s vs bandwidth
@@ -66,12 +70,12 @@ function writeReport(out: string | true | undefined, name: string, report: unkno
   console.log(`wrote ${join(out, `${name}.json`)} and ${join(out, `${name}.md`)}`);
 }
 
-const BENCHES = ['gemm', 'attention', 'layers', 'optim', 'kernels'];
+const BENCHES = ['sweep', 'gemm', 'attention', 'layers', 'optim', 'kernels'];
 
 function bench(argv: string[]): void {
   const [what, ...rest] = argv;
   if (!what || !BENCHES.includes(what)) throw new LmforgeError('lmforge', `unknown benchmark '${what ?? ''}' (available: ${BENCHES.join(', ')})`);
-  const a = parseArgs(rest, ['quick'], ['threads', 'M', 'out', 'T', 'D', 'sizes']);
+  const a = parseArgs(rest, ['quick'], ['threads', 'M', 'out', 'T', 'D', 'sizes', 'seq-lens', 'tokens-per-step', 'position', 'activation', 'optimizer']);
   if (a.positionals.length) throw new LmforgeError('lmforge', `unexpected argument '${a.positionals[0]}'`);
   const list = (name: string): number[] | undefined => (a.options.has(name) ? intList(name, a.options.get(name) as string) : undefined);
   const quick = a.options.has('quick');
@@ -84,6 +88,30 @@ function bench(argv: string[]): void {
   if (what === 'attention' || what === 'kernels') {
     const rep = benchAttention({ T: list('T') ?? (quick ? [256, 1024] : undefined), D: list('D'), minSeconds: quick ? 0.2 : undefined, log });
     writeReport(out, 'attention', rep, attentionMarkdown(rep));
+  }
+  if (what === 'sweep') {
+    const choice = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
+      const v = a.options.get(name);
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+        throw new LmforgeError('lmforge', `--${name} must be one of ${allowed.join(', ')}, got '${String(v)}'`);
+      return v as T;
+    };
+    const names = a.options.get('sizes');
+    const picked = typeof names === 'string' ? names.split(',').map((n) => n.trim()) : undefined;
+    const unknown = picked?.filter((n) => !DEFAULT_SWEEP_SIZES.some((z) => z.name === n));
+    if (unknown?.length) throw new LmforgeError('lmforge', `unknown size '${unknown[0]}' (available: ${DEFAULT_SWEEP_SIZES.map((z) => z.name).join(', ')})`);
+    const rep = benchSweep({
+      sizes: picked ? DEFAULT_SWEEP_SIZES.filter((z) => picked.includes(z.name)) : quick ? DEFAULT_SWEEP_SIZES.slice(0, 2) : undefined,
+      seqLens: list('seq-lens') ?? (quick ? [128, 512, 2048] : undefined),
+      tokensPerStep: list('tokens-per-step')?.[0] ?? (quick ? 2048 : undefined),
+      position: choice('position', ['rope', 'alibi'] as const),
+      activation: choice('activation', ['relu', 'swiglu'] as const),
+      optimizer: choice('optimizer', ['adamw', 'adamw8bit', 'lion', 'sgd'] as const),
+      steps: quick ? 2 : undefined,
+      log,
+    });
+    writeReport(out, 'sweep', rep, sweepMarkdown(rep));
   }
   if (what === 'layers' || what === 'kernels') {
     const rep = benchLayers({ minSeconds: quick ? 0.05 : undefined, dims: quick ? [384] : undefined, vocabs: quick ? [8192] : undefined });

@@ -19,7 +19,7 @@ struct MemoryStats {
 };
 MemoryStats memory_stats(Device device);
 void reset_peak_bytes(Device device);
-// Frees every cached block; the cache keeps at most `bytes` (1 GiB by default).
+// Frees every cached block; the cache keeps at most `bytes` (a quarter of physical memory by default).
 void empty_cache(Device device);
 void set_cache_limit(Device device, int64_t bytes);
 
