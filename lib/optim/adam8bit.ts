@@ -10,7 +10,7 @@ import { ValueError } from '../errors.js';
 import { native } from '../native.js';
 import { full, zeros } from '../ops/creation.js';
 import { Tensor } from '../tensor.js';
-import { Adam, AdamW, type AdamOptions } from './adamw.js';
+import { Adam, type AdamOptions } from './adamw.js';
 import type { ParamGroup, ParamGroupInput, ParamState } from './optimizer.js';
 
 export interface Adam8bitExtra {
@@ -77,9 +77,9 @@ export class Adam8bit extends Adam {
   }
   private readonly minSize: number;
   private readonly fp32: Set<Tensor>;
-  constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}) {
-    const [rest, minSize, fp32] = split(opts, 'Adam8bit.constructor');
-    super(params, rest);
+  constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}, defaultWd = 0) {
+    const [rest, minSize, fp32] = split(opts, `${new.target.name}.constructor`);
+    super(params, rest, defaultWd);
     this.minSize = minSize;
     this.fp32 = fp32;
   }
@@ -96,27 +96,13 @@ export class Adam8bit extends Adam {
   }
 }
 
-/** AdamW (decoupled weight decay, default 0.01) with 8-bit blockwise state. */
-export class AdamW8bit extends AdamW {
+/** AdamW (decoupled weight decay, default 0.01) with 8-bit blockwise state: Adam8bit with AdamW's decay. */
+export class AdamW8bit extends Adam8bit {
   override get name(): string {
     return 'AdamW8bit';
   }
-  private readonly minSize: number;
-  private readonly fp32: Set<Tensor>;
+  protected override readonly decoupled: boolean = true;
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}) {
-    const [rest, minSize, fp32] = split(opts, 'AdamW8bit.constructor');
-    super(params, rest);
-    this.minSize = minSize;
-    this.fp32 = fp32;
-  }
-  useFp32State(p: Tensor): void {
-    if (this.state.has(p)) throw new ValueError(this.opName('useFp32State'), 'the parameter already has state (call before the first step)');
-    this.fp32.add(p);
-  }
-  protected override initState(p: Tensor, group: ParamGroup<AdamOptions>): ParamState {
-    return state8(p, this.minSize, this.fp32) ?? super.initState(p, group);
-  }
-  protected override stateOrder(st: ParamState): Tensor[] {
-    return order8(st) ?? super.stateOrder(st);
+    super(params, opts, 0.01);
   }
 }
