@@ -12,5 +12,6 @@ int cuda_device_count() { return 0; }
 void* cuda_alloc(size_t) { LMF_THROW(device, "cuda", kNoCuda); }
 void cuda_free(void*, size_t) {}
 void cuda_copy(void*, const void*, size_t, int) { LMF_THROW(device, "cuda", kNoCuda); }
+cuda_stream cuda_current_stream() { LMF_THROW(device, "cuda", kNoCuda); }
 
 }  // namespace lmf
