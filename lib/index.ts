@@ -31,8 +31,9 @@ export { astype, cat, clone, contiguous, copyInto, expand, permute, reshape, sli
 export { enableGrad, isGradEnabled, noGrad } from './autograd/grad_mode.js';
 export { gradcheck } from './autograd/gradcheck.js';
 export type { GradcheckOptions, GradcheckResult } from './autograd/gradcheck.js';
-export { cpuInfo, cudaAvailable, matmulKernel, numThreads, setCpuTier, setNumThreads } from './runtime.js';
+export { cpuInfo, cudaAvailable, getDefaultDevice, matmulKernel, numThreads, setCpuTier, setDefaultDevice, setNumThreads } from './runtime.js';
 export type { CpuTier } from './runtime.js';
+export type { CudaInfo } from './native.js';
 export { activation, alibiSlopes, attention, dropout, gatedActivation, layerNorm, rmsNorm, rope } from './ops/layers.js';
 export type { ActivationKind, AttentionOptions, AttentionPosition, GatedKind, RopeOptions, RopePairing } from './ops/layers.js';
 export {
@@ -42,7 +43,7 @@ export {
 export type {
   AttentionForwardOptions, BlockOptions, CausalSelfAttentionOptions, DropoutOptions, EmbeddingOptions, GenerateOptions, GPTConfig,
   GPTOutput, InitOptions, LinearOptions, LoadStateDictOptions, MLPActivation, MLPOptions, NormKind, NormOptions, PositionKind,
-  ResolvedGPTConfig, StateDict,
+  Precision, ResolvedGPTConfig, StateDict,
 } from './nn/index.js';
 export * from './optim/index.js';
 export * from './data/index.js';

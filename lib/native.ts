@@ -24,6 +24,20 @@ export interface NativeHandle {
   sameStorage(other: NativeHandle): boolean;
 }
 
+/** What cudaAvailable() reports; the device fields are present when a device is usable. */
+export interface CudaInfo {
+  available: boolean;
+  /** Why CUDA cannot be used ('' when it can). */
+  reason: string;
+  devices: number;
+  name?: string;
+  /** major * 10 + minor, e.g. 90 for Hopper. */
+  computeCapability?: number;
+  totalMemory?: number;
+  /** 'cublasLt', or the fallback kernel with the reason cuBLASLt could not be loaded. */
+  gemm?: string;
+}
+
 export interface NativeMemoryStats {
   buffers: number;
   bytes: number;
@@ -99,11 +113,13 @@ export interface NativeAddon {
   setCacheLimit(device: number, bytes: number): void;
   cpuFeatures(): NativeCpuFeatures;
   setCpuTier(tier: string): void;
-  cudaAvailable(): { available: boolean; reason: string; devices: number };
+  cudaAvailable(): CudaInfo;
   matmulKernelName(dtype: number): string;
   fmaPeak(threads: number, seconds: number): number;
   /** STREAM-triad GB/s on `threads` threads (the memory-bound benchmarks' ceiling). */
   memBandwidth(threads: number, seconds: number): number;
+  /** The compiler, C++ standard and N-API version that built the addon (benchmark reports). */
+  buildInfo(): { compiler: string; cplusplus: number; napiVersion: number };
   // ---- optimizers (native/ops/optim.cpp has the hyperparameter layouts); return false when skipped ----
   sgdStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
   adamStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
@@ -116,6 +132,32 @@ export interface NativeAddon {
   /** [codes (uint8), absmax (float32, one per block of 256)] */
   quantize8(x: H, signed: boolean): [H, H];
   dequantize8(codes: H, absmax: H, signed: boolean): H;
+  // ---- tokenizers (native/kernels/bpe.h) ----
+  /** BPE merges as (left, right, result) id triples; words and the initial vocabulary as offsets into flat arrays. */
+  bpeTrain(
+    symbols: Int32Array, wordOffsets: Int32Array, wordCounts: Float64Array, vocabBytes: Uint8Array, vocabOffsets: Int32Array,
+    vocabSize: number, minFrequency: number, numSpecial: number,
+  ): Int32Array;
+  /**
+   * One pass over every word's Unigram lattice (native/kernels/unigram.h): expected piece counts by
+   * forward-backward, Viterbi counts, and the counts of the words whose Viterbi path holds each piece.
+   * Words and pieces are code points, sequence k at chars[offsets[k], offsets[k + 1]).
+   */
+  unigramEStep(
+    wordChars: Int32Array, wordOffsets: Int32Array, wordCounts: Float64Array, pieceChars: Int32Array, pieceOffsets: Int32Array,
+    scores: Float64Array,
+  ): {
+    expected: Float64Array; viterbi: Float64Array; cover: Float64Array;
+    logLikelihood: number; viterbiTokens: number; wordCount: number; unsegmentable: number;
+  };
+  /** Seed substrings (2..maxLength code points) counted at least minCount times, by count × length descending, as first occurrences. */
+  unigramSubstrings(wordChars: Int32Array, wordOffsets: Int32Array, wordCounts: Float64Array, maxLength: number, minCount: number, maxResults: number): {
+    word: Int32Array; start: Int32Array; length: Int32Array; count: Float64Array;
+  };
+  /** Each piece's best segmentation by the other pieces; status -1 keep, 0 never on a Viterbi path, 1 see ids[offsets[p]..]. */
+  unigramAlternatives(pieceChars: Int32Array, pieceOffsets: Int32Array, scores: Float64Array): {
+    status: Int32Array; offsets: Int32Array; ids: Int32Array;
+  };
 }
 
 function load(): NativeAddon {

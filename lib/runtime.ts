@@ -1,7 +1,8 @@
 /** Process-wide settings of the native runtime: threads, CPU kernel tier, CUDA availability. */
 import { ValueError } from './errors.js';
-import { native, type NativeCpuFeatures } from './native.js';
+import { native, type CudaInfo, type NativeCpuFeatures } from './native.js';
 import { checkInt } from './ops/util.js';
+export { getDefaultDevice, setDefaultDevice } from './ops/util.js';
 
 /** Threads used by native kernels (default: the machine's cores). */
 export function numThreads(): number {
@@ -31,8 +32,11 @@ export function setCpuTier(tier: CpuTier | null): void {
   native.setCpuTier(tier ?? '');
 }
 
-/** Whether CUDA can be used, and why not when it cannot. */
-export function cudaAvailable(): { available: boolean; reason: string; devices: number } {
+/**
+ * Whether CUDA can be used, and why not when it cannot ("built without CUDA support ...", no driver, a
+ * driver too old, no GPU); with a device: its name, compute capability, memory and GEMM engine.
+ */
+export function cudaAvailable(): CudaInfo {
   return native.cudaAvailable();
 }
 

@@ -12,6 +12,7 @@ import { type BinaryName, refBinary, refBinaryScalar, refUnary, type UnaryName }
 import { nd, type NdArray } from './reference/ndarray.js';
 import { Rng } from './reference/prng.js';
 import { refSlice, refTranspose } from './reference/views.js';
+import { describeDevices } from './devices.js';
 
 type FD = 'float32' | 'bfloat16' | 'float16' | 'float64';
 const DTYPES: FD[] = ['float32', 'bfloat16', 'float16', 'float64'];
@@ -42,7 +43,7 @@ function check(t: Tensor, want: NdArray, tol: Tol, what: string, dtype: FD): voi
   assertClose(t.dataSync(), want.data, tol, what);
 }
 
-describe('unary ops', () => {
+describeDevices('unary ops', () => {
   for (const op of UNARY_OPS) {
     it(`${op}: every float dtype, odd shapes, contiguous and not`, () => {
       const r = new Rng(`unary ${op}`);
@@ -86,7 +87,7 @@ describe('unary ops', () => {
   });
 });
 
-describe('binary ops', () => {
+describeDevices('binary ops', () => {
   const domain = (op: BinaryName): [[number, number], [number, number]] =>
     op === 'pow' ? [[0.05, 4], [-2.5, 2.5]] : [[-3, 3], [-3, 3]];
 

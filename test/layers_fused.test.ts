@@ -8,6 +8,7 @@ import { fusedActivation, fusedGatedActivation, fusedLayerNorm, fusedRmsNorm, fu
 import { assertClose, assertThrows, type Tol } from './reference/check.js';
 import { refActivation, refCrossEntropyZ, refGated, refNorm, refRope } from './reference/layers_fused.js';
 import { BASE_SEED, mulberry32 } from './reference/prng.js';
+import { describeDevices } from './devices.js';
 
 type FD = 'float32' | 'bfloat16' | 'float64';
 const rnd = mulberry32(BASE_SEED ^ 0x1a7e);
@@ -28,7 +29,7 @@ const DTYPES: FD[] = ['float32', 'bfloat16', 'float64'];
 
 afterAll(() => setCpuTier(null));
 
-describe('fused activations against float64 references', () => {
+describeDevices('fused activations against float64 references', () => {
   const tiers = [cpuInfo().tier, 'scalar'] as const;
   for (const tier of tiers)
     for (const d of DTYPES) {
@@ -57,7 +58,7 @@ describe('fused activations against float64 references', () => {
     }
 });
 
-describe('fused norms against float64 references', () => {
+describeDevices('fused norms against float64 references', () => {
   for (const d of DTYPES)
     for (const D of [40, 37]) {
       it(`layerNorm and rmsNorm, ${d}, D = ${D}, with and without residual and bias`, () => {
@@ -80,7 +81,7 @@ describe('fused norms against float64 references', () => {
     }
 });
 
-describe('fused RoPE against the float64 reference', () => {
+describeDevices('fused RoPE against the float64 reference', () => {
   for (const d of DTYPES)
     for (const pairing of ['half', 'interleaved'] as const) {
       it(`${pairing}, ${d}, [2, 3, 7, 40], offset 5, full and partial rotary dims`, () => {
@@ -98,7 +99,7 @@ describe('fused RoPE against the float64 reference', () => {
   });
 });
 
-describe('cross-entropy z-loss against the float64 reference', () => {
+describeDevices('cross-entropy z-loss against the float64 reference', () => {
   for (const d of ['float32', 'float64'] as const)
     it(`${d}, mean and none, with an ignored row`, () => {
       const N = 11, V = 203;
@@ -112,7 +113,7 @@ describe('cross-entropy z-loss against the float64 reference', () => {
     });
 });
 
-describe('gradcheck of every fused backward (float64)', () => {
+describeDevices('gradcheck of every fused backward (float64)', () => {
   const f64 = (shape: number[], scale = 1): Tensor => make(shape.reduce((a, b) => a * b, 1), shape, 'float64', scale)[0].setRequiresGrad();
   it('activations, plain and gated', () => {
     for (const kind of ['relu', 'gelu', 'gelu_erf', 'silu'] as const) {

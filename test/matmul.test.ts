@@ -5,6 +5,7 @@ import {
   type Tensor,
 } from '../lib/index.js';
 import { refMatmul, refMatmulBound, type Mat } from './reference/matmul.js';
+import { describeDevices } from './devices.js';
 
 // mulberry32: fresh, reproducible test data per case (never all zeros)
 function rng(seed: number): () => number {
@@ -100,7 +101,7 @@ describe.each(tiers)('matmul on the %s tier', (tier) => {
   });
 });
 
-describe('matmul semantics', () => {
+describeDevices('matmul semantics', () => {
   it('broadcasts batch dimensions and promotes 1-d operands', () => {
     const cases: [number[], number[]][] = [
       [[3, 9, 11], [11, 4]],

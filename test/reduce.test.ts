@@ -11,6 +11,7 @@ import { nd, type NdArray } from './reference/ndarray.js';
 import { Rng } from './reference/prng.js';
 import { refReduce, type ReduceName } from './reference/reduce.js';
 import { refPermute, refSlice, refTranspose } from './reference/views.js';
+import { describeDevices } from './devices.js';
 
 type FD = 'float32' | 'bfloat16' | 'float16' | 'float64';
 const DTYPES: FD[] = ['float32', 'bfloat16', 'float16', 'float64'];
@@ -38,7 +39,7 @@ function check(t: Tensor, want: NdArray, dtype: string, what: string): void {
   assertClose(t.dataSync(), want.data, tol, what);
 }
 
-describe('sum, mean, max, min', () => {
+describeDevices('sum, mean, max, min', () => {
   for (const op of VALUE_OPS) {
     it(`${op}: every dim set, keepdim or not, every float dtype`, () => {
       const r = new Rng(`reduce ${op}`);
@@ -148,7 +149,7 @@ describe('sum, mean, max, min', () => {
   });
 });
 
-describe('argmax and argmin', () => {
+describeDevices('argmax and argmin', () => {
   it('index of the first extreme along a dim, or of the flattened tensor', () => {
     const r = new Rng('arg');
     for (const dtype of DTYPES) {

@@ -14,6 +14,7 @@ import { nd, type NdArray } from './reference/ndarray.js';
 import { Rng } from './reference/prng.js';
 import { refCrossEntropy, refEmbedding, refSoftmax } from './reference/softmax.js';
 import { refPermute, refSlice, refTranspose } from './reference/views.js';
+import { describeDevices } from './devices.js';
 
 type FD = 'float32' | 'bfloat16' | 'float16' | 'float64';
 const DTYPES: FD[] = ['float32', 'bfloat16', 'float16', 'float64'];
@@ -32,7 +33,7 @@ function check(t: Tensor, want: NdArray, dtype: FD, what: string): void {
   assertClose(t.dataSync(), want.data, TOL[dtype], what);
 }
 
-describe('softmax and logSoftmax', () => {
+describeDevices('softmax and logSoftmax', () => {
   for (const log of [false, true]) {
     const name = log ? 'logSoftmax' : 'softmax';
     const fn = log ? logSoftmax : softmax;
@@ -122,7 +123,7 @@ describe('softmax and logSoftmax', () => {
   });
 });
 
-describe('crossEntropy', () => {
+describeDevices('crossEntropy', () => {
   /** Targets in [0, V) with some rows set to the ignore index. */
   function targets(r: Rng, n: number, V: number, ignore: number | null, frac = 0.2): number[] {
     return Array.from({ length: n }, () => (ignore !== null && r.next() < frac ? ignore : r.int(0, V)));
@@ -228,7 +229,7 @@ describe('crossEntropy', () => {
   });
 });
 
-describe('embedding', () => {
+describeDevices('embedding', () => {
   it('gathers rows for indices of any shape, every dtype, exactly', () => {
     const r = new Rng('embedding');
     for (const dtype of [...DTYPES, 'int32'] as const) {

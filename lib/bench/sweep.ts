@@ -6,17 +6,29 @@
  *
  * FLOPs per token: 6·N + 12·L·d·T counts the attention products over the full T×T square (the usual
  * model); 6·N + 6·L·d·T counts only the causal half that the fused kernel computes. Both are reported.
- * Not here yet (issue 8): the PyTorch peer, the MPT projection, SVG charts and a by-op breakdown.
+ *
+ * Memory: every cell starts from an empty block cache (emptyCache after it), and a cell whose estimated
+ * peak (estimateStepBytes) exceeds the budget (by default 80% of the memory available when it starts) is
+ * skipped with a message instead of run. Without the emptying, the cache filled with the earlier sizes'
+ * blocks (a size class that never recurs stays cached up to the limit), so the 91M size found it full:
+ * its released blocks went back to malloc, each step faulted fresh pages in (a third of the 45M size's
+ * MFU), and heap fragmentation grew the process by about 1 GB a step until it was killed (bench/NOTES.md).
+ * MPT projection: projection.ts; charts: sweepCharts() below (svg.ts).
  */
+import os from 'node:os';
+
 import { fusedAttention } from '../ops/attention_fused.js';
-import { keep, memory, resetPeakMemory, tidy } from '../memory.js';
-import { GPT, type PositionKind } from '../nn/gpt.js';
+import { emptyCache, keep, memory, resetPeakMemory, tidy } from '../memory.js';
+import { GPT, parameterCount, type PositionKind } from '../nn/gpt.js';
 import type { MLPActivation } from '../nn/mlp.js';
 import { randn, tensor } from '../ops/creation.js';
 import { AdamW, AdamW8bit, Lion, SGD, type Optimizer } from '../optim/index.js';
 import { numThreads } from '../runtime.js';
 import { ValueError } from '../errors.js';
 import { fmaPeak, machineInfo, type MachineInfo } from './machine.js';
+import { sweepPeer, sweepPeerMarkdown, type SweepPeerCell, type SweepPeerInfo } from './peer_torch.js';
+import type { ProjectionReport } from './projection.js';
+import { lineChart, type ChartSeries } from './svg.js';
 import { median } from './timing.js';
 
 export interface SweepSize {
@@ -35,6 +47,8 @@ export const DEFAULT_SWEEP_SIZES: readonly SweepSize[] = [
   { name: '91M', layers: 12, dim: 768, heads: 12 },
 ];
 export const DEFAULT_SEQ_LENS: readonly number[] = [128, 256, 512, 1024, 2048, 4096];
+/** What --quick runs: the two smallest sizes at three lengths, 2048 tokens per step, two timed steps. */
+export const QUICK_SWEEP = { sizes: DEFAULT_SWEEP_SIZES.slice(0, 2), seqLens: [128, 512, 2048], tokensPerStep: 2048, steps: 2 } as const;
 export type SweepOptimizer = 'adamw' | 'adamw8bit' | 'lion' | 'sgd';
 
 export interface SweepOptions {
@@ -48,6 +62,13 @@ export interface SweepOptions {
   optimizer?: SweepOptimizer;
   /** Timed steps per cell after one warm-up step (default 3). */
   steps?: number;
+  /**
+   * Bytes a cell may need at its peak (estimateStepBytes); larger cells are skipped with a message.
+   * Default: 80% of the memory available (os.freemem) when the cell starts.
+   */
+  memoryBudget?: number;
+  /** PyTorch on the same model and step after each cell, where present (peer_torch.ts). Default 'none'; the CLI's --peer defaults to torch. */
+  peer?: 'torch' | 'none';
   log?: (line: string) => void;
 }
 
@@ -68,8 +89,22 @@ export interface SweepRow {
   /** Fused attention forward + backward of all layers at this shape, over the step time. */
   attentionTimeShare: number;
   peakBytes: number;
+  /** estimateStepBytes for the cell: the budget check's figure, beside the measured peak. */
+  estimatedBytes: number;
   /** tokens/s over the tokens/s of the shortest T of the same size. */
   relative: number;
+  /** PyTorch's tokens/s at this cell and ours over it (null: no peer). */
+  peerTokensPerSec?: SweepPeerCell['peerTokensPerSec'];
+  peerRatio?: SweepPeerCell['peerRatio'];
+}
+
+/** A cell not run because its estimated peak exceeded the budget. */
+export interface SweepSkip {
+  size: string;
+  T: number;
+  estimatedBytes: number;
+  budgetBytes: number;
+  message: string;
 }
 
 export interface SweepReport {
@@ -78,6 +113,24 @@ export interface SweepReport {
   peak: number;
   options: { tokensPerStep: number; vocab: number; position: string; activation: string; optimizer: string; steps: number };
   rows: SweepRow[];
+  skipped: SweepSkip[];
+  peer?: SweepPeerInfo;
+}
+
+const OPTIMIZER_STATE_BYTES: Record<SweepOptimizer, number> = { adamw: 8, adamw8bit: 2.1, lion: 4, sgd: 4 };
+
+/**
+ * Upper estimate of a training step's peak tensor bytes: fp32 weights, gradients and optimizer state, plus
+ * the activations the tape keeps: about 28·d + 1024 floats per token per layer (qkv, rotated q and k,
+ * attention output, norms, the MLP's up projection and activation, residuals, with the backward's
+ * transients; the constant covers per-row statistics, which weigh on narrow models), the logits and their
+ * gradient (3·V floats per token), and 16 MiB of small buffers. Measured peaks of the sweep sizes (1M–91M)
+ * came out 18–26·d per token per layer, the most at T = 128; a refusal needs an upper bound.
+ */
+export function estimateStepBytes(size: SweepSize, tokensPerStep: number, vocab: number, activation: 'relu' | 'swiglu', optimizer: SweepOptimizer): number {
+  const N = parameterCount({ vocabSize: vocab, seqLen: 8, layers: size.layers, dim: size.dim, heads: size.heads, position: 'rope', activation, norm: 'rmsnorm', bias: false });
+  const perToken = size.layers * (28 * size.dim + 1024) + 3 * vocab;
+  return N * (8 + OPTIMIZER_STATE_BYTES[optimizer]) + 4 * tokensPerStep * perToken + 16 * 2 ** 20;
 }
 
 function makeOptimizer(name: SweepOptimizer, model: GPT): Optimizer<never> {
@@ -125,14 +178,26 @@ export function benchSweep(opts: SweepOptions = {}): SweepReport {
   const threads = numThreads();
   const peak = fmaPeak(threads);
   log(`FMA peak on ${threads} thread(s): ${peak.toFixed(0)} GFLOP/s`);
+  const peer = sweepPeer(opts.peer ?? 'none', threads, log);
   const report: SweepReport = {
     machine: machineInfo(), threads, peak,
-    options: { tokensPerStep, vocab, position, activation, optimizer, steps }, rows: [],
+    options: { tokensPerStep, vocab, position, activation, optimizer, steps }, rows: [], skipped: [], peer: peer.info,
   };
+  const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
   for (const size of sizes) {
     let base = 0;
     for (const T of seqLens) {
       const batch = tokensPerStep / T;
+      // Each cell starts from an empty block cache: the previous cells' blocks are of other size classes.
+      emptyCache();
+      const estimatedBytes = estimateStepBytes(size, tokensPerStep, vocab, activation, optimizer);
+      const budgetBytes = opts.memoryBudget ?? 0.8 * os.freemem();
+      if (estimatedBytes > budgetBytes) {
+        const message = `skipped ${size.name} at T = ${T}: estimated peak ${gib(estimatedBytes)} exceeds the budget of ${gib(budgetBytes)} (${opts.memoryBudget === undefined ? '80% of the memory available now' : 'memoryBudget'}); use a smaller --tokens-per-step or a machine with more memory`;
+        report.skipped.push({ size: size.name, T, estimatedBytes, budgetBytes, message });
+        log(message);
+        continue;
+      }
       const model = new GPT({ vocabSize: vocab, seqLen: T, layers: size.layers, dim: size.dim, heads: size.heads, position, activation, norm: 'rmsnorm', bias: false, seed: 1 });
       const opt = makeOptimizer(optimizer, model);
       const x = tensor(Int32Array.from({ length: tokensPerStep }, (_, i) => (i * 7919) % vocab), [batch, T]);
@@ -155,31 +220,33 @@ export function benchSweep(opts: SweepOptions = {}): SweepReport {
       const full = 6 * N + 12 * L * d * T, causal = 6 * N + 6 * L * d * T;
       const tokensPerSec = tokensPerStep / stepSeconds;
       const attn = attentionSeconds(batch, size.heads, T, d / size.heads, position === 'alibi', Math.max(2, steps)) * L;
-      if (T === seqLens[0]) base = tokensPerSec;
+      if (base === 0) base = tokensPerSec; // the shortest T that ran
       const row: SweepRow = {
         size: size.name, params: N, layers: L, dim: d, T, batch, stepSeconds, tokensPerSec,
         gflops: (full * tokensPerSec) / 1e9, gflopsCausal: (causal * tokensPerSec) / 1e9,
         mfu: (full * tokensPerSec) / 1e9 / peak, attentionFlopShare: (12 * L * d * T) / full,
-        attentionTimeShare: Math.min(1, attn / stepSeconds), peakBytes, relative: tokensPerSec / base,
+        attentionTimeShare: Math.min(1, attn / stepSeconds), peakBytes, estimatedBytes, relative: tokensPerSec / base,
       };
       report.rows.push(row);
       log(formatRow(row));
+      Object.assign(row, peer.cell(model, { batch, seq: T, optimizer, steps }, tokensPerSec));
       for (const t of [x, y]) t.dispose();
       opt.dispose();
       model.dispose();
     }
   }
+  emptyCache();
   return report;
 }
 
 const HEADER = [
-  '| size | params | T | batch | step ms | tokens/s | GFLOP/s (full / causal) | MFU | attention FLOPs | attention time | peak MiB | vs shortest T |',
+  '| size | params | T | batch | step ms | tokens/s | GFLOP/s (full / causal) | MFU | attention FLOPs | attention time | peak MiB (estimate) | vs shortest T |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 ];
 
 function formatRow(r: SweepRow): string {
   const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
-  return `| ${r.size} | ${(r.params / 1e6).toFixed(1)}M | ${r.T} | ${r.batch} | ${(r.stepSeconds * 1000).toFixed(0)} | ${r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(0)} / ${r.gflopsCausal.toFixed(0)} | ${pct(r.mfu)} | ${pct(r.attentionFlopShare)} | ${pct(r.attentionTimeShare)} | ${(r.peakBytes / 2 ** 20).toFixed(0)} | ${r.relative.toFixed(2)} |`;
+  return `| ${r.size} | ${(r.params / 1e6).toFixed(1)}M | ${r.T} | ${r.batch} | ${(r.stepSeconds * 1000).toFixed(0)} | ${r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(0)} / ${r.gflopsCausal.toFixed(0)} | ${pct(r.mfu)} | ${pct(r.attentionFlopShare)} | ${pct(r.attentionTimeShare)} | ${(r.peakBytes / 2 ** 20).toFixed(0)} (${(r.estimatedBytes / 2 ** 20).toFixed(0)}) | ${r.relative.toFixed(2)} |`;
 }
 
 export function sweepHeader(): string {
@@ -194,5 +261,38 @@ export function sweepMarkdown(r: SweepReport): string {
     '',
     ...HEADER,
     ...r.rows.map(formatRow),
+    ...(r.skipped.length ? ['', ...r.skipped.map((k) => `- ${k.message}`)] : []),
+    ...sweepPeerMarkdown(r.rows, r.peer),
   ].join('\n');
+}
+
+/**
+ * The sweep's charts: tokens/s against sequence length per size (log-log), and throughput relative to the
+ * shortest length per size; with a projection, MosaicML's published and the projected MPT points (relative
+ * to 2048) are drawn dashed on the second chart for the smallest and largest MPT sizes and 13B.
+ */
+export function sweepCharts(r: SweepReport, projection?: ProjectionReport): { file: string; svg: string }[] {
+  const sizes = [...new Set(r.rows.map((x) => x.size))];
+  const bySize = (f: (x: SweepRow) => number): ChartSeries[] =>
+    sizes.map((name) => ({ name, points: r.rows.filter((x) => x.size === name).map((x) => [x.T, f(x)] as const) }));
+  const relative = bySize((x) => x.relative);
+  if (projection) {
+    const mpt = [...new Set(projection.rows.map((x) => x.size))];
+    for (const name of [mpt[0], '13B', mpt[mpt.length - 1]].filter((n, i, a): n is string => !!n && mpt.includes(n) && a.indexOf(n) === i)) {
+      const rows = projection.rows.filter((x) => x.size === name);
+      relative.push({ name: `MPT ${name} MosaicML`, dashed: true, points: rows.filter((x) => x.published !== null).map((x) => [x.T, x.published!] as const) });
+      relative.push({ name: `MPT ${name} projected`, dashed: true, points: rows.map((x) => [x.T, x.projected] as const) });
+    }
+  }
+  const what = `${r.options.tokensPerStep} tokens per step, ${r.threads} thread(s)`;
+  return [
+    {
+      file: 'sweep_throughput.svg',
+      svg: lineChart({ title: `Training throughput by sequence length (${what})`, xLabel: 'sequence length (tokens)', yLabel: 'tokens/s', logX: true, logY: true, series: bySize((x) => x.tokensPerSec) }),
+    },
+    {
+      file: 'sweep_relative.svg',
+      svg: lineChart({ title: 'Throughput relative to the shortest sequence length', xLabel: 'sequence length (tokens)', yLabel: 'relative tokens/s', logX: true, series: relative }),
+    },
+  ];
 }

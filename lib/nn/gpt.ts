@@ -27,6 +27,7 @@ import { isGated, MLP_ACTIVATIONS, type MLPActivation } from './mlp.js';
 import { Module, ModuleList } from './module.js';
 import type { LayerNorm, RMSNorm } from './norm.js';
 import { sampleToken } from './sample.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 export type PositionKind = 'rope' | 'alibi' | 'learned' | 'none';
 export const POSITION_KINDS: readonly PositionKind[] = ['rope', 'alibi', 'learned', 'none'];
@@ -67,13 +68,22 @@ export interface GPTConfig {
   /** Parameter dtype (default float32; float64 for gradcheck). */
   dtype?: FloatDType;
   device?: Device;
+  /**
+   * Compute precision (default 'fp32'). 'bf16' is mixed precision: the parameters stay float32 (the
+   * master weights the optimizer updates), each forward casts them to bfloat16 and computes in bfloat16
+   * (fp32 accumulation inside the kernels), and the logits and the loss come back as float32. Needs
+   * dtype float32.
+   */
+  precision?: Precision;
 }
+
+export type Precision = 'fp32' | 'bf16';
 
 export type ResolvedGPTConfig = Required<GPTConfig>;
 
 const CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
   'vocabSize', 'seqLen', 'layers', 'dim', 'heads', 'kvHeads', 'position', 'ropeBase', 'ropePairing', 'activation', 'mlpHidden',
-  'norm', 'normEps', 'tieEmbeddings', 'dropout', 'bias', 'initStd', 'seed', 'dtype', 'device',
+  'norm', 'normEps', 'tieEmbeddings', 'dropout', 'bias', 'initStd', 'seed', 'dtype', 'device', 'precision',
 ];
 
 /** The default MLP width for a dim and activation (see GPTConfig.mlpHidden). */
@@ -126,11 +136,14 @@ export function resolveGPTConfig(config: GPTConfig): ResolvedGPTConfig {
   const seed = int('seed', config.seed ?? 0, 0);
   const dtype = config.dtype ?? 'float32';
   if (typeof dtype !== 'string' || !isFloatDType(dtype as FloatDType)) throw new ValueError(op, `dtype must be a floating-point dtype, got ${JSON.stringify(dtype)}`);
-  const device = config.device ?? 'cpu';
+  const device = config.device ?? getDefaultDevice();
   if (!isDevice(device)) throw new ValueError(op, `unknown device ${JSON.stringify(device)} (expected 'cpu' or 'cuda')`);
+  const precision = pick('precision', config.precision ?? 'fp32', ['fp32', 'bf16'] as const);
+  if (precision === 'bf16' && dtype !== 'float32')
+    throw new ValueError(op, `precision 'bf16' keeps float32 master weights: dtype must be float32, got ${dtype}`);
   return {
     vocabSize, seqLen, layers, dim, heads, kvHeads, position, ropeBase, ropePairing, activation, mlpHidden, norm, normEps,
-    tieEmbeddings, dropout, bias, initStd, seed, dtype, device,
+    tieEmbeddings, dropout, bias, initStd, seed, dtype, device, precision,
   };
 }
 
@@ -181,10 +194,25 @@ export class GPT extends Module {
   readonly finalNorm: LayerNorm | RMSNorm;
   /** Untied head only (no bias); a tied head multiplies by the token embedding's transpose. */
   readonly lmHead: Linear | null;
+  /**
+   * The compute precision (from the config; the Trainer's `precision` option sets it). 'bf16' needs
+   * float32 parameters.
+   */
+  get precision(): Precision {
+    return this.#precision;
+  }
+  set precision(p: Precision) {
+    if (p !== 'fp32' && p !== 'bf16') throw new ValueError('GPT.precision', `precision must be 'fp32' or 'bf16', got ${JSON.stringify(p)}`);
+    if (p === 'bf16' && this.tokenEmbedding.weight.dtype !== 'float32')
+      throw new ValueError('GPT.precision', `precision 'bf16' keeps float32 master weights: the parameters are ${this.tokenEmbedding.weight.dtype}`);
+    this.#precision = p;
+  }
+  #precision: Precision;
 
   constructor(config: GPTConfig) {
     super();
     const c = (this.config = Object.freeze(resolveGPTConfig(config)));
+    this.#precision = c.precision;
     const seed = (name: string): number => seedFor(c.seed, name);
     const t = { dtype: c.dtype, device: c.device } as const;
     this.tokenEmbedding = this.registerModule('tokenEmbedding', new Embedding(c.vocabSize, c.dim, { ...t, std: c.initStd, seed: seed('tokenEmbedding') }));
@@ -220,8 +248,12 @@ export class GPT extends Module {
         throw new ShapeError('GPT.forward', `targets must have the tokens' shape [${tokens.shape.join(', ')}], got [${targets.shape.join(', ')}]`);
     }
     return tidy(() => {
-      const logits = this.run(tokens, null, false);
-      return targets === undefined ? { logits } : { logits, loss: crossEntropy(logits, targets) };
+      // Token ids follow the parameters to their device (a model moved with to() keeps its config).
+      const dev = this.device;
+      const tok = tokens.device === dev ? tokens : tokens.to(dev);
+      const logits = this.run(tok, null, false);
+      if (targets === undefined) return { logits };
+      return { logits, loss: crossEntropy(logits, targets.device === dev ? targets : targets.to(dev)) };
     });
   }
 
@@ -255,7 +287,7 @@ export class GPT extends Module {
       for (let b = 0; b < B; b++) out.set(given.subarray(b * T, (b + 1) * T), b * total);
       const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
       this.eval();
-      const caches = [...this.blocks].map((blk) => blk.attn.createCache(B, total));
+      const caches = [...this.blocks].map((blk) => blk.attn.createCache(B, total, this.precision === 'bf16' ? 'bfloat16' : undefined));
       try {
         noGrad(() => {
           // One uniform per sampled token; drawn up front so the tokens depend on the seed alone.
@@ -272,7 +304,7 @@ export class GPT extends Module {
             });
             for (let b = 0; b < B; b++) out[b * total + T + step] = next[b]!;
             if (input !== rows) input.dispose();
-            input = tensor(next, [B, 1], 'int32', this.config.device);
+            input = tensor(next, [B, 1], 'int32', this.device);
           }
           if (input !== rows) input.dispose();
         });
@@ -280,7 +312,7 @@ export class GPT extends Module {
         for (const cache of caches) cache.dispose();
         for (const [m, mode] of modes) m.training = mode;
       }
-      return tensor(out, prompt.ndim === 2 ? [B, total] : [total], 'int32', this.config.device);
+      return tensor(out, prompt.ndim === 2 ? [B, total] : [total], 'int32', this.device);
     } finally {
       rows.dispose();
     }
@@ -289,6 +321,22 @@ export class GPT extends Module {
   // tokens [B, T] -> logits [B, T, V] (or [B, 1, V] for the last position only). With caches, the
   // tokens continue the cached positions.
   private run(tokens: Tensor<'int32'>, caches: KVCache[] | null, lastOnly: boolean): Tensor {
+    if (this.precision === 'fp32') return this.runIn(tokens, caches, lastOnly);
+    // Mixed precision: bfloat16 copies of the float32 parameters for this forward. The casts are on the
+    // tape, so their backward hands float32 gradients to the master weights.
+    return tidy(() => {
+      const half: Record<string, Tensor> = {};
+      for (const [name, p] of this.namedParameters()) half[name] = p.astype('bfloat16');
+      return this.withParameters(half, () => this.runIn(tokens, caches, lastOnly)).astype('float32');
+    });
+  }
+
+  /** The device the parameters are on (to() moves them; the config records where the model was built). */
+  get device(): Device {
+    return this.tokenEmbedding.weight.device;
+  }
+
+  private runIn(tokens: Tensor<'int32'>, caches: KVCache[] | null, lastOnly: boolean): Tensor {
     const T = tokens.shape[1]!;
     const start = caches ? caches[0]!.length : 0;
     return tidy(() => {

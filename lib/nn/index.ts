@@ -18,5 +18,5 @@ export type { MLPActivation, MLPOptions } from './mlp.js';
 export { Block, makeNorm, NORMS } from './block.js';
 export type { BlockOptions, NormKind } from './block.js';
 export { defaultMlpHidden, GPT, parameterCount, POSITION_KINDS, resolveGPTConfig } from './gpt.js';
-export type { GenerateOptions, GPTConfig, GPTOutput, PositionKind, ResolvedGPTConfig } from './gpt.js';
+export type { GenerateOptions, GPTConfig, GPTOutput, PositionKind, Precision, ResolvedGPTConfig } from './gpt.js';
 export { sampleToken } from './sample.js';

@@ -3,6 +3,7 @@ import type { Device, FloatDType } from '../dtype.js';
 import { ValueError } from '../errors.js';
 import { rand, randn } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 export interface InitOptions {
   dtype?: FloatDType;
@@ -12,7 +13,7 @@ export interface InitOptions {
 }
 
 function common(opts: InitOptions): InitOptions {
-  return { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu', ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
+  return { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice(), ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
 }
 
 /** Normal(0, std²) numbers. */

@@ -7,6 +7,7 @@ import { checkInt } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
 import { initNormal, initUniform } from './init.js';
 import { Module } from './module.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 export interface LinearOptions {
   /** Learn a bias (default true); it starts at zero. */
@@ -34,7 +35,7 @@ export class Linear extends Module {
     this.inFeatures = checkSize('Linear', 'inFeatures', inFeatures);
     this.outFeatures = checkSize('Linear', 'outFeatures', outFeatures);
     this.hasBias = opts.bias ?? true;
-    const init = { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu', ...(opts.seed === undefined ? {} : { seed: opts.seed }) } as const;
+    const init = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice(), ...(opts.seed === undefined ? {} : { seed: opts.seed }) } as const;
     const shape = [outFeatures, inFeatures];
     this.registerParameter('weight', opts.std === undefined ? initUniform(shape, 1 / Math.sqrt(inFeatures), init) : initNormal(shape, opts.std, init));
     if (this.hasBias) this.registerParameter('bias', zeros([outFeatures], { dtype: init.dtype, device: init.device }));

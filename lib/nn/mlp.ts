@@ -7,6 +7,7 @@ import type { Tensor } from '../tensor.js';
 import { seedFor } from './init.js';
 import { checkSize, Linear } from './linear.js';
 import { Module } from './module.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 export type MLPActivation = ActivationKind | GatedKind;
 export const MLP_ACTIVATIONS: readonly MLPActivation[] = [...ACTIVATIONS, ...GATED_ACTIVATIONS];
@@ -46,7 +47,7 @@ export class MLP extends Module {
     const dim = checkSize('MLP', 'dim', opts.dim);
     this.hidden = checkSize('MLP', 'hidden', opts.hidden);
     const child = (name: string): number | undefined => (opts.seed === undefined ? undefined : seedFor(opts.seed, name));
-    const common = { bias: opts.bias ?? true, dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu' } as const;
+    const common = { bias: opts.bias ?? true, dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
     const up = isGated(this.activation) ? 2 * this.hidden : this.hidden;
     const std = opts.std, projStd = opts.projStd ?? opts.std;
     this.fc = this.registerModule('fc', new Linear(dim, up, { ...common, ...(std === undefined ? {} : { std }), seed: child('fc') }));

@@ -6,6 +6,7 @@ import { layerNorm, rmsNorm } from '../ops/layers.js';
 import type { Tensor } from '../tensor.js';
 import { checkSize } from './linear.js';
 import { Module } from './module.js';
+import { getDefaultDevice } from '../ops/util.js';
 
 export interface NormOptions {
   eps?: number;
@@ -29,7 +30,7 @@ export class LayerNorm extends Module {
     this.dim = checkSize('LayerNorm', 'dim', dim);
     this.eps = checkEps('LayerNorm', opts.eps ?? 1e-5);
     this.hasBias = opts.bias ?? true;
-    const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu' } as const;
+    const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
     this.registerParameter('weight', ones([dim], o));
     if (this.hasBias) this.registerParameter('bias', zeros([dim], o));
   }
@@ -56,7 +57,7 @@ export class RMSNorm extends Module {
     super();
     this.dim = checkSize('RMSNorm', 'dim', dim);
     this.eps = checkEps('RMSNorm', opts.eps ?? 1e-6);
-    this.registerParameter('weight', ones([dim], { dtype: opts.dtype ?? 'float32', device: opts.device ?? 'cpu' }));
+    this.registerParameter('weight', ones([dim], { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() }));
   }
 
   get weight(): Tensor {

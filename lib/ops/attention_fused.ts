@@ -29,7 +29,7 @@ function checkInput(name: string, t: unknown): asserts t is Tensor {
   if (t.isDisposed) throw new DisposedError(OP, `${name} is a disposed tensor`);
 }
 
-/** Attention output [B, H, Tq, D] in q's dtype (float32, bfloat16 or float64). */
+/** Attention output [B, H, Tq, D] in q's dtype (float32, bfloat16 or float64 on the CPU; float32, bfloat16 or float16 on CUDA). */
 export function fusedAttention<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts?: FusedAttentionOptions): Tensor<D> {
   checkInput('q', q);
   checkInput('k', k);

@@ -4,7 +4,7 @@ import { deviceCode, dtypeCode, isFloatDType } from '../dtype.js';
 import { ArgumentTypeError, ShapeError, ValueError } from '../errors.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { checkDevice, checkDType, checkInt, checkNumber, checkOptions, checkShape, describe, wrap } from './util.js';
+import { checkDevice, checkDType, checkInt, checkNumber, checkOptions, checkShape, describe, getDefaultDevice, wrap } from './util.js';
 
 export interface CreateOptions<D extends DType> {
   dtype?: D;
@@ -14,7 +14,7 @@ export interface CreateOptions<D extends DType> {
 function target<D extends DType>(op: string, opts: CreateOptions<D> | undefined, extra: readonly string[] = []) {
   checkOptions(op, opts, ['dtype', 'device', ...extra]);
   const dtype = checkDType(op, opts?.dtype ?? 'float32') as D;
-  const device = checkDevice(op, opts?.device ?? 'cpu');
+  const device = checkDevice(op, opts?.device ?? getDefaultDevice());
   return { dtype, device };
 }
 
@@ -215,7 +215,7 @@ export function tensor(data: Uint8Array, shape?: readonly number[]): Tensor<'uin
 export function tensor(data: Int8Array, shape?: readonly number[]): Tensor<'int8'>;
 export function tensor<D extends DType = 'float32'>(data: TensorData, shape: readonly number[] | undefined, dtype?: D, device?: Device): Tensor<D>;
 export function tensor(data: TensorData, shape?: readonly number[]): Tensor<'float32'>;
-export function tensor<D extends DType = 'float32'>(data: TensorData, shape?: readonly number[], dtype?: D, device: Device = 'cpu'): Tensor<D> {
+export function tensor<D extends DType = 'float32'>(data: TensorData, shape?: readonly number[], dtype?: D, device: Device = getDefaultDevice()): Tensor<D> {
   const op = 'tensor';
   const dt = checkDType(op, dtype ?? defaultDType(data)) as D;
   checkDevice(op, device);

@@ -37,7 +37,15 @@ export function matmul<D extends DType>(a: Tensor<D>, b: Tensor<D>, opts?: Matmu
     if (sb.ndim === 1) gshape.push(1);
     const g2 = g.reshape(gshape);
     const ga = a.requiresGrad ? sumToShape(matmul(g2, b2.T), a2.shape).reshape(sa.shape) : null;
-    const gb = b.requiresGrad ? sumToShape(matmul(a2.T, g2), b2.shape).reshape(sb.shape) : null;
+    let gb: Tensor | null = null;
+    if (b.requiresGrad && b2.ndim === 2 && a2.ndim > 2) {
+      // A weight shared by every batch row: one GEMM over all B·M rows (K = B·M), instead of B products
+      // of [K, M]·[M, N] summed afterwards (B partial gradients, a reduce, and GEMMs B times shorter).
+      const K = a2.shape[a2.ndim - 1]!, N = g2.shape[g2.ndim - 1]!;
+      gb = matmul(a2.reshape([-1, K]).T, g2.reshape([-1, N])).reshape(sb.shape);
+    } else if (b.requiresGrad) {
+      gb = sumToShape(matmul(a2.T, g2), b2.shape).reshape(sb.shape);
+    }
     const gbias = bias?.requiresGrad ? sumToShape(g, bias.shape) : null;
     return [ga, gb, gbias, residual?.requiresGrad ? g : null];
   }, [sa, sb]);

@@ -39,6 +39,21 @@ export function checkDevice(op: string, d: unknown): Device {
   return d;
 }
 
+let defaultDevice: Device = 'cpu';
+
+/** Where tensors and modules are created when no device is named ('cpu' unless setDefaultDevice changed it). */
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
+
+/**
+ * Sets the device that creation functions (tensor, zeros, randn, ...) and nn modules use when none is
+ * named, as torch.set_default_device does; ops always run where their operands are.
+ */
+export function setDefaultDevice(device: Device): void {
+  defaultDevice = checkDevice('setDefaultDevice', device);
+}
+
 export function checkShape(op: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw new ArgumentTypeError(op, `shape must be an array of integers, got ${describe(shape)}`);
   for (const d of shape) {

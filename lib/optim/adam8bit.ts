@@ -59,10 +59,10 @@ function state8(p: Tensor, minSize: number, fp32: Set<Tensor>): ParamState | nul
   const [z1, z2] = zeroCode();
   const blocks = Math.ceil(p.size / 256);
   return {
-    expAvgCodes: full(p.shape, z1, { dtype: 'uint8' }),
-    expAvgSqCodes: full(p.shape, z2, { dtype: 'uint8' }),
-    expAvgAbsmax: zeros([blocks]),
-    expAvgSqAbsmax: zeros([blocks]),
+    expAvgCodes: full(p.shape, z1, { dtype: 'uint8', device: p.device }),
+    expAvgSqCodes: full(p.shape, z2, { dtype: 'uint8', device: p.device }),
+    expAvgAbsmax: zeros([blocks], { device: p.device }),
+    expAvgSqAbsmax: zeros([blocks], { device: p.device }),
   };
 }
 

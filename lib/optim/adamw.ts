@@ -1,7 +1,7 @@
 /** Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), as PyTorch defines them. */
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
   beta1: number;
@@ -27,7 +27,10 @@ export class Adam extends Optimizer<AdamOptions> {
     return 'Adam';
   }
   protected readonly decoupled: boolean = false;
-  protected readonly nativeStep = native.adamStep;
+  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
+  protected get nativeStep(): NativeStepFn {
+    return native.adamStep;
+  }
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> = {}, defaultWd = 0) {
     super(params, { lr: 1e-3, weightDecay: defaultWd, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...opts }, ADAM_SPECS);
   }

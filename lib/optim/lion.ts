@@ -1,7 +1,7 @@
 /** Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms", 2023). */
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
 
 export interface LionOptions extends GroupOptions {
   beta1: number;
@@ -17,7 +17,10 @@ export class Lion extends Optimizer<LionOptions> {
   get name(): string {
     return 'Lion';
   }
-  protected readonly nativeStep = native.lionStep;
+  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
+  protected get nativeStep(): NativeStepFn {
+    return native.lionStep;
+  }
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<LionOptions>[], opts: Partial<LionOptions> = {}) {
     super(params, { lr: 1e-4, weightDecay: 0, beta1: 0.9, beta2: 0.99, ...opts }, {
       lr: { kind: 'number', min: 0 },

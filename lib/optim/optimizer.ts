@@ -6,7 +6,7 @@
  * copy in the optimizer state: the update runs on the master, which is then rounded into the parameter.
  */
 import type { DType } from '../dtype.js';
-import { ArgumentTypeError, DTypeError, ShapeError, ValueError } from '../errors.js';
+import { ArgumentTypeError, DeviceError, DTypeError, ShapeError, ValueError } from '../errors.js';
 import { keep } from '../memory.js';
 import type { NativeHandle } from '../native.js';
 import { tensor, zeros } from '../ops/creation.js';
@@ -123,7 +123,10 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
       if (!(p instanceof Tensor)) throw new ArgumentTypeError(op, `${names[i]} must be a Tensor, got ${describe(p)}`);
       if (p.dtype !== 'float32' && p.dtype !== 'bfloat16') throw new DTypeError(op, `${names[i]} must be float32 or bfloat16, got ${p.dtype}`);
       if (!p.isLeaf) throw new ValueError(op, `${names[i]} is not a leaf tensor (optimizers update leaves in place)`);
-      if (p.device !== 'cpu') throw new ValueError(op, `${names[i]} is on ${p.device}; optimizer steps run on the CPU only so far`);
+      // One fused step updates every parameter on one device (the CPU or the CUDA twin).
+      const first = this.paramGroups[0]?.params[0] ?? input.params[0]!;
+      if (p.device !== first.device)
+        throw new DeviceError(op, `${names[i]} is on ${p.device} but the optimizer's other parameters are on ${first.device} (one device per optimizer)`);
       for (const g of this.paramGroups) if (g.params.includes(p)) throw new ValueError(op, `${names[i]} already belongs to another group`);
     });
     const group = { ...this.defaults, ...input, params: [...input.params], names } as unknown as ParamGroup<O>;
@@ -305,5 +308,6 @@ function dtypeBytes(d: DType): number {
 
 /** A float32 zero state tensor like p. */
 export function zeroState(p: Tensor): Tensor<'float32'> {
-  return zeros(p.shape, { dtype: 'float32' });
+  // On the parameter's device: the fused step runs where the parameters are (CPU or CUDA twin).
+  return zeros(p.shape, { dtype: 'float32', device: p.device });
 }

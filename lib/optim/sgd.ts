@@ -1,7 +1,7 @@
 /** SGD with momentum, dampening, Nesterov momentum and (L2) weight decay, as PyTorch defines it. */
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
 
 export interface SGDOptions extends GroupOptions {
   momentum: number;
@@ -18,7 +18,10 @@ export class SGD extends Optimizer<SGDOptions> {
   get name(): string {
     return 'SGD';
   }
-  protected readonly nativeStep = native.sgdStep;
+  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
+  protected get nativeStep(): NativeStepFn {
+    return native.sgdStep;
+  }
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<SGDOptions>[], opts: Partial<SGDOptions> = {}) {
     super(params, { lr: 1e-2, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, ...opts }, {
       lr: { kind: 'number', min: 0 },

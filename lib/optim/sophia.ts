@@ -28,7 +28,7 @@ import { native } from '../native.js';
 import { rand, tensor } from '../ops/creation.js';
 import { crossEntropy, softmax } from '../ops/softmax.js';
 import { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
 
 export interface SophiaOptions extends GroupOptions {
   beta1: number;
@@ -41,7 +41,10 @@ export class SophiaG extends Optimizer<SophiaOptions> {
   get name(): string {
     return 'SophiaG';
   }
-  protected readonly nativeStep = native.sophiaStep;
+  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
+  protected get nativeStep(): NativeStepFn {
+    return native.sophiaStep;
+  }
   /** Steps between Hessian estimates. */
   readonly hessianInterval: number;
   /** Hessian updates applied so far. */
@@ -136,14 +139,14 @@ export function gnbHessian(params: readonly Tensor[], forward: () => Tensor, opt
         }
         labels[r] = k;
       }
-      const y = tensor(labels, z.shape.slice(0, -1));
+      const y = tensor(labels, z.shape.slice(0, -1), 'int32', z.device); // beside the logits (CPU or CUDA)
       crossEntropy(z, y).backward();
       return N;
     });
     return params.map((p) =>
       noGrad(() => {
         const g = p.grad;
-        if (!g) return tensor(new Float32Array(p.size), [...p.shape]);
+        if (!g) return tensor(new Float32Array(p.size), [...p.shape], 'float32', p.device);
         return tidy(() => g.astype('float32').square().mul(B));
       }),
     );

@@ -14,7 +14,7 @@ import { noGrad } from '../autograd/grad_mode.js';
 import { memory, tidy } from '../memory.js';
 import { getRngState, setRngState, tensor } from '../ops/creation.js';
 import { crossEntropy } from '../ops/softmax.js';
-import type { GPT } from '../nn/gpt.js';
+import type { GPT, Precision } from '../nn/gpt.js';
 import { clipGradNorm, gradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { gnbHessian, SophiaG } from '../optim/sophia.js';
@@ -102,6 +102,11 @@ export interface TrainerOptions {
   /** Stored in the checkpoints' trainer.json (the CLI keeps its config here). */
   runInfo?: Record<string, unknown>;
   onStep?: (m: StepMetrics) => void;
+  /**
+   * Compute precision of the model's forward and backward: 'bf16' is mixed precision (bfloat16 compute,
+   * float32 master weights that the optimizer updates); default: the model's own setting.
+   */
+  precision?: Precision;
   onEval?: (m: EvalMetrics) => void;
 }
 
@@ -148,7 +153,7 @@ export function evaluate(model: GPT, split: TokenSplit, opts: EvaluateOptions = 
         const b = sampler.next(rows);
         tidy(() => {
           const { logits } = model.forward(tensor(b.inputs, [rows, T]));
-          const losses = crossEntropy(logits, tensor(b.targets, [rows, T]), { reduction: 'none' }).astype('float64').dataSync() as Float64Array;
+          const losses = crossEntropy(logits, tensor(b.targets, [rows, T], 'int32', model.device), { reduction: 'none' }).astype('float64').dataSync() as Float64Array;
           for (let j = 0; j < losses.length; j++) {
             perPos[j % T] += losses[j]!;
             total += losses[j]!;
@@ -202,6 +207,11 @@ export class Trainer {
     this.model = opts.model;
     this.optimizer = opts.optimizer;
     this.data = opts.data;
+    if (opts.precision !== undefined) {
+      if (opts.precision !== 'fp32' && opts.precision !== 'bf16')
+        throw new ValueError(op, `precision must be 'fp32' or 'bf16', got ${JSON.stringify(opts.precision)}`);
+      this.model.precision = opts.precision;
+    }
     this.batchSize = posInt(op, 'batchSize', opts.batchSize ?? 8);
     this.gradAccum = posInt(op, 'gradAccum', opts.gradAccum ?? 1);
     this.seqLen = posInt(op, 'seqLen', opts.seqLen ?? opts.model.config.seqLen);

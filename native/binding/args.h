@@ -82,4 +82,16 @@ inline Device device_arg(const Napi::CallbackInfo& info, size_t i, const char* o
   return static_cast<Device>(v);
 }
 
+// A typed array of one element type (e.g. napi_int32_array for int32_t), read in place: the pointer is
+// valid while the call runs. *length receives the element count.
+template <typename T>
+const T* typed_array_arg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* type_name,
+                         const char* op, const char* name, int64_t* length) {
+  LMF_CHECK(info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type, type, op,
+            name << " must be a " << type_name);
+  Napi::TypedArray a = info[i].As<Napi::TypedArray>();
+  *length = static_cast<int64_t>(a.ElementLength());
+  return reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+}
+
 }  // namespace lmf::binding

@@ -268,12 +268,18 @@ LMF_BIND(setCpuTier) {
   return info.Env().Undefined();
 } LMF_END
 
-// cudaAvailable() -> { available, reason, devices }
+// cudaAvailable() -> { available, reason, devices, and with a device: name, computeCapability, totalMemory, gemm }
 LMF_BIND(cudaAvailable) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("available", cuda_available());
   o.Set("reason", cuda_unavailable_reason());
   o.Set("devices", cuda_device_count());
+  if (cuda_available()) {  // the current device, and which GEMM engine runs on it
+    o.Set("name", cuda_device_name());
+    o.Set("computeCapability", cuda_compute_capability());
+    o.Set("totalMemory", static_cast<double>(cuda_total_memory()));
+    o.Set("gemm", cuda_gemm_engine());
+  }
   return o;
 } LMF_END
 
@@ -286,6 +292,23 @@ LMF_BIND(fmaPeak) {
   const int64_t threads = int_arg(info, 0, "fmaPeak", "threads");
   LMF_CHECK(threads >= 1 && threads <= 1024, value, "fmaPeak", "threads must be in [1, 1024], got " << threads);
   return Napi::Number::New(info.Env(), measure_fma_peak_gflops(static_cast<int>(threads), number_arg(info, 1, "fmaPeak", "seconds")));
+} LMF_END
+
+// buildInfo() -> { compiler, cplusplus, napiVersion }: what built this addon, for benchmark reports
+LMF_BIND(buildInfo) {
+  Napi::Object o = Napi::Object::New(info.Env());
+#if defined(__clang__)
+  o.Set("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  o.Set("compiler", std::string("gcc ") + __VERSION__);
+#elif defined(_MSC_VER)
+  o.Set("compiler", std::string("msvc ") + std::to_string(_MSC_FULL_VER));
+#else
+  o.Set("compiler", std::string("unknown"));
+#endif
+  o.Set("cplusplus", static_cast<double>(__cplusplus));
+  o.Set("napiVersion", static_cast<double>(NAPI_VERSION));
+  return o;
 } LMF_END
 
 void register_ops(Napi::Env env, Napi::Object exports) {

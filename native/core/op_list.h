@@ -13,5 +13,6 @@
   /* attention */ X(attentionForward) X(attentionBackward)                                       \
   /* optimizers */ X(sgdStep) X(adamStep) X(lionStep) X(sophiaStep) X(clipGradNorm) X(hessianEma)       \
   X(quant8Map) X(quantize8) X(dequantize8)                                                      \
+  /* tokenizers */ X(bpeTrain) X(unigramEStep) X(unigramAlternatives) X(unigramSubstrings)         \
   /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(emptyCache) X(setCacheLimit) X(cpuFeatures) \
-  X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak) X(memBandwidth)
+  X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak) X(memBandwidth) X(buildInfo)

@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 
 namespace lmf::kernels {
 
@@ -37,6 +38,10 @@ constexpr bool act_is_gated(ActKind k) { return static_cast<int>(k) >= static_ca
 void activation_forward_cpu(void* y, const void* x, DType dtype, ActKind kind, int64_t rows, int64_t n_or_h);
 // dx from dy for the same shapes (dx has x's shape).
 void activation_backward_cpu(void* dx, const void* dy, const void* x, DType dtype, ActKind kind, int64_t rows, int64_t n_or_h);
+// CUDA twins (activation_cuda.cu), device pointers; float16 works too (the op layer refuses it for parity).
+void activation_forward_cuda(void* y, const void* x, DType dtype, ActKind kind, int64_t rows, int64_t n_or_h, cuda_stream stream);
+void activation_backward_cuda(void* dx, const void* dy, const void* x, DType dtype, ActKind kind, int64_t rows, int64_t n_or_h,
+                              cuda_stream stream);
 
 
 

@@ -51,48 +51,12 @@ template <> struct M<double> {
   static double erf(double x) { return std::erf(x); }
 };
 
-// f(x) and f'(x) for the plain kinds and glu's sigmoid.
+// f(x) and f'(x) for the plain kinds and glu's sigmoid: math.h's formulas (shared with the CUDA twin)
+// with this file's vectorisable exp/sigmoid/erf.
 template <ActKind K, class C>
-LMF_AI void act_fd(C x, C& f, C& d) {
-  constexpr C k0 = C(0.7978845608028654), k1 = C(0.044715);
-  constexpr C inv_sqrt2 = C(0.7071067811865476), inv_sqrt2pi = C(0.3989422804014327);
-  if constexpr (K == ActKind::relu || K == ActKind::reglu) {
-    f = x > C(0) ? x : C(0);
-    d = x > C(0) ? C(1) : C(0);
-  } else if constexpr (K == ActKind::gelu_tanh) {
-    const C x2 = x * x;
-    const C s = M<C>::sigmoid(C(2) * k0 * (x + k1 * x2 * x));  // = 0.5 (1 + tanh(u))
-    f = x * s;
-    d = s + x * s * (C(1) - s) * C(2) * k0 * (C(1) + C(3) * k1 * x2);
-  } else if constexpr (K == ActKind::gelu_erf || K == ActKind::geglu) {
-    const C cdf = C(0.5) * (C(1) + M<C>::erf(x * inv_sqrt2));
-    f = x * cdf;
-    d = cdf + x * inv_sqrt2pi * M<C>::exp(C(-0.5) * x * x);
-  } else if constexpr (K == ActKind::silu || K == ActKind::swiglu) {
-    const C s = M<C>::sigmoid(x);
-    f = x * s;
-    d = s * (C(1) + x * (C(1) - s));
-  } else {  // glu: sigmoid
-    const C s = M<C>::sigmoid(x);
-    f = s;
-    d = s * (C(1) - s);
-  }
-}
+LMF_AI void act_fd(C x, C& f, C& d) { math::act_fd<K, C, M<C>>(x, f, d); }
 template <ActKind K, class C>
-LMF_AI C act_f(C x) {
-  if constexpr (K == ActKind::relu || K == ActKind::reglu) {
-    return x > C(0) ? x : C(0);
-  } else if constexpr (K == ActKind::gelu_tanh) {
-    return x * M<C>::sigmoid(C(2) * C(0.7978845608028654) * (x + C(0.044715) * x * x * x));
-  } else if constexpr (K == ActKind::gelu_erf || K == ActKind::geglu) {
-    return x * C(0.5) * (C(1) + M<C>::erf(x * C(0.7071067811865476)));
-  } else if constexpr (K == ActKind::silu || K == ActKind::swiglu) {
-    return x * M<C>::sigmoid(x);
-  } else {
-    return M<C>::sigmoid(x);
-  }
-}
-
+LMF_AI C act_f(C x) { return math::act_f<K, C, M<C>>(x); }
 
 // Plain kinds: n contiguous elements. Gated kinds: rows of [2h] -> [h].
 template <ActKind K, class T>

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 
 namespace lmf::kernels {
 
@@ -39,5 +40,22 @@ void attention_backward_cpu(void* dq, void* dk, void* dv, const void* dout, cons
 
 // "avx512", "avx2" or "scalar": the tier the f32/bf16 kernels run on now (for benchmarks).
 const char* attention_kernel_name();
+
+// ---- CUDA twin (attention_cuda.cu, attention_bwd_cuda.cu) ----
+// Same semantics and arguments; data pointers (and doc_ids) are device memory, slopes stay on the host and
+// travel by value, so at most kAttentionCudaMaxSlopes heads may use ALiBi. bfloat16 and float16 with
+// D = 64 or 128 and 16-byte-aligned rows run the tensor-core kernels (mma.sync m16n8k16, fp32 accumulation,
+// flash-style online softmax); float32, other D (<= kAttentionCudaMaxD) and unaligned data run simple
+// warp-per-row kernels. lse is float32 [B, H, Tq]. float64 has no CUDA kernel.
+constexpr int kAttentionCudaMaxSlopes = 256;
+constexpr int64_t kAttentionCudaMaxD = 256;
+// Floats of device scratch the backward needs: an fp32 dq accumulator and the rows' rowsum(dO * O).
+int64_t attention_backward_workspace_cuda(const AttentionParams& p);
+void attention_forward_cuda(void* out, void* lse, const void* q, const void* k, const void* v, const AttentionParams& p,
+                            cuda_stream stream);
+void attention_backward_cuda(void* dq, void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v,
+                             const void* out, const void* lse, float* workspace, const AttentionParams& p, cuda_stream stream);
+// "tensor-core" or "simple": the kernel attention_forward_cuda picks for p with these pointers' alignment.
+const char* attention_cuda_kernel_name(const AttentionParams& p);
 
 }  // namespace lmf::kernels

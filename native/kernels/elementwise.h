@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 #include "strided.h"
 
 namespace lmf::kernels {
@@ -49,5 +50,16 @@ void arange_cpu(void* out, DType dtype, int64_t n, double start, double step);
 // Element i draws from Philox(seed, counter = offset + i): uniform in [low, high) or normal(mean, std).
 void rand_uniform_cpu(void* out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, float low, float high);
 void rand_normal_cpu(void* out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
+
+// CUDA twins (elementwise_cuda.cu): the same arguments on device pointers, plus the stream.
+void unary_forward_cuda(void* out, const void* a, const StridedLoop& loop, DType dtype, UnaryOp op, cuda_stream stream);
+void binary_forward_cuda(void* out, const void* a, const void* b, const StridedLoop& loop, const BinaryParams& p, cuda_stream stream);
+void copy_cuda(void* out, DType out_dtype, const void* in, DType in_dtype, const StridedLoop& loop, cuda_stream stream);
+void where_cuda(void* out, const void* cond, DType cond_dtype, const void* a, const void* b, DType dtype, const StridedLoop& loop,
+                cuda_stream stream);
+void fill_cuda(void* out, DType dtype, int64_t n, double value, cuda_stream stream);
+void arange_cuda(void* out, DType dtype, int64_t n, double start, double step, cuda_stream stream);
+void rand_uniform_cuda(void* out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, float low, float high, cuda_stream stream);
+void rand_normal_cuda(void* out, DType dtype, int64_t n, uint64_t seed, uint64_t offset, float mean, float std, cuda_stream stream);
 
 }  // namespace lmf::kernels

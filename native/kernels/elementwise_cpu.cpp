@@ -9,46 +9,11 @@
 namespace lmf::kernels {
 namespace {
 
-// C is the compute type (acc_t of the element type): float, or double for float64 data.
+// The formulas are math.h's (shared with the CUDA twin).
 template <UnaryOp OP, typename C>
-inline C unary(C x) {
-  if constexpr (OP == UnaryOp::neg) return -x;
-  if constexpr (OP == UnaryOp::exp) return std::exp(x);
-  if constexpr (OP == UnaryOp::log) return std::log(x);
-  if constexpr (OP == UnaryOp::sqrt) return std::sqrt(x);
-  if constexpr (OP == UnaryOp::rsqrt) return C(1) / std::sqrt(x);
-  if constexpr (OP == UnaryOp::abs) return std::fabs(x);
-  if constexpr (OP == UnaryOp::tanh) return std::tanh(x);
-  if constexpr (OP == UnaryOp::sigmoid) return C(1) / (C(1) + std::exp(-x));
-  if constexpr (OP == UnaryOp::relu) return x > C(0) ? x : (x == x ? C(0) : x);  // NaN passes through
-  if constexpr (OP == UnaryOp::sin) return std::sin(x);
-  if constexpr (OP == UnaryOp::cos) return std::cos(x);
-  if constexpr (OP == UnaryOp::square) return x * x;
-  if constexpr (OP == UnaryOp::reciprocal) return C(1) / x;
-  if constexpr (OP == UnaryOp::erf) return std::erf(x);
-  if constexpr (OP == UnaryOp::sign) return x > C(0) ? C(1) : (x < C(0) ? C(-1) : x);  // 0 and NaN pass through
-  return x;
-}
-
+inline C unary(C x) { return math::unary_op<OP, C>(x); }
 template <BinaryOp OP, typename C>
-inline C binary(C a, C b) {
-  if constexpr (OP == BinaryOp::add) return a + b;
-  if constexpr (OP == BinaryOp::sub) return a - b;
-  if constexpr (OP == BinaryOp::mul) return a * b;
-  if constexpr (OP == BinaryOp::div) return a / b;
-  if constexpr (OP == BinaryOp::pow) return std::pow(a, b);
-  // NaN propagates from either side, as in PyTorch's maximum/minimum.
-  if constexpr (OP == BinaryOp::maximum) return (a != a || b != b) ? a + b : std::max(a, b);
-  if constexpr (OP == BinaryOp::minimum) return (a != a || b != b) ? a + b : std::min(a, b);
-  // Comparisons give 1 or 0 in the operands' dtype (false for NaN, except ne).
-  if constexpr (OP == BinaryOp::gt) return a > b ? C(1) : C(0);
-  if constexpr (OP == BinaryOp::ge) return a >= b ? C(1) : C(0);
-  if constexpr (OP == BinaryOp::lt) return a < b ? C(1) : C(0);
-  if constexpr (OP == BinaryOp::le) return a <= b ? C(1) : C(0);
-  if constexpr (OP == BinaryOp::eq) return a == b ? C(1) : C(0);
-  if constexpr (OP == BinaryOp::ne) return a != b ? C(1) : C(0);
-  return a;
-}
+inline C binary(C a, C b) { return math::binary_op<OP, C>(a, b); }
 
 template <UnaryOp OP, typename T>
 void unary_loop(T* out, const T* a, const StridedLoop& L) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 
 namespace lmf::kernels {
 
@@ -14,5 +15,11 @@ void embedding_forward_cpu(void* out, const void* weight, const int32_t* index, 
 // double for float64 dout: acc_dtype is f32 or f64. Threads split the D columns, so the summation
 // order (and the result) does not depend on the thread count.
 void embedding_backward_cpu(void* dweight, DType acc_dtype, const void* dout, DType dtype, const int32_t* index, int64_t N, int64_t D);
+
+// CUDA twins (embedding_cuda.cu), device pointers (index too). The backward accumulates with atomics, so
+// repeated indices sum in a run-dependent order (last-bit differences between runs).
+void embedding_forward_cuda(void* out, const void* weight, const int32_t* index, int64_t N, int64_t D, DType dtype, cuda_stream stream);
+void embedding_backward_cuda(void* dweight, DType acc_dtype, const void* dout, DType dtype, const int32_t* index, int64_t N, int64_t D,
+                             cuda_stream stream);
 
 }  // namespace lmf::kernels

@@ -97,3 +97,107 @@ LMF_HD Philox4 philox4x32(uint64_t counter, uint64_t key) {
 LMF_HD float uniform01(uint32_t x) { return static_cast<float>(x >> 8) * (1.0f / 16777216.0f); }
 
 }  // namespace lmf::math
+
+// ---------------------------------------------------------------------------------------------------
+// Formulas of the elementwise and activation families, written once for both twins. C is the compute
+// type (float, or double for float64 data); Fn supplies exp/sigmoid/erf, so that the CPU twin passes its
+// vectorisable approximations (vmath.h) and the CUDA twin the device's libm.
+#include "activation.h"
+#include "elementwise.h"
+
+namespace lmf::math {
+
+#if defined(__CUDACC__)
+#define LMF_HDT __host__ __device__ __forceinline__
+#else
+#define LMF_HDT __attribute__((always_inline)) inline
+#endif
+
+template <kernels::UnaryOp OP, typename C>
+LMF_HDT C unary_op(C x) {
+  using kernels::UnaryOp;
+  if constexpr (OP == UnaryOp::neg) return -x;
+  if constexpr (OP == UnaryOp::exp) return std::exp(x);
+  if constexpr (OP == UnaryOp::log) return std::log(x);
+  if constexpr (OP == UnaryOp::sqrt) return std::sqrt(x);
+  if constexpr (OP == UnaryOp::rsqrt) return C(1) / std::sqrt(x);
+  if constexpr (OP == UnaryOp::abs) return std::fabs(x);
+  if constexpr (OP == UnaryOp::tanh) return std::tanh(x);
+  if constexpr (OP == UnaryOp::sigmoid) return C(1) / (C(1) + std::exp(-x));
+  if constexpr (OP == UnaryOp::relu) return x > C(0) ? x : (x == x ? C(0) : x);  // NaN passes through
+  if constexpr (OP == UnaryOp::sin) return std::sin(x);
+  if constexpr (OP == UnaryOp::cos) return std::cos(x);
+  if constexpr (OP == UnaryOp::square) return x * x;
+  if constexpr (OP == UnaryOp::reciprocal) return C(1) / x;
+  if constexpr (OP == UnaryOp::erf) return std::erf(x);
+  if constexpr (OP == UnaryOp::sign) return x > C(0) ? C(1) : (x < C(0) ? C(-1) : x);  // 0 and NaN pass through
+  return x;
+}
+
+template <kernels::BinaryOp OP, typename C>
+LMF_HDT C binary_op(C a, C b) {
+  using kernels::BinaryOp;
+  if constexpr (OP == BinaryOp::add) return a + b;
+  if constexpr (OP == BinaryOp::sub) return a - b;
+  if constexpr (OP == BinaryOp::mul) return a * b;
+  if constexpr (OP == BinaryOp::div) return a / b;
+  if constexpr (OP == BinaryOp::pow) return std::pow(a, b);
+  // NaN propagates from either side, as in PyTorch's maximum/minimum.
+  if constexpr (OP == BinaryOp::maximum) return (a != a || b != b) ? a + b : (a < b ? b : a);
+  if constexpr (OP == BinaryOp::minimum) return (a != a || b != b) ? a + b : (b < a ? b : a);
+  // Comparisons give 1 or 0 in the operands' dtype (false for NaN, except ne).
+  if constexpr (OP == BinaryOp::gt) return a > b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::ge) return a >= b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::lt) return a < b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::le) return a <= b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::eq) return a == b ? C(1) : C(0);
+  if constexpr (OP == BinaryOp::ne) return a != b ? C(1) : C(0);
+  return a;
+}
+
+// Activation value f(x) and derivative d = f'(x) for the plain kinds (the gated kinds use the same f on
+// the activated half: geglu = gelu_erf, swiglu = silu, reglu = relu, glu = sigmoid).
+template <kernels::ActKind K, class C, class Fn>
+LMF_HDT void act_fd(C x, C& f, C& d) {
+  using kernels::ActKind;
+  constexpr C k0 = C(0.7978845608028654), k1 = C(0.044715);
+  constexpr C inv_sqrt2 = C(0.7071067811865476), inv_sqrt2pi = C(0.3989422804014327);
+  if constexpr (K == ActKind::relu || K == ActKind::reglu) {
+    f = x > C(0) ? x : C(0);
+    d = x > C(0) ? C(1) : C(0);
+  } else if constexpr (K == ActKind::gelu_tanh) {
+    const C x2 = x * x;
+    const C s = Fn::sigmoid(C(2) * k0 * (x + k1 * x2 * x));  // = 0.5 (1 + tanh(u))
+    f = x * s;
+    d = s + x * s * (C(1) - s) * C(2) * k0 * (C(1) + C(3) * k1 * x2);
+  } else if constexpr (K == ActKind::gelu_erf || K == ActKind::geglu) {
+    const C cdf = C(0.5) * (C(1) + Fn::erf(x * inv_sqrt2));
+    f = x * cdf;
+    d = cdf + x * inv_sqrt2pi * Fn::exp(C(-0.5) * x * x);
+  } else if constexpr (K == ActKind::silu || K == ActKind::swiglu) {
+    const C s = Fn::sigmoid(x);
+    f = x * s;
+    d = s * (C(1) + x * (C(1) - s));
+  } else {  // glu: sigmoid
+    const C s = Fn::sigmoid(x);
+    f = s;
+    d = s * (C(1) - s);
+  }
+}
+template <kernels::ActKind K, class C, class Fn>
+LMF_HDT C act_f(C x) {
+  using kernels::ActKind;
+  if constexpr (K == ActKind::relu || K == ActKind::reglu) {
+    return x > C(0) ? x : C(0);
+  } else if constexpr (K == ActKind::gelu_tanh) {
+    return x * Fn::sigmoid(C(2) * C(0.7978845608028654) * (x + C(0.044715) * x * x * x));
+  } else if constexpr (K == ActKind::gelu_erf || K == ActKind::geglu) {
+    return x * C(0.5) * (C(1) + Fn::erf(x * C(0.7071067811865476)));
+  } else if constexpr (K == ActKind::silu || K == ActKind::swiglu) {
+    return x * Fn::sigmoid(x);
+  } else {
+    return Fn::sigmoid(x);
+  }
+}
+
+}  // namespace lmf::math

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 
 namespace lmf::kernels {
 
@@ -32,6 +33,12 @@ void matmul_forward_cpu(const GemmParams& p);
 
 // float64 GEMM for checking (gradcheck, references): straightforward loops in double, same params.
 void matmul_f64_cpu(const GemmParams& p);
+
+// CUDA twin (kernels/matmul_cuda.cu): cuBLASLt when loaded and able to express p (bias epilogue,
+// residual as C with beta 1), else lmforge's tiled kernel. All pointers are device pointers.
+void matmul_forward_cuda(const GemmParams& p, cuda_stream stream);
+// The tiled kernel alone, whatever cuBLASLt can do (tests compare both engines; benchmarks time both).
+void matmul_fallback_cuda(const GemmParams& p, cuda_stream stream);
 
 // Name of the micro-kernel the current CPU tier selects for dtype, e.g. "avx512-14x32" (for benchmarks).
 const char* matmul_kernel_name(DType dtype);

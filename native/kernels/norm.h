@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 
 namespace lmf::kernels {
 
@@ -38,5 +39,11 @@ void norm_forward_cpu(void* y, void* sum, void* mean, void* rstd, const void* x,
 // saved sum); w; mean (null for rmsnorm); rstd.
 void norm_backward_cpu(void* dx, void* dw, void* db, const void* dy, const void* dsum, const void* s, const void* w,
                        const void* mean, const void* rstd, DType dtype, const NormParams& p);
+
+// CUDA twins (norm_cuda.cu), device pointers, same nullability.
+void norm_forward_cuda(void* y, void* sum, void* mean, void* rstd, const void* x, const void* r, const void* w, const void* b, DType dtype,
+                       const NormParams& p, cuda_stream stream);
+void norm_backward_cuda(void* dx, void* dw, void* db, const void* dy, const void* dsum, const void* s, const void* w, const void* mean,
+                        const void* rstd, DType dtype, const NormParams& p, cuda_stream stream);
 
 }  // namespace lmf::kernels

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../runtime/cuda_runtime.h"
 #include "optim_math.h"
 
 namespace lmf::kernels {
@@ -63,5 +64,15 @@ struct OptimChunk {
   int64_t begin, end;
 };
 std::vector<OptimChunk> optim_chunks(const std::vector<int64_t>& sizes, int64_t chunk);
+
+// ---- CUDA twin (optim_cuda.cu): the same slots with device pointers, the same element rules
+// (optim_math.h), launched on `stream` as multi-tensor kernels (slot descriptors travel as kernel
+// arguments, a few dozen tensors per launch). The sum of squares is reduced per fixed chunk on the device
+// and the partials are added on the host in order, so it is deterministic too; it reads back (synchronizes).
+void optim_step_cuda(OptimKind kind, const std::vector<OptimSlot>& slots, cuda_stream stream);
+bool grads_finite_cuda(const std::vector<GradView>& grads, cuda_stream stream);
+GradNormResult grad_sumsq_cuda(const std::vector<GradView>& grads, cuda_stream stream);
+void grad_scale_cuda(const std::vector<GradView>& grads, float scale, cuda_stream stream);
+void ema_update_cuda(const std::vector<EmaSlot>& slots, cuda_stream stream);
 
 }  // namespace lmf::kernels

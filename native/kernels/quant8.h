@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../runtime/cuda_runtime.h"
 #include "optim_math.h"
 
 namespace lmf::kernels {
@@ -57,5 +58,13 @@ void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots);
 // Blockwise quantisation of x (n floats) into codes and absmax, and its inverse.
 void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed);
 void dequantize_blockwise_cpu(float* x, const uint8_t* codes, const float* absmax, int64_t n, bool is_signed);
+
+// ---- CUDA twin (quant8_cuda.cu): the same maps (copied from quant8_map() to each device once) and the same
+// nearest-code rule (the number of midpoints strictly below x, by binary search; NaN gives the code of 0),
+// so codes equal the CPU twin's wherever the fp32 moments agree; fp32 results may differ in the last bit
+// (fused multiply-adds), which moves a code by one only when the value sits within rounding of a midpoint.
+void adam8bit_step_cuda(const std::vector<Adam8Slot>& slots, cuda_stream stream);
+void quantize_blockwise_cuda(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed, cuda_stream stream);
+void dequantize_blockwise_cuda(float* x, const uint8_t* codes, const float* absmax, int64_t n, bool is_signed, cuda_stream stream);
 
 }  // namespace lmf::kernels

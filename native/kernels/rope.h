@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 
 namespace lmf::kernels {
 
@@ -28,5 +29,7 @@ struct RopeParams {
 
 // y = rope(x) (inverse = false) or rope^-1 applied to a gradient (inverse = true); y may equal x.
 void rope_cpu(void* y, const void* x, DType dtype, const RopeParams& p, bool inverse);
+// CUDA twin (rope_cuda.cu), device pointers; the table is rebuilt per call (a small kernel).
+void rope_cuda(void* y, const void* x, DType dtype, const RopeParams& p, bool inverse, cuda_stream stream);
 
 }  // namespace lmf::kernels

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../runtime/cuda_runtime.h"
 
 namespace lmf::kernels {
 
@@ -25,5 +26,12 @@ void xent_forward_cpu(double* loss, double* lse, const void* logits, DType dtype
 // dlogits has the logits' dtype, lse and row_grad are double.
 void xent_backward_cpu(void* dlogits, const void* logits, DType dtype, const int32_t* target, const double* lse,
                        const double* row_grad, const XentParams& p);
+
+// CUDA twins (softmax_xent_cuda.cu): every pointer, loss/lse/target/row_grad included, is on the device.
+void softmax_forward_cuda(void* out, const void* in, DType dtype, int64_t outer, int64_t n, int64_t inner, bool log, cuda_stream stream);
+void xent_forward_cuda(double* loss, double* lse, const void* logits, DType dtype, const int32_t* target, const XentParams& p,
+                       cuda_stream stream);
+void xent_backward_cuda(void* dlogits, const void* logits, DType dtype, const int32_t* target, const double* lse, const double* row_grad,
+                        const XentParams& p, cuda_stream stream);
 
 }  // namespace lmf::kernels

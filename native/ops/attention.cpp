@@ -4,6 +4,7 @@
 
 #include "../kernels/attention.h"
 #include "checks.h"
+#include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
@@ -19,11 +20,13 @@ struct Checked {
 DType lse_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
 
 Checked check(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
-  check_cpu(q, kOp);
   check_same_device(q, k, kOp);
   check_same_device(q, v, kOp);
+  const bool cuda = q.device() == Device::cuda;
   LMF_CHECK(dtype_is_float(q.dtype), dtype, kOp, "q must be float32, bfloat16 or float64, got " << dtype_name(q.dtype));
-  LMF_CHECK(q.dtype != DType::f16, dtype, kOp, "float16 has no attention kernel; use float32 or bfloat16 (astype)");
+  // The CUDA twin adds float16 and drops float64 (gradcheck runs on the CPU).
+  LMF_CHECK(cuda || q.dtype != DType::f16, dtype, kOp, "float16 has no CPU attention kernel; use float32 or bfloat16 (astype)");
+  LMF_CHECK(!cuda || q.dtype != DType::f64, dtype, kOp, "float64 has no CUDA attention kernel; use float32, bfloat16 or float16");
   LMF_CHECK(k.dtype == q.dtype && v.dtype == q.dtype, dtype, kOp,
             "q, k and v must share a dtype, got " << dtype_name(q.dtype) << ", " << dtype_name(k.dtype) << " and " << dtype_name(v.dtype));
   LMF_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, shape, kOp,
@@ -34,6 +37,9 @@ Checked check(const Tensor& q, const Tensor& k, const Tensor& v, const Attention
   LMF_CHECK(k.shape[0] == B, shape, kOp, "batch sizes differ: q " << shape_str(q.shape) << ", k " << shape_str(k.shape));
   LMF_CHECK(k.shape[3] == D, shape, kOp, "head dims differ: q " << shape_str(q.shape) << ", k " << shape_str(k.shape));
   LMF_CHECK(D >= 1, shape, kOp, "head dim must be at least 1, got q " << shape_str(q.shape));
+  LMF_CHECK(!cuda || D <= kernels::kAttentionCudaMaxD, shape, kOp,
+            "head dim " << D << " is too large for the CUDA kernels (at most " << kernels::kAttentionCudaMaxD << "), got q "
+                        << shape_str(q.shape));
   LMF_CHECK(Hkv >= 1 && H % Hkv == 0, shape, kOp,
             "query heads (" << H << ") must be a multiple of key/value heads (" << Hkv << ")");
   LMF_CHECK(Tq <= Tk, shape, kOp, "more queries than keys: Tq = " << Tq << " > Tk = " << Tk << " (queries are the last Tq positions)");
@@ -41,6 +47,8 @@ Checked check(const Tensor& q, const Tensor& k, const Tensor& v, const Attention
   if (!o.slopes.empty()) {
     LMF_CHECK(static_cast<int64_t>(o.slopes.size()) == H, value, kOp,
               "expected " << H << " ALiBi slopes (one per query head), got " << o.slopes.size());
+    LMF_CHECK(!cuda || H <= kernels::kAttentionCudaMaxSlopes, value, kOp,
+              "ALiBi on CUDA supports at most " << kernels::kAttentionCudaMaxSlopes << " query heads, got " << H);
     for (size_t i = 0; i < o.slopes.size(); ++i)
       LMF_CHECK(std::isfinite(o.slopes[i]), value, kOp, "ALiBi slope " << i << " is not finite: " << o.slopes[i]);
   }
@@ -79,7 +87,11 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
   AttentionResult r;
   r.out = Tensor::empty(q.shape, q.dtype, q.device(), kOp);
   r.lse = Tensor::empty({p.B, p.H, p.Tq}, lse_dtype(q.dtype), q.device(), kOp);
-  kernels::attention_forward_cpu(r.out.raw(), r.lse.raw(), c.q.raw(), c.k.raw(), c.v.raw(), p);
+  if (q.device() == Device::cuda)
+    LMF_CUDA_TWIN(kOp, kernels::attention_forward_cuda(r.out.raw(), r.lse.raw(), c.q.raw(), c.k.raw(), c.v.raw(), p,
+                                                       cuda_current_stream()));
+  else
+    kernels::attention_forward_cpu(r.out.raw(), r.lse.raw(), c.q.raw(), c.k.raw(), c.v.raw(), p);
   return r;
 }
 
@@ -105,9 +117,16 @@ AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Ten
   r.dq = Tensor::empty(q.shape, q.dtype, q.device(), kOp);
   r.dk = Tensor::empty(k.shape, k.dtype, k.device(), kOp);
   r.dv = Tensor::empty(v.shape, v.dtype, v.device(), kOp);
-  const int64_t ws_floats = kernels::attention_backward_workspace(p);
+  const bool cuda = q.device() == Device::cuda;
+  const int64_t ws_floats = cuda ? kernels::attention_backward_workspace_cuda(p) : kernels::attention_backward_workspace(p);
   Tensor ws;
   if (ws_floats > 0) ws = Tensor::empty({ws_floats}, DType::f32, q.device(), kOp);
+  if (cuda) {
+    LMF_CUDA_TWIN(kOp, kernels::attention_backward_cuda(r.dq.raw(), r.dk.raw(), r.dv.raw(), g.raw(), c.q.raw(), c.k.raw(), c.v.raw(),
+                                                        oc.raw(), lc.raw(), ws_floats > 0 ? ws.data<float>() : nullptr, p,
+                                                        cuda_current_stream()));
+    return r;
+  }
   kernels::attention_backward_cpu(r.dq.raw(), r.dk.raw(), r.dv.raw(), g.raw(), c.q.raw(), c.k.raw(), c.v.raw(), oc.raw(), lc.raw(),
                                   ws_floats > 0 ? ws.data<float>() : nullptr, p);
   return r;

@@ -5,6 +5,7 @@
 #include "../kernels/elementwise.h"
 #include "../runtime/cuda_runtime.h"
 #include "checks.h"
+#include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
@@ -12,8 +13,8 @@ namespace lmf::ops {
 Tensor full(const Shape& shape, DType dtype, double value, Device device) {
   LMF_CHECK(!std::isnan(value) || dtype_is_float(dtype), value, "full", "NaN cannot be stored in " << dtype_name(dtype));
   Tensor t = Tensor::empty(shape, dtype, device, "full");
-  check_cpu(t, "full");
-  kernels::fill_cpu(t.raw(), dtype, t.numel(), value);
+  if (device == Device::cuda) LMF_CUDA_TWIN("full", kernels::fill_cuda(t.raw(), dtype, t.numel(), value, cuda_current_stream()));
+  else kernels::fill_cpu(t.raw(), dtype, t.numel(), value);
   return t;
 }
 
@@ -32,8 +33,8 @@ Tensor arange(double start, double stop, double step, DType dtype, Device device
               "values from " << start << " to " << last << " do not fit in " << dtype_name(dtype));
   }
   Tensor t = Tensor::empty({n}, dtype, device, "arange");
-  check_cpu(t, "arange");
-  kernels::arange_cpu(t.raw(), dtype, n, start, step);
+  if (device == Device::cuda) LMF_CUDA_TWIN("arange", kernels::arange_cuda(t.raw(), dtype, n, start, step, cuda_current_stream()));
+  else kernels::arange_cpu(t.raw(), dtype, n, start, step);
   return t;
 }
 
@@ -42,8 +43,10 @@ Tensor rand_uniform(const Shape& shape, DType dtype, uint64_t seed, uint64_t off
   LMF_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high, value, "rand",
             "low and high must be finite with low <= high, got " << low << " and " << high);
   Tensor t = Tensor::empty(shape, dtype, device, "rand");
-  check_cpu(t, "rand");
-  kernels::rand_uniform_cpu(t.raw(), dtype, t.numel(), seed, offset, static_cast<float>(low), static_cast<float>(high));
+  if (device == Device::cuda)
+    LMF_CUDA_TWIN("rand", kernels::rand_uniform_cuda(t.raw(), dtype, t.numel(), seed, offset, static_cast<float>(low), static_cast<float>(high),
+                                                     cuda_current_stream()));
+  else kernels::rand_uniform_cpu(t.raw(), dtype, t.numel(), seed, offset, static_cast<float>(low), static_cast<float>(high));
   return t;
 }
 
@@ -52,8 +55,10 @@ Tensor rand_normal(const Shape& shape, DType dtype, uint64_t seed, uint64_t offs
   LMF_CHECK(std::isfinite(mean) && std::isfinite(std) && std >= 0, value, "randn",
             "mean must be finite and std finite and >= 0, got " << mean << " and " << std);
   Tensor t = Tensor::empty(shape, dtype, device, "randn");
-  check_cpu(t, "randn");
-  kernels::rand_normal_cpu(t.raw(), dtype, t.numel(), seed, offset, static_cast<float>(mean), static_cast<float>(std));
+  if (device == Device::cuda)
+    LMF_CUDA_TWIN("randn", kernels::rand_normal_cuda(t.raw(), dtype, t.numel(), seed, offset, static_cast<float>(mean), static_cast<float>(std),
+                                                     cuda_current_stream()));
+  else kernels::rand_normal_cpu(t.raw(), dtype, t.numel(), seed, offset, static_cast<float>(mean), static_cast<float>(std));
   return t;
 }
 

@@ -6,6 +6,7 @@
 #include "../kernels/norm.h"
 #include "../kernels/rope.h"
 #include "checks.h"
+#include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
@@ -44,7 +45,6 @@ DType stats_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
 Tensor activation(const Tensor& x, const std::string& kind) {
   const ActKind k = act_kind(kind, "activation");
   const char* op = kernels::act_name(k);
-  check_cpu(x, op);
   check_layer_dtype(x, op, "input");
   LMF_CHECK(x.ndim() >= 1, shape, op, "input must have at least 1 dimension, got a scalar");
   const int64_t last = x.shape.back();
@@ -58,7 +58,10 @@ Tensor activation(const Tensor& x, const std::string& kind) {
   Tensor y = Tensor::empty(out_shape, x.dtype, x.device(), op);
   const int64_t n = out_shape.back();
   const int64_t rows = n ? c.numel() / (kernels::act_is_gated(k) ? 2 * n : n) : 0;
-  if (y.numel() > 0) kernels::activation_forward_cpu(y.raw(), c.raw(), x.dtype, k, rows, n);
+  if (y.numel() > 0 && x.device() == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::activation_forward_cuda(y.raw(), c.raw(), x.dtype, k, rows, n, cuda_current_stream()));
+  else if (y.numel() > 0)
+    kernels::activation_forward_cpu(y.raw(), c.raw(), x.dtype, k, rows, n);
   return y;
 }
 
@@ -66,7 +69,6 @@ Tensor activation_backward(const Tensor& dy, const Tensor& x, const std::string&
   const ActKind k = act_kind(kind, "activation backward");
   const std::string ops = std::string(kernels::act_name(k)) + " backward";
   const char* op = ops.c_str();
-  check_cpu(x, op);
   check_layer_dtype(x, op, "input");
   check_like(dy, x, op, "gradient");
   LMF_CHECK(x.ndim() >= 1, shape, op, "input must have at least 1 dimension, got a scalar");
@@ -80,7 +82,10 @@ Tensor activation_backward(const Tensor& dy, const Tensor& x, const std::string&
   Tensor dx = Tensor::empty(x.shape, x.dtype, x.device(), op);
   const int64_t n = out_shape.back();
   const int64_t rows = n ? cx.numel() / (kernels::act_is_gated(k) ? 2 * n : n) : 0;
-  if (dx.numel() > 0) kernels::activation_backward_cpu(dx.raw(), cg.raw(), cx.raw(), x.dtype, k, rows, n);
+  if (dx.numel() > 0 && x.device() == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::activation_backward_cuda(dx.raw(), cg.raw(), cx.raw(), x.dtype, k, rows, n, cuda_current_stream()));
+  else if (dx.numel() > 0)
+    kernels::activation_backward_cpu(dx.raw(), cg.raw(), cx.raw(), x.dtype, k, rows, n);
   return dx;
 }
 
@@ -88,7 +93,6 @@ namespace {
 
 NormResult norm_forward(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* residual, double eps, bool rms) {
   const char* op = rms ? "rmsNorm" : "layerNorm";
-  check_cpu(x, op);
   check_layer_dtype(x, op, "input");
   LMF_CHECK(x.ndim() >= 1, shape, op, "input must have at least 1 dimension, got a scalar");
   const int64_t D = x.shape.back();
@@ -118,7 +122,11 @@ NormResult norm_forward(const Tensor& x, const Tensor& weight, const Tensor* bia
   p.D = D;
   p.eps = eps;
   p.rms = rms;
-  if (p.rows > 0)
+  if (p.rows > 0 && x.device() == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::norm_forward_cuda(res.y.raw(), residual ? res.sum->raw() : nullptr, rms ? nullptr : res.mean.raw(), res.rstd.raw(),
+                                                 cx.raw(), residual ? cr.raw() : nullptr, cw.raw(), bias ? cb.raw() : nullptr, x.dtype, p,
+                                                 cuda_current_stream()));
+  else if (p.rows > 0)
     kernels::norm_forward_cpu(res.y.raw(), residual ? res.sum->raw() : nullptr, rms ? nullptr : res.mean.raw(), res.rstd.raw(),
                               cx.raw(), residual ? cr.raw() : nullptr, cw.raw(), bias ? cb.raw() : nullptr, x.dtype, p);
   return res;
@@ -127,7 +135,6 @@ NormResult norm_forward(const Tensor& x, const Tensor& weight, const Tensor* bia
 NormGrads norm_backward(const Tensor& dy, const Tensor* dsum, const Tensor& s, const Tensor& weight, const Tensor* mean,
                         const Tensor& rstd, bool has_bias, bool rms) {
   const char* op = rms ? "rmsNorm backward" : "layerNorm backward";
-  check_cpu(s, op);
   check_layer_dtype(s, op, "input");
   LMF_CHECK(s.ndim() >= 1, shape, op, "input must have at least 1 dimension, got a scalar");
   const int64_t D = s.shape.back();
@@ -155,8 +162,12 @@ NormGrads norm_backward(const Tensor& dy, const Tensor* dsum, const Tensor& s, c
   p.rows = numel_of(lead);
   p.D = D;
   p.rms = rms;
-  kernels::norm_backward_cpu(g.dx.raw(), g.dw.raw(), has_bias ? g.db->raw() : nullptr, cg.raw(), dsum ? cd.raw() : nullptr, cs.raw(),
-                             cw.raw(), mean ? cm.raw() : nullptr, cr.raw(), s.dtype, p);
+  if (s.device() == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::norm_backward_cuda(g.dx.raw(), g.dw.raw(), has_bias ? g.db->raw() : nullptr, cg.raw(), dsum ? cd.raw() : nullptr,
+                                                  cs.raw(), cw.raw(), mean ? cm.raw() : nullptr, cr.raw(), s.dtype, p, cuda_current_stream()));
+  else
+    kernels::norm_backward_cpu(g.dx.raw(), g.dw.raw(), has_bias ? g.db->raw() : nullptr, cg.raw(), dsum ? cd.raw() : nullptr, cs.raw(),
+                               cw.raw(), mean ? cm.raw() : nullptr, cr.raw(), s.dtype, p);
   return g;
 }
 
@@ -178,7 +189,6 @@ NormGrads rms_norm_backward(const Tensor& dy, const Tensor* dsum, const Tensor& 
 
 Tensor rope(const Tensor& x, double base, const std::string& pairing, int64_t offset, int64_t rotary_dims, bool inverse) {
   const char* op = inverse ? "rope backward" : "rope";
-  check_cpu(x, op);
   check_layer_dtype(x, op, "input");
   LMF_CHECK(x.ndim() == 4, shape, op, "input must have shape [B, H, T, D], got " << shape_str(x.shape));
   LMF_CHECK(pairing == "half" || pairing == "interleaved", value, op, "pairing must be 'half' or 'interleaved', got '" << pairing << "'");
@@ -196,7 +206,10 @@ Tensor rope(const Tensor& x, double base, const std::string& pairing, int64_t of
   p.offset = offset;
   p.base = base;
   p.interleaved = pairing == "interleaved";
-  if (y.numel() > 0) kernels::rope_cpu(y.raw(), c.raw(), x.dtype, p, inverse);
+  if (y.numel() > 0 && x.device() == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::rope_cuda(y.raw(), c.raw(), x.dtype, p, inverse, cuda_current_stream()));
+  else if (y.numel() > 0)
+    kernels::rope_cpu(y.raw(), c.raw(), x.dtype, p, inverse);
   return y;
 }
 

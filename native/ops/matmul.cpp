@@ -1,5 +1,6 @@
 #include "../kernels/matmul.h"
 #include "checks.h"
+#include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
@@ -44,7 +45,6 @@ Operand batch_view(const Tensor& t, const Shape& batch) {
 Tensor matmul(const Tensor& a_in, const Tensor& b_in, const Tensor* bias, const Tensor* residual) {
   const char* op = "matmul";
   check_same_device(a_in, b_in, op);
-  check_cpu(a_in, op);
   check_float(a_in, op, "a");
   check_same_dtype(a_in, b_in, op);
   LMF_CHECK(a_in.ndim() >= 1 && b_in.ndim() >= 1, shape, op,
@@ -102,7 +102,9 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, const Tensor* bias, const 
     p.bs_r = M * N;
     p.rs_r = N;
   }
-  if (out.numel() > 0) {
+  if (out.numel() > 0 && out.device() == Device::cuda) {
+    LMF_CUDA_TWIN(op, kernels::matmul_forward_cuda(p, cuda_current_stream()));  // float64 included
+  } else if (out.numel() > 0) {
     if (p.dtype == DType::f64) kernels::matmul_f64_cpu(p);
     else kernels::matmul_forward_cpu(p);
   }

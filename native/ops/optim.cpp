@@ -11,6 +11,7 @@
 #include "../kernels/optim.h"
 #include "../kernels/quant8.h"
 #include "checks.h"
+#include "dispatch.h"
 
 namespace lmf::ops {
 
@@ -20,13 +21,16 @@ using kernels::OptimSlot;
 
 namespace {
 
-void check_contig_cpu(const Tensor& t, const char* op, const std::string& what) {
-  LMF_CHECK(t.device() == Device::cpu, device, op, what << " is on " << device_name(t.device()) << "; optimizer steps run on the CPU only so far");
+// Every tensor of one call lives on the device of the first one (the CPU or the CUDA twin runs them all).
+void check_contig(const Tensor& t, Device dev, const char* op, const std::string& what) {
+  LMF_CHECK(t.device() == dev, device, op,
+            what << " is on " << device_name(t.device()) << " but the first parameter is on " << device_name(dev)
+                 << " (move parameters, gradients and optimizer state to one device)");
   LMF_CHECK(t.is_contiguous(), value, op, what << " must be contiguous");
 }
 
-void check_state(const Tensor& s, DType dt, int64_t n, const char* op, const std::string& what) {
-  check_contig_cpu(s, op, what);
+void check_state(const Tensor& s, Device dev, DType dt, int64_t n, const char* op, const std::string& what) {
+  check_contig(s, dev, op, what);
   LMF_CHECK(s.dtype == dt, dtype, op, what << " must be " << dtype_name(dt) << ", got " << dtype_name(s.dtype));
   LMF_CHECK(s.numel() == n, shape, op, what << " has " << s.numel() << " elements, expected " << n);
 }
@@ -44,14 +48,14 @@ struct Common {
   int64_t n;
 };
 
-Common check_common(const OptimParam& p, size_t i, const char* op, size_t hp_len) {
+Common check_common(const OptimParam& p, size_t i, const char* op, size_t hp_len, Device dev) {
   const std::string pi = "parameter " + std::to_string(i);
   LMF_CHECK(p.param != nullptr, value, op, pi << " is missing");
   LMF_CHECK(p.grad != nullptr, value, op, pi << " has no gradient (run backward() first, or leave it out of the optimizer)");
   const Tensor& w = *p.param;
   const Tensor& g = *p.grad;
-  check_contig_cpu(w, op, pi);
-  check_contig_cpu(g, op, "the gradient of " + pi);
+  check_contig(w, dev, op, pi);
+  check_contig(g, dev, op, "the gradient of " + pi);
   LMF_CHECK(w.dtype == DType::f32 || w.dtype == DType::bf16, dtype, op, pi << " must be float32 or bfloat16, got " << dtype_name(w.dtype));
   LMF_CHECK(g.shape == w.shape, shape, op,
             "the gradient of " << pi << " has shape " << shape_str(g.shape) << " but the parameter has " << shape_str(w.shape));
@@ -67,7 +71,7 @@ Common check_common(const OptimParam& p, size_t i, const char* op, size_t hp_len
     LMF_CHECK(g.dtype == DType::f32 || g.dtype == DType::bf16, dtype, op,
               "the gradient of bfloat16 " << pi << " must be bfloat16 or float32, got " << dtype_name(g.dtype));
     LMF_CHECK(p.master != nullptr, value, op, pi << " is bfloat16 and needs a float32 master copy");
-    check_state(*p.master, DType::f32, c.n, op, "the master copy of " + pi);
+    check_state(*p.master, dev, DType::f32, c.n, op, "the master copy of " + pi);
     c.w = p.master->data<float>();
     c.w16 = w.data<uint16_t>();
   }
@@ -91,9 +95,10 @@ bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool
   std::vector<OptimSlot> slots;
   std::vector<Adam8Slot> slots8;
   std::vector<kernels::GradView> grads;
+  const Device dev = !ps.empty() && ps[0].param ? ps[0].param->device() : Device::cpu;
   for (size_t i = 0; i < ps.size(); ++i) {
     const OptimParam& p = ps[i];
-    const Common c = check_common(p, i, op, hp_len);
+    const Common c = check_common(p, i, op, hp_len, dev);
     const std::vector<double>& h = p.hp;
     const std::string pi = "parameter " + std::to_string(i);
     check_hp(h[0], op, "lr", i, 0, 1e30);
@@ -110,7 +115,7 @@ bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool
       LMF_CHECK(p.states.size() == (mom ? 1u : 0u), value, op,
                 pi << " has " << p.states.size() << " state tensors, expected " << (mom ? 1 : 0));
       if (mom) {
-        check_state(*p.states[0], DType::f32, c.n, op, "the momentum buffer of " + pi);
+        check_state(*p.states[0], dev, DType::f32, c.n, op, "the momentum buffer of " + pi);
         s.s0 = p.states[0]->data<float>();
       }
       s.sgd = optim::SgdCoef{lr, wd, static_cast<float>(h[2]), static_cast<float>(1.0 - h[3]), h[5] == 1 ? 1 : 0, h[4] != 0 ? 1 : 0};
@@ -133,8 +138,8 @@ bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool
       ac.step_size = static_cast<float>(h[0] / bc1);
       ac.inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
       if (p.states.size() == 2) {
-        check_state(*p.states[0], DType::f32, c.n, op, "the first moment of " + pi);
-        check_state(*p.states[1], DType::f32, c.n, op, "the second moment of " + pi);
+        check_state(*p.states[0], dev, DType::f32, c.n, op, "the first moment of " + pi);
+        check_state(*p.states[1], dev, DType::f32, c.n, op, "the second moment of " + pi);
         s.s0 = p.states[0]->data<float>();
         s.s1 = p.states[1]->data<float>();
         s.adam = ac;
@@ -143,10 +148,10 @@ bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool
         LMF_CHECK(p.states.size() == 4, value, op,
                   pi << " has " << p.states.size() << " state tensors, expected 2 (float32) or 4 (8-bit codes and absmax)");
         const int64_t blocks = (c.n + kernels::kQuant8Block - 1) / kernels::kQuant8Block;
-        check_state(*p.states[0], DType::u8, c.n, op, "the 8-bit first moment of " + pi);
-        check_state(*p.states[1], DType::u8, c.n, op, "the 8-bit second moment of " + pi);
-        check_state(*p.states[2], DType::f32, blocks, op, "the first moment's absmax of " + pi);
-        check_state(*p.states[3], DType::f32, blocks, op, "the second moment's absmax of " + pi);
+        check_state(*p.states[0], dev, DType::u8, c.n, op, "the 8-bit first moment of " + pi);
+        check_state(*p.states[1], dev, DType::u8, c.n, op, "the 8-bit second moment of " + pi);
+        check_state(*p.states[2], dev, DType::f32, blocks, op, "the first moment's absmax of " + pi);
+        check_state(*p.states[3], dev, DType::f32, blocks, op, "the second moment's absmax of " + pi);
         Adam8Slot q;
         q.w = c.w; q.w16 = c.w16; q.g = c.g; q.g_bf16 = c.g_bf16; q.n = c.n; q.adam = ac;
         q.c1 = p.states[0]->data<uint8_t>();
@@ -159,7 +164,7 @@ bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool
       check_hp(h[2], op, "beta1", i, 0, 1);
       check_hp(h[3], op, "beta2", i, 0, 1);
       LMF_CHECK(p.states.size() == 1, value, op, pi << " has " << p.states.size() << " state tensors, expected 1");
-      check_state(*p.states[0], DType::f32, c.n, op, "the momentum of " + pi);
+      check_state(*p.states[0], dev, DType::f32, c.n, op, "the momentum of " + pi);
       s.s0 = p.states[0]->data<float>();
       s.lion = optim::LionCoef{lr, static_cast<float>(1 - h[0] * h[1]), static_cast<float>(h[2]), static_cast<float>(1 - h[2]),
                                static_cast<float>(h[3]), static_cast<float>(1 - h[3])};
@@ -169,14 +174,24 @@ bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool
       check_hp(h[3], op, "rho", i, 0, 1e30);
       check_hp(h[4], op, "eps", i, 0, 1e30);
       LMF_CHECK(p.states.size() == 2, value, op, pi << " has " << p.states.size() << " state tensors, expected 2");
-      check_state(*p.states[0], DType::f32, c.n, op, "the first moment of " + pi);
-      check_state(*p.states[1], DType::f32, c.n, op, "the Hessian estimate of " + pi);
+      check_state(*p.states[0], dev, DType::f32, c.n, op, "the first moment of " + pi);
+      check_state(*p.states[1], dev, DType::f32, c.n, op, "the Hessian estimate of " + pi);
       s.s0 = p.states[0]->data<float>();
       s.s1 = p.states[1]->data<float>();
       s.sophia = optim::SophiaCoef{lr, static_cast<float>(1 - h[0] * h[1]), static_cast<float>(h[2]), static_cast<float>(1 - h[2]),
                                    static_cast<float>(h[3]), static_cast<float>(h[4])};
       slots.push_back(s);
     }
+  }
+  if (dev == Device::cuda) {
+    bool finite = true;
+    LMF_CUDA_TWIN(op, {
+      const cuda_stream st = cuda_current_stream();
+      if (check_finite) finite = kernels::grads_finite_cuda(grads, st);
+      if (finite && !slots.empty()) kernels::optim_step_cuda(k, slots, st);
+      if (finite && !slots8.empty()) kernels::adam8bit_step_cuda(slots8, st);
+    });
+    return finite;
   }
   if (check_finite && !kernels::grads_finite_cpu(grads)) return false;
   if (!slots.empty()) kernels::optim_step_cpu(k, slots);
@@ -188,18 +203,24 @@ double clip_grad_norm(const std::vector<const Tensor*>& grads, double max_norm) 
   const char* op = "clipGradNorm";
   LMF_CHECK(!std::isnan(max_norm) && max_norm > 0, value, op, "maxNorm must be positive, got " << max_norm);
   std::vector<kernels::GradView> views;
+  const Device dev = grads.empty() ? Device::cpu : grads[0]->device();
   for (size_t i = 0; i < grads.size(); ++i) {
     const Tensor& g = *grads[i];
     const std::string gi = "gradient " + std::to_string(i);
-    check_contig_cpu(g, op, gi);
+    check_contig(g, dev, op, gi);
     LMF_CHECK(g.dtype == DType::f32 || g.dtype == DType::bf16, dtype, op, gi << " must be float32 or bfloat16, got " << dtype_name(g.dtype));
     views.push_back({g.raw(), g.dtype == DType::bf16, g.numel()});
   }
-  const kernels::GradNormResult r = kernels::grad_sumsq_cpu(views);
+  kernels::GradNormResult r;
+  if (dev == Device::cuda) LMF_CUDA_TWIN(op, r = kernels::grad_sumsq_cuda(views, cuda_current_stream()));
+  else r = kernels::grad_sumsq_cpu(views);
   const double norm = std::sqrt(r.sumsq);
   if (!r.finite) return std::isnan(r.sumsq) ? r.sumsq : norm;
   const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1) kernels::grad_scale_cpu(views, static_cast<float>(coef));
+  if (coef < 1) {
+    if (dev == Device::cuda) LMF_CUDA_TWIN(op, kernels::grad_scale_cuda(views, static_cast<float>(coef), cuda_current_stream()));
+    else kernels::grad_scale_cpu(views, static_cast<float>(coef));
+  }
   return norm;
 }
 
@@ -208,16 +229,18 @@ void hessian_ema(const std::vector<const Tensor*>& hs, const std::vector<const T
   LMF_CHECK(hs.size() == es.size() && hs.size() == b2.size(), value, op,
             "got " << es.size() << " estimates for " << hs.size() << " parameters");
   std::vector<kernels::EmaSlot> slots;
+  const Device dev = es.empty() ? Device::cpu : es[0]->device();
   for (size_t i = 0; i < hs.size(); ++i) {
     const std::string pi = "parameter " + std::to_string(i);
     const Tensor& e = *es[i];
-    check_contig_cpu(e, op, "the estimate of " + pi);
+    check_contig(e, dev, op, "the estimate of " + pi);
     LMF_CHECK(e.dtype == DType::f32 || e.dtype == DType::bf16, dtype, op, "the estimate of " << pi << " must be float32 or bfloat16, got " << dtype_name(e.dtype));
-    check_state(*hs[i], DType::f32, e.numel(), op, "the Hessian state of " + pi);
+    check_state(*hs[i], dev, DType::f32, e.numel(), op, "the Hessian state of " + pi);
     check_hp(b2[i], op, "beta2", i, 0, 1);
     slots.push_back({hs[i]->data<float>(), e.raw(), e.dtype == DType::bf16, e.numel(), static_cast<float>(b2[i])});
   }
-  kernels::ema_update_cpu(slots);
+  if (dev == Device::cuda) LMF_CUDA_TWIN(op, kernels::ema_update_cuda(slots, cuda_current_stream()));
+  else kernels::ema_update_cpu(slots);
 }
 
 Tensor quant8_map(bool is_signed) {
@@ -229,23 +252,33 @@ Tensor quant8_map(bool is_signed) {
 
 std::vector<Tensor> quantize8(const Tensor& x, bool is_signed) {
   const char* op = "quantize8";
-  check_contig_cpu(x, op, "input");
+  const Device dev = x.device();
+  check_contig(x, dev, op, "input");
   LMF_CHECK(x.dtype == DType::f32, dtype, op, "input must be float32, got " << dtype_name(x.dtype));
   const int64_t n = x.numel(), blocks = (n + kernels::kQuant8Block - 1) / kernels::kQuant8Block;
-  Tensor codes = Tensor::empty(x.shape, DType::u8, Device::cpu, op);
-  Tensor absmax = Tensor::empty({blocks}, DType::f32, Device::cpu, op);
-  kernels::quantize_blockwise_cpu(codes.data<uint8_t>(), absmax.data<float>(), x.data<float>(), n, is_signed);
+  Tensor codes = Tensor::empty(x.shape, DType::u8, dev, op);
+  Tensor absmax = Tensor::empty({blocks}, DType::f32, dev, op);
+  if (dev == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::quantize_blockwise_cuda(codes.data<uint8_t>(), absmax.data<float>(), x.data<float>(), n, is_signed,
+                                                       cuda_current_stream()));
+  else
+    kernels::quantize_blockwise_cpu(codes.data<uint8_t>(), absmax.data<float>(), x.data<float>(), n, is_signed);
   return {codes, absmax};
 }
 
 Tensor dequantize8(const Tensor& codes, const Tensor& absmax, bool is_signed) {
   const char* op = "dequantize8";
-  check_contig_cpu(codes, op, "codes");
+  const Device dev = codes.device();
+  check_contig(codes, dev, op, "codes");
   LMF_CHECK(codes.dtype == DType::u8, dtype, op, "codes must be uint8, got " << dtype_name(codes.dtype));
   const int64_t n = codes.numel(), blocks = (n + kernels::kQuant8Block - 1) / kernels::kQuant8Block;
-  check_state(absmax, DType::f32, blocks, op, "absmax");
-  Tensor x = Tensor::empty(codes.shape, DType::f32, Device::cpu, op);
-  kernels::dequantize_blockwise_cpu(x.data<float>(), codes.data<uint8_t>(), absmax.data<float>(), n, is_signed);
+  check_state(absmax, dev, DType::f32, blocks, op, "absmax");
+  Tensor x = Tensor::empty(codes.shape, DType::f32, dev, op);
+  if (dev == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::dequantize_blockwise_cuda(x.data<float>(), codes.data<uint8_t>(), absmax.data<float>(), n, is_signed,
+                                                         cuda_current_stream()));
+  else
+    kernels::dequantize_blockwise_cpu(x.data<float>(), codes.data<uint8_t>(), absmax.data<float>(), n, is_signed);
   return x;
 }
 

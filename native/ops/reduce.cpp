@@ -1,6 +1,8 @@
 #include <algorithm>
 
+#include "../kernels/elementwise.h"
 #include "checks.h"
+#include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
@@ -22,7 +24,6 @@ const char* reduce_name(ReduceOp op) {
 // An empty dims list reduces over every dimension.
 Tensor reduce(const Tensor& t, std::vector<int64_t> dims, bool keepdim, ReduceOp op) {
   const char* name = reduce_name(op);
-  check_cpu(t, name);
   check_float(t, name);
   const size_t nd = t.shape.size();
   std::vector<bool> red(nd, dims.empty());
@@ -64,11 +65,10 @@ Tensor reduce(const Tensor& t, std::vector<int64_t> dims, bool keepdim, ReduceOp
     src = contiguous(permute(t, perm));
     outer = out.numel();
   }
-  if (n == 0) {
-    kernels::fill_cpu(out.raw(), out.dtype, out.numel(), 0.0);
-    return out;
-  }
-  kernels::reduce_cpu(out.raw(), src.raw(), t.dtype, outer, n, inner, op);
+  if (n == 0) return full(out_shape, out.dtype, 0.0, t.device());
+  if (t.device() == Device::cuda)
+    LMF_CUDA_TWIN(name, kernels::reduce_cuda(out.raw(), src.raw(), t.dtype, outer, n, inner, op, cuda_current_stream()));
+  else kernels::reduce_cpu(out.raw(), src.raw(), t.dtype, outer, n, inner, op);
   return out;
 }
 

@@ -4,13 +4,13 @@
 
 #include "../kernels/softmax_xent.h"
 #include "checks.h"
+#include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
 
 Tensor softmax(const Tensor& t, int64_t dim, bool log) {
   const char* op = log ? "logSoftmax" : "softmax";
-  check_cpu(t, op);
   check_float(t, op);
   LMF_CHECK(t.ndim() >= 1, shape, op, "input must have at least 1 dimension");
   const int d = norm_dim(dim, t.shape.size(), op);
@@ -19,7 +19,10 @@ Tensor softmax(const Tensor& t, int64_t dim, bool log) {
   for (int i = 0; i < d; ++i) outer *= t.shape[i];
   for (int i = d + 1; i < t.ndim(); ++i) inner *= t.shape[i];
   Tensor out = Tensor::empty(t.shape, t.dtype, t.device(), op);
-  if (out.numel() > 0) kernels::softmax_forward_cpu(out.raw(), c.raw(), t.dtype, outer, t.shape[d], inner, log);
+  if (out.numel() > 0 && t.device() == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::softmax_forward_cuda(out.raw(), c.raw(), t.dtype, outer, t.shape[d], inner, log, cuda_current_stream()));
+  else if (out.numel() > 0)
+    kernels::softmax_forward_cpu(out.raw(), c.raw(), t.dtype, outer, t.shape[d], inner, log);
   return out;
 }
 
@@ -28,11 +31,11 @@ namespace {
 struct XentChecked {
   Tensor x, y;
   int64_t N = 0, V = 0, valid = 0;
+  std::vector<int32_t> host_targets;  // read back for the range check when the targets live on the GPU
 };
 
 XentChecked check_xent(const Tensor& logits, const Tensor& target, int64_t ignore_index, const char* op) {
   check_same_device(logits, target, op);
-  check_cpu(logits, op);
   check_float(logits, op, "logits");
   LMF_CHECK(target.dtype == DType::i32, dtype, op, "targets must be int32, got " << dtype_name(target.dtype));
   LMF_CHECK(logits.ndim() == 2, shape, op, "logits must have shape [N, V], got " << shape_str(logits.shape));
@@ -46,6 +49,11 @@ XentChecked check_xent(const Tensor& logits, const Tensor& target, int64_t ignor
   c.x = contiguous(logits);
   c.y = contiguous(target);
   const int32_t* tg = c.y.data<int32_t>();
+  if (c.y.device() == Device::cuda) {
+    c.host_targets.resize(static_cast<size_t>(c.N));
+    to_host(c.y, c.host_targets.data());
+    tg = c.host_targets.data();
+  }
   for (int64_t i = 0; i < c.N; ++i) {
     if (tg[i] == ignore_index) continue;
     LMF_CHECK(tg[i] >= 0 && tg[i] < c.V, value, op, "target " << tg[i] << " at row " << i << " is outside [0, " << c.V << ")");
@@ -71,7 +79,16 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, int
   p.V = c.V;
   p.ignore_index = static_cast<int32_t>(ignore_index);
   p.z_loss = z_loss;
-  kernels::xent_forward_cpu(loss.data(), lse.data(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), p);
+  if (logits.device() == Device::cuda) {
+    // Per-row loss and lse are written on the device, then read back: the reductions below are the CPU's.
+    const Tensor dloss = Tensor::empty({c.N}, DType::f64, Device::cuda, op), dlse = Tensor::empty({c.N}, DType::f64, Device::cuda, op);
+    LMF_CUDA_TWIN(op, kernels::xent_forward_cuda(dloss.data<double>(), dlse.data<double>(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), p,
+                                                 cuda_current_stream()));
+    to_host(dloss, loss.data());
+    to_host(dlse, lse.data());
+  } else {
+    kernels::xent_forward_cpu(loss.data(), lse.data(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), p);
+  }
   CrossEntropyResult r;
   r.valid = c.valid;
   const Tensor lse64 = from_host(lse.data(), lse.size() * sizeof(double), {c.N}, DType::f64, logits.device());
@@ -104,7 +121,10 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const 
   p.V = c.V;
   p.ignore_index = static_cast<int32_t>(ignore_index);
   p.z_loss = z_loss;
-  kernels::xent_backward_cpu(dx.raw(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), l64.data<double>(), g64.data<double>(), p);
+  if (dx.device() == Device::cuda)
+    LMF_CUDA_TWIN(op, kernels::xent_backward_cuda(dx.raw(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), l64.data<double>(), g64.data<double>(), p,
+                                                  cuda_current_stream()));
+  else kernels::xent_backward_cpu(dx.raw(), c.x.raw(), c.x.dtype, c.y.data<int32_t>(), l64.data<double>(), g64.data<double>(), p);
   return dx;
 }
 

@@ -4,6 +4,7 @@
 #include "../kernels/elementwise.h"
 #include "../runtime/cuda_runtime.h"
 #include "checks.h"
+#include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
@@ -89,12 +90,14 @@ Tensor expand(const Tensor& t, const Shape& shape) {
 
 void copy_into(const Tensor& dst, const Tensor& src) {
   check_same_device(dst, src, "copy");
-  check_cpu(dst, "copy");
   const Shape bs = broadcast_strides(src.shape, src.strides, dst.shape);
   LMF_CHECK(broadcast_shapes(dst.shape, src.shape, "copy") == dst.shape, shape, "copy",
             "cannot copy " << shape_str(src.shape) << " into " << shape_str(dst.shape));
   const Shape* st[2] = {&dst.strides, &bs};
-  kernels::copy_cpu(dst.raw(), dst.dtype, src.raw(), src.dtype, kernels::make_loop(dst.shape, st, 2));
+  const kernels::StridedLoop loop = kernels::make_loop(dst.shape, st, 2);
+  if (dst.device() == Device::cuda)
+    LMF_CUDA_TWIN("copy", kernels::copy_cuda(dst.raw(), dst.dtype, src.raw(), src.dtype, loop, cuda_current_stream()));
+  else kernels::copy_cpu(dst.raw(), dst.dtype, src.raw(), src.dtype, loop);
 }
 
 Tensor contiguous(const Tensor& t) {

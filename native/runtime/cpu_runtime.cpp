@@ -6,6 +6,7 @@
 // output took 400 ms instead of 3. Large blocks are therefore kept after release, in size classes, up to
 // a byte limit (a quarter of physical memory by default), and handed out again.
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -62,36 +63,53 @@ size_t default_cache_limit() {
   return quarter > (size_t(1) << 30) ? quarter : size_t(1) << 30;
 }
 
+// Cached blocks by class and by age (an increasing stamp). When a released block does not fit under the
+// limit, the oldest cached blocks are freed to make room for it: without that, blocks of a class that
+// stopped recurring (an earlier model's, another batch shape's) kept the cache full for good, and every
+// block of the new working set went back to fresh pages each step (a 91M-parameter GPT after smaller ones
+// in the sweep: a third of its MFU, and heap growth until the process was killed).
 struct BlockCache {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;  // class size -> block
+  std::multimap<size_t, uint64_t> by_class;             // class size -> stamp
+  std::map<uint64_t, std::pair<size_t, void*>> by_age;  // stamp -> (class size, block)
+  uint64_t next_stamp = 0;
   size_t cached = 0;
   size_t limit = default_cache_limit();
 
+  // Removes one entry (the caller holds mu) and returns its block.
+  void* remove(std::multimap<size_t, uint64_t>::iterator it) {
+    auto a = by_age.find(it->second);
+    void* p = a->second.second;
+    cached -= it->first;
+    by_age.erase(a);
+    by_class.erase(it);
+    return p;
+  }
   void* take(size_t cls) {
     std::lock_guard<std::mutex> lk(mu);
-    auto it = free_blocks.find(cls);
-    if (it == free_blocks.end()) return nullptr;
-    void* p = it->second;
-    free_blocks.erase(it);
-    cached -= cls;
-    return p;
+    auto range = by_class.equal_range(cls);
+    if (range.first == range.second) return nullptr;
+    return remove(std::prev(range.second));  // the most recently released: likeliest still in cache
   }
   bool give(void* p, size_t cls) {
     std::lock_guard<std::mutex> lk(mu);
-    if (cached + cls > limit) return false;
-    free_blocks.emplace(cls, p);
+    if (cls > limit) return false;
+    while (cached + cls > limit) {
+      const auto oldest = by_age.begin();
+      auto range = by_class.equal_range(oldest->second.first);
+      auto it = range.first;
+      while (it->second != oldest->first) ++it;
+      std::free(remove(it));
+    }
+    by_class.emplace(cls, next_stamp);
+    by_age.emplace(next_stamp++, std::make_pair(cls, p));
     cached += cls;
     return true;
   }
   void trim(size_t to) {
     std::lock_guard<std::mutex> lk(mu);
-    while (cached > to && !free_blocks.empty()) {
-      auto it = std::prev(free_blocks.end());  // largest first: frees the most with the fewest calls
-      cached -= it->first;
-      std::free(it->second);
-      free_blocks.erase(it);
-    }
+    // largest first: frees the most with the fewest calls
+    while (cached > to && !by_class.empty()) std::free(remove(std::prev(by_class.end())));
   }
 };
 BlockCache g_cache;
@@ -146,17 +164,23 @@ MemoryStats memory_stats(Device device) {
   if (device == Device::cpu) {
     std::lock_guard<std::mutex> lk(g_cache.mu);
     s.cached_bytes = static_cast<int64_t>(g_cache.cached);
+  } else {
+    s.cached_bytes = cuda_cached_bytes();
   }
   return s;
 }
 
 void empty_cache(Device device) {
   if (device == Device::cpu) g_cache.trim(0);
+  else cuda_empty_cache();
 }
 
 void set_cache_limit(Device device, int64_t bytes) {
   LMF_CHECK(bytes >= 0, value, "setCacheLimit", "limit must be non-negative, got " << bytes);
-  if (device != Device::cpu) return;
+  if (device != Device::cpu) {
+    cuda_set_cache_limit(bytes);
+    return;
+  }
   {
     std::lock_guard<std::mutex> lk(g_cache.mu);
     g_cache.limit = static_cast<size_t>(bytes);

@@ -2,6 +2,7 @@
 // entries report that CUDA is unavailable and throw "built without CUDA support".
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 struct CUstream_st;  // CUDA's own stream type: cudaStream_t is CUstream_st*
@@ -21,5 +22,25 @@ void cuda_free(void* p, size_t bytes);
 void cuda_copy(void* dst, const void* src, size_t bytes, int kind);
 // The stream every kernel of the current device launches on (one per device).
 cuda_stream cuda_current_stream();
+// Waits for every kernel queued on the current device's stream (turning a kernel fault into an Error).
+void cuda_synchronize();
+
+// The caching allocator: bytes held in released blocks, kept for reuse; emptying and bounding them.
+int64_t cuda_cached_bytes();
+void cuda_empty_cache();
+void cuda_set_cache_limit(int64_t bytes);
+
+// Device name, compute capability (major * 10 + minor), global memory bytes of the current device;
+// which GEMM engine runs ("cublasLt" or the fallback kernel, with the reason).
+std::string cuda_device_name();
+int cuda_compute_capability();
+int64_t cuda_total_memory();
+std::string cuda_gemm_engine();
+
+// Events on the current stream, for timing (benchmarks). An event is an opaque handle.
+void* cuda_event_create();
+void cuda_event_record(void* event);
+float cuda_event_elapsed_ms(void* start, void* end);  // synchronizes on `end`
+void cuda_event_destroy(void* event);
 
 }  // namespace lmf

@@ -13,5 +13,17 @@ void* cuda_alloc(size_t) { LMF_THROW(device, "cuda", kNoCuda); }
 void cuda_free(void*, size_t) {}
 void cuda_copy(void*, const void*, size_t, int) { LMF_THROW(device, "cuda", kNoCuda); }
 cuda_stream cuda_current_stream() { LMF_THROW(device, "cuda", kNoCuda); }
+void cuda_synchronize() {}
+int64_t cuda_cached_bytes() { return 0; }
+void cuda_empty_cache() {}
+void cuda_set_cache_limit(int64_t) {}
+std::string cuda_device_name() { return ""; }
+int cuda_compute_capability() { return 0; }
+int64_t cuda_total_memory() { return 0; }
+std::string cuda_gemm_engine() { return ""; }
+void* cuda_event_create() { LMF_THROW(device, "cuda", kNoCuda); }
+void cuda_event_record(void*) { LMF_THROW(device, "cuda", kNoCuda); }
+float cuda_event_elapsed_ms(void*, void*) { LMF_THROW(device, "cuda", kNoCuda); }
+void cuda_event_destroy(void*) {}
 
 }  // namespace lmf

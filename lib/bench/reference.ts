@@ -1,0 +1,232 @@
+/**
+ * The reference configuration of issue 8, lmforge and PyTorch side by side in one run: a GPT of 6 layers,
+ * width 384, 6 heads, seq 256, batch 8, vocabulary 8192, RoPE, SwiGLU, RMSNorm without biases (13.77M
+ * parameters), AdamW, fp32, on the threads lmforge runs with. The step is the Trainer's: forward,
+ * cross-entropy, backward, clipping the total gradient norm to 1, AdamW, zeroing the gradients, reading
+ * the loss.
+ *
+ * The two sides alternate in rounds (the peer stays alive between them, built and warmed up once), so
+ * that a burst of other work on a shared machine lands on both; each side's figure is the median over
+ * all of its timed steps. Then a by-op profile of lmforge's step (profile.ts) and, where the peer runs,
+ * torch.profiler's self time per aten op, show where each side's time goes.
+ */
+import { ValueError } from '../errors.js';
+import { tidy } from '../memory.js';
+import { GPT, type GPTConfig } from '../nn/gpt.js';
+import { tensor } from '../ops/creation.js';
+import { AdamW } from '../optim/adamw.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { numThreads } from '../runtime.js';
+import { fmaPeak, machineInfo, type MachineInfo } from './machine.js';
+import { detectTorch, probeTorchSetting, torchConfigFor, TorchSession, type TorchPeerInfo, type TorchProfile, type TorchSetting } from './peer_torch.js';
+import { breakdownMarkdown, profile, stepBreakdown, type StepBreakdown } from './profile.js';
+import { median } from './timing.js';
+
+export const REFERENCE_MODEL: GPTConfig = {
+  vocabSize: 8192, seqLen: 256, layers: 6, dim: 384, heads: 6, position: 'rope', activation: 'swiglu', norm: 'rmsnorm', bias: false, seed: 1,
+};
+export const REFERENCE_STEP = { batch: 8, lr: 1e-4, weightDecay: 0.1, clip: 1 } as const;
+
+export interface ReferenceOptions {
+  /** Alternating rounds (default 3). */
+  rounds?: number;
+  /** Timed steps per side per round (default 3). */
+  stepsPerRound?: number;
+  /** Untimed steps before the first round, per side (default 2). */
+  warmup?: number;
+  /** 'torch' (default: where present) or 'none'. */
+  peer?: 'torch' | 'none';
+  /** Probe the peer's BLAS/OpenMP settings first (default true; false runs it with the environment's). */
+  probePeer?: boolean;
+  /** Steps of the by-op profile (default 2; 0 skips it). */
+  profileSteps?: number;
+  /** Steps of torch.profiler on the peer (default 1; 0 skips it). */
+  peerProfileSteps?: number;
+  /** A smaller model for tests: overrides of REFERENCE_MODEL and the batch. */
+  model?: Partial<GPTConfig>;
+  batch?: number;
+  log?: (line: string) => void;
+}
+
+export interface ReferenceSide {
+  name: string;
+  stepMs: number;
+  tokensPerSec: number;
+  gflops: number;
+  mfu: number;
+  /** Median step ms of each round. */
+  roundsMs: number[];
+}
+
+export interface ReferenceReport {
+  machine: MachineInfo;
+  threads: number;
+  /** FMA peak in GFLOP/s on `threads`, measured in this run. */
+  peak: number;
+  model: GPTConfig & { params: number; batch: number; tokensPerStep: number; flopsPerToken: number };
+  step: string;
+  rounds: number;
+  stepsPerRound: number;
+  lmforge: ReferenceSide;
+  torch: (ReferenceSide & { info: TorchPeerInfo; setting: TorchSetting | null }) | null;
+  /** Why there is no PyTorch column. */
+  torchAbsent: string | null;
+  /** lmforge tokens/s over PyTorch's (the issue's target: 2 or more). */
+  ratio: number | null;
+  breakdown: StepBreakdown | null;
+  torchProfile: TorchProfile | null;
+}
+
+function lcgTokens(n: number, vocab: number, seed: number): Int32Array {
+  // Random tokens without the global RNG: a 32-bit LCG (Numerical Recipes constants).
+  let s = seed >>> 0;
+  return Int32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % vocab;
+  });
+}
+
+export async function benchReference(opts: ReferenceOptions = {}): Promise<ReferenceReport> {
+  const rounds = opts.rounds ?? 3, per = opts.stepsPerRound ?? 3, warmup = opts.warmup ?? 2;
+  const profileSteps = opts.profileSteps ?? 2, peerProfileSteps = opts.peerProfileSteps ?? 1;
+  for (const [k, v, min] of [['rounds', rounds, 1], ['stepsPerRound', per, 1], ['warmup', warmup, 0], ['profileSteps', profileSteps, 0], ['peerProfileSteps', peerProfileSteps, 0]] as const)
+    if (!Number.isInteger(v) || v < min) throw new ValueError('bench reference', `${k} must be an integer >= ${min}, got ${v}`);
+  const log = opts.log ?? (() => {});
+  const config: GPTConfig = { ...REFERENCE_MODEL, ...opts.model };
+  const batch = opts.batch ?? REFERENCE_STEP.batch;
+  const T = config.seqLen;
+  const threads = numThreads();
+  const peak = fmaPeak(threads);
+  log(`FMA peak on ${threads} thread(s): ${peak.toFixed(0)} GFLOP/s`);
+
+  const model = new GPT(config);
+  const params = model.parameters();
+  const opt = new AdamW(params, { lr: REFERENCE_STEP.lr, weightDecay: REFERENCE_STEP.weightDecay });
+  const x = tensor(lcgTokens(batch * T, config.vocabSize, 1), [batch, T]);
+  const y = tensor(lcgTokens(batch * T, config.vocabSize, 2), [batch, T]);
+  const step = (): number => {
+    const t0 = performance.now();
+    tidy(() => {
+      const loss = model.forward(x, y).loss!;
+      loss.backward();
+      clipGradNorm(params, REFERENCE_STEP.clip);
+      opt.step();
+      opt.zeroGrad();
+      loss.item();
+    });
+    return performance.now() - t0;
+  };
+  const N = model.numParameters();
+  const L = config.layers, d = config.dim;
+  const flopsPerToken = 6 * N + 12 * L * d * T;
+  const tokensPerStep = batch * T;
+  const side = (name: string, all: number[], roundsMs: number[]): ReferenceSide => {
+    const stepMs = median(all);
+    const tokensPerSec = (tokensPerStep * 1000) / stepMs;
+    const gflops = (flopsPerToken * tokensPerSec) / 1e9;
+    return { name, stepMs, tokensPerSec, gflops, mfu: gflops / peak, roundsMs };
+  };
+
+  let session: TorchSession | null = null;
+  let setting: TorchSetting | null = null;
+  let torchAbsent: string | null = null;
+  try {
+    if (opts.peer === 'none') torchAbsent = 'not requested (--peer none)';
+    else {
+      const t = detectTorch();
+      if (!t.available) torchAbsent = t.reason;
+      else {
+        const cfg = torchConfigFor(model, { batch, seq: T, optimizer: 'adamw', lr: REFERENCE_STEP.lr, weightDecay: REFERENCE_STEP.weightDecay, clip: REFERENCE_STEP.clip, threads });
+        try {
+          if (opts.probePeer ?? true) {
+            log(`PyTorch ${t.torch} (${t.python}): probing OPENBLAS_CORETYPE × OMP_WAIT_POLICY ...`);
+            setting = probeTorchSetting(cfg);
+            for (const c of setting.candidates)
+              log(`  coretype ${c.coretype || '(auto)'}, wait ${c.omp_wait || '(default)'}: ${c.error ? `failed (${c.error})` : `GEMM ${c.gflops!.toFixed(0)} GFLOP/s, GEMM+elementwise ${c.mixed_ms!.toFixed(0)} ms`}`);
+            log(`  chosen: coretype ${setting.coretype || '(auto)'}, wait ${setting.ompWait || '(default)'}`);
+          }
+          session = await TorchSession.start(cfg, { warmup, setting });
+          log(`PyTorch peer ready: ${session.info.params} parameters, ${session.info.threads} thread(s), AdamW foreach ${String(session.info.foreach)}`);
+        } catch (e) {
+          torchAbsent = `the peer failed: ${e instanceof Error ? e.message : String(e)}`;
+          session?.close();
+          session = null;
+        }
+      }
+    }
+    if (torchAbsent) log(`No PyTorch peer: ${torchAbsent}`);
+
+    for (let i = 0; i < warmup; i++) step();
+    const ours: number[] = [], oursRounds: number[] = [], theirs: number[] = [], theirsRounds: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const t = Array.from({ length: per }, step);
+      ours.push(...t);
+      oursRounds.push(median(t));
+      let line = `round ${r + 1}/${rounds}: lmforge ${median(t).toFixed(0)} ms/step`;
+      if (session) {
+        const p = await session.run(per);
+        theirs.push(...p.times_ms);
+        theirsRounds.push(p.step_ms);
+        line += `, PyTorch ${p.step_ms.toFixed(0)} ms/step`;
+      }
+      log(line);
+    }
+
+    let breakdown: StepBreakdown | null = null;
+    if (profileSteps > 0) {
+      const { profile: p } = profile(() => {
+        for (let i = 0; i < profileSteps; i++) step();
+      });
+      breakdown = stepBreakdown(p, profileSteps);
+    }
+    const torchProfile = session && peerProfileSteps > 0 ? await session.profile(peerProfileSteps) : null;
+
+    const lm = side('lmforge', ours, oursRounds);
+    const pt = session ? { ...side('PyTorch', theirs, theirsRounds), info: session.info, setting } : null;
+    return {
+      machine: machineInfo(), threads, peak,
+      model: { ...config, params: N, batch, tokensPerStep, flopsPerToken },
+      step: `forward, cross-entropy, backward, clip the total gradient norm to ${REFERENCE_STEP.clip}, AdamW (lr ${REFERENCE_STEP.lr}, weight decay ${REFERENCE_STEP.weightDecay}), zero the gradients, read the loss`,
+      rounds, stepsPerRound: per, lmforge: lm, torch: pt, torchAbsent, ratio: pt ? lm.tokensPerSec / pt.tokensPerSec : null, breakdown, torchProfile,
+    };
+  } finally {
+    session?.close();
+    for (const t of [x, y]) t.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+export function referenceMarkdown(r: ReferenceReport): string {
+  const m = r.model;
+  const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
+  const row = (s: ReferenceSide, extra: string): string =>
+    `| ${s.name} | ${s.stepMs.toFixed(0)} | ${s.tokensPerSec.toFixed(0)} | ${s.gflops.toFixed(0)} | ${pct(s.mfu)} | ${s.roundsMs.map((v) => v.toFixed(0)).join(' / ')} | ${extra} |`;
+  const lines = [
+    `Reference configuration (issue 8): GPT with ${m.layers} layers, width ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, batch ${m.batch}, vocabulary ${m.vocabSize}, ${m.position}, ${m.activation}, ${m.norm}, ${m.bias ? 'biases' : 'no biases'}, ${(m.params / 1e6).toFixed(2)}M parameters, fp32; step: ${r.step}.`,
+    `${r.machine.cpu}, ${r.threads} thread(s), FMA peak ${r.peak.toFixed(0)} GFLOP/s measured in the same run, ${r.machine.date.slice(0, 10)}. ${r.rounds} alternating rounds of ${r.stepsPerRound} steps per side; medians over all timed steps. GFLOP/s and MFU by 6·N + 12·L·d·T = ${(m.flopsPerToken / 1e6).toFixed(1)} MFLOP per token.`,
+    '',
+    '| | step ms | tokens/s | GFLOP/s | MFU | round medians (ms) | setting |',
+    '| --- | ---: | ---: | ---: | ---: | --- | --- |',
+    row(r.lmforge, `node ${r.machine.node}, tier ${r.machine.tier}`),
+  ];
+  if (r.torch) {
+    const i = r.torch.info;
+    const blas = `torch ${i.torch}, BLAS ${i.blas}, OPENBLAS_CORETYPE ${i.openblas_coretype || '(auto)'}, OMP_WAIT_POLICY ${i.omp_wait_policy || '(default)'}, AdamW foreach ${String(i.foreach)}`;
+    lines.push(row(r.torch, blas), '', `**lmforge / PyTorch: ${r.ratio!.toFixed(2)}×** tokens/s (target: 2× or more).`);
+  } else {
+    lines.push('', `No PyTorch peer: ${r.torchAbsent}.`);
+  }
+  if (r.breakdown) lines.push('', '### Where lmforge\'s step goes', '', breakdownMarkdown(r.breakdown));
+  if (r.torchProfile) {
+    const p = r.torchProfile;
+    const top = p.ops.slice(0, 15);
+    lines.push(
+      '', '### Where PyTorch\'s step goes', '',
+      `torch.profiler, self CPU time per aten op over ${p.steps} step(s) of ${p.step_ms.toFixed(0)} ms (the profiler's own overhead included):`, '',
+      '| aten op | calls/step | ms/step | share of step |', '| --- | ---: | ---: | ---: |',
+      ...top.map((o) => `| ${o.op} | ${Number.isInteger(o.calls) ? o.calls : o.calls.toFixed(1)} | ${o.ms.toFixed(1)} | ${pct(o.ms / p.step_ms)} |`),
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,52 @@
+// CUDA twin of embedding.h. Forward: one thread per output element. Backward: atomicAdd of each
+// gradient row into an fp32 (double for float64) accumulator; the order of the adds varies between
+// runs, so sums of repeated indices can differ in the last bits from run to run (the CPU twin is
+// deterministic; a sorted segment reduction would be too, at the cost of a sort).
+#include <type_traits>
+
+#include "cuda_common.cuh"
+#include "embedding.h"
+
+namespace lmf::kernels {
+namespace {
+
+template <class T>
+__global__ void embedding_fwd_kernel(T* out, const T* w, const int32_t* index, int64_t N, int64_t D) {
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < N * D; k += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = k / D, c = k % D;
+    out[k] = w[static_cast<int64_t>(index[i]) * D + c];
+  }
+}
+
+template <class A, class T>
+__global__ void embedding_bwd_kernel(A* dw, const T* dout, const int32_t* index, int64_t N, int64_t D) {
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < N * D; k += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = k / D, c = k % D;
+    atomicAdd(dw + static_cast<int64_t>(index[i]) * D + c, static_cast<A>(cu::ld(dout, k)));
+  }
+}
+
+}  // namespace
+
+void embedding_forward_cuda(void* out, const void* weight, const int32_t* index, int64_t N, int64_t D, DType dtype, cuda_stream stream) {
+  if (N == 0 || D == 0) return;
+  cu::dispatch_any(dtype, [&](auto tag) {  // a gather: any dtype, moved by element
+    using T = decltype(tag);
+    embedding_fwd_kernel<T><<<cu::grid_for(N * D), cu::kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(weight), index, N, D);
+  });
+  LMF_CUDA_LAUNCHED("embedding");
+}
+
+void embedding_backward_cuda(void* dweight, DType acc_dtype, const void* dout, DType dtype, const int32_t* index, int64_t N, int64_t D,
+                             cuda_stream stream) {
+  if (N == 0 || D == 0) return;
+  cu::dispatch_float(dtype, "embedding backward", [&](auto tag) {
+    using T = decltype(tag);
+    using A = cu::acc_t<T>;
+    LMF_CHECK(((acc_dtype == DType::f64) == std::is_same_v<A, double>), internal, "embedding backward", "accumulator dtype mismatch");
+    embedding_bwd_kernel<A, T><<<cu::grid_for(N * D), cu::kThreads, 0, stream>>>(static_cast<A*>(dweight), static_cast<const T*>(dout), index, N, D);
+  });
+  LMF_CUDA_LAUNCHED("embedding backward");
+}
+
+}  // namespace lmf::kernels
