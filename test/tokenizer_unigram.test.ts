@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,26 +12,14 @@ import { HuggingFaceTokenizer, tokenizerFromSpec } from '../lib/data/tokenizer.j
 import { loadTokenizerFile } from '../lib/data/tokenizer_file.js';
 import { UNIGRAM_PIPELINE, UnigramTokenizer, unigramWords } from '../lib/data/unigram.js';
 import { digamma, packCodePoints, trainUnigram } from '../lib/data/unigram_train.js';
+import { hf, hfIt, hfTokenizer } from './hf_tokenizers.js';
 import { Rng } from './reference/prng.js';
 import { bestAlternative, eStepReference } from './reference/unigram.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/unigram_sp_tokenizer.json', import.meta.url));
 const tmp = () => mkdtempSync(join(tmpdir(), 'lmf-unigram-'));
 
-interface HfEncoding { getIds(): number[] }
-interface HfTokenizer {
-  encode(text: string, pair?: null, opts?: { addSpecialTokens?: boolean }): Promise<HfEncoding>;
-  decode(ids: number[], skipSpecialTokens: boolean): Promise<string>;
-}
-let hf: { Tokenizer: { fromString(s: string): HfTokenizer } } | null = null;
-let hfWhy = '';
-try {
-  hf = createRequire(import.meta.url)('tokenizers');
-} catch (e) {
-  hfWhy = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-}
-const itHf = hf ? it : it.skip;
-if (!hf) console.log(`tokenizer_unigram: 'tokenizers' package tests skipped: ${hfWhy}`);
+const itHf = hfIt('tokenizer_unigram');
 
 const BYTES: [string, number][] = Array.from({ length: 256 }, (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, -100]);
 
@@ -102,6 +89,25 @@ describe('Unigram encoder (Viterbi)', () => {
     expect([...plain]).not.toContain(tok.eot);
     expect(tok.decodeSync(plain)).toBe('a<|endoftext|>a');
     expect([...tok.encodeSync('a<|endoftext|>a', { specialTokens: true })]).toContain(tok.eot);
+  });
+
+  it('non-special added tokens are ordinary vocabulary, matched with or without specialTokens (as in BPE)', () => {
+    const chars = [...'<nl>xa '].map((c): [string, number] => [c, -5]);
+    const vocab: [string, number][] = [['<unk>', 0], ['<|endoftext|>', 0], ['<nl>', 0], ['▁', -3], ...chars];
+    const tok = new UnigramTokenizer({
+      vocab, unkId: 0, byteFallback: false,
+      added: [
+        { id: 0, content: '<unk>', special: true }, { id: 1, content: '<|endoftext|>', special: true },
+        { id: 2, content: '<nl>', special: false, lstrip: true },
+      ],
+      normalizer: UNIGRAM_PIPELINE.normalizer, preTokenizer: UNIGRAM_PIPELINE.pre_tokenizer, decoder: UNIGRAM_PIPELINE.decoder,
+    });
+    for (const opts of [{}, { specialTokens: true }]) {
+      // lstrip takes White_Space (U+0085 is; U+FEFF, which JavaScript's \s matches, is not).
+      expect([...tok.encodeSync('a \u0085<nl>a', opts)]).toEqual([...tok.encodeSync('a', opts), 2, ...tok.encodeSync('a', opts)]);
+      expect([...tok.encodeSync('a\ufeff<nl>', opts)]).toContain(tok.unkId);
+      expect([...tok.encodeSync('x<nl>', opts)]).toContain(2);
+    }
   });
 });
 
@@ -244,7 +250,7 @@ describe('Unigram on the Brown corpus', () => {
   });
 
   itHf('encodes the WHOLE Brown corpus exactly as the tokenizers package does with our tokenizer.json', async () => {
-    const h = hf!.Tokenizer.fromString(tok.toJSONString());
+    const h = hfTokenizer(tok.toJSONString());
     let tokens = 0;
     for (const t of texts) {
       const ours = [...tok.encodeSync(t, { specialTokens: true })];
@@ -257,7 +263,7 @@ describe('Unigram on the Brown corpus', () => {
   }, 300_000);
 
   itHf('encodes random text as the tokenizers package does', async () => {
-    const h = hf!.Tokenizer.fromString(tok.toJSONString());
+    const h = hfTokenizer(tok.toJSONString());
     const rng = new Rng('unigram vs tokenizers');
     for (let k = 0; k < 300; k++) {
       // The package's binding turns lone surrogates into U+FFFD on the way in; compare well-formed text.
@@ -289,7 +295,7 @@ describe('Unigram tokenizer.json files', () => {
   });
 
   itHf('the fixture encodes the same through the tokenizers package', async () => {
-    const h = hf!.Tokenizer.fromString(readFileSync(FIXTURE, 'utf8'));
+    const h = hfTokenizer(readFileSync(FIXTURE, 'utf8'));
     const tok = loadTokenizerFile(FIXTURE) as UnigramTokenizer;
     for (const s of ['the cats  sat on the mat.', 'the dog', ' at  the  cat s.', 'hat</s>tea', '']) {
       const ids = [...tok.encodeSync(s, { specialTokens: true })];

@@ -26,8 +26,8 @@ async function data(): Promise<TokenDataset> {
   return cached;
 }
 
-function setup(ds: TokenDataset, extra: Partial<TrainerOptions> = {}): Trainer {
-  const model = new GPT({ vocabSize: 257, seqLen: 32, layers: 2, dim: 32, heads: 2, position: 'rope', activation: 'swiglu', norm: 'rmsnorm', bias: false, seed: 3 });
+function setup(ds: TokenDataset, extra: Partial<TrainerOptions> = {}, dropout = 0): Trainer {
+  const model = new GPT({ vocabSize: 257, seqLen: 32, layers: 2, dim: 32, heads: 2, position: 'rope', activation: 'swiglu', norm: 'rmsnorm', bias: false, seed: 3, dropout });
   const optimizer = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01 });
   return new Trainer({
     model, optimizer, data: ds, batchSize: 4, gradAccum: 2, maxSteps: 12, seed: 5, progress: 'none', evalBatches: 2,
@@ -72,18 +72,18 @@ describe('Trainer', () => {
     expect(t.totalSteps).toBe(4);
   });
 
-  it('resume: N/2 steps + checkpoint + resume in a fresh Trainer gives the uninterrupted losses exactly', async () => {
+  it.each([0, 0.2])('resume (dropout %s): N/2 steps + checkpoint + resume in a fresh Trainer gives the uninterrupted losses exactly', async (dropout) => {
     const ds = await data();
     const full12: number[] = [];
-    setup(ds, { onStep: (m) => full12.push(m.loss) }).fit();
+    setup(ds, { onStep: (m) => full12.push(m.loss) }, dropout).fit();
 
     const dir = tmp();
-    const a = setup(ds);
+    const a = setup(ds, {}, dropout);
     const firstHalf = Array.from({ length: 6 }, () => a.trainStep().loss);
     a.saveCheckpoint(join(dir, 'ck'));
 
     const rest: number[] = [];
-    const b = setup(ds, { onStep: (m) => rest.push(m.loss) });
+    const b = setup(ds, { onStep: (m) => rest.push(m.loss) }, dropout);
     b.resume(join(dir, 'ck'));
     expect(b.step).toBe(6);
     b.fit();

@@ -11,25 +11,25 @@ import { ValueError } from '../errors.js';
 import { trainBpe } from '../data/bpe_train.js';
 import { trainUnigram } from '../data/unigram_train.js';
 import { splitDocuments, tokenizeDocuments } from '../data/dataset.js';
-import { brownCorpus } from '../data/documents.js';
 import { ByteTokenizer, loadTokenizer, type Tokenizer } from '../data/tokenizer.js';
 import { GPT } from '../nn/gpt.js';
 import { numThreads, setNumThreads } from '../runtime.js';
 import { Trainer } from '../train/trainer.js';
 import { intList, parseArgs } from './args.js';
 import { defaultConfig } from './config.js';
-import { makeOptimizer, modelConfigOf, scheduleOf } from './train_cmd.js';
+import { documentsOf, makeOptimizer, modelConfigOf, scheduleOf } from './train_cmd.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
 
 export const COMPARE_HELP = `lmforge compare tokenizers — the same GPT trained on byte, BPE and Unigram tokens, in bits per byte
 
-Usage: lmforge compare tokenizers [--vocab 2048,8192] [--bytes N] [--threads N] [--out DIR] [--quick]
+Usage: lmforge compare tokenizers [FILES/FOLDERS...] [--vocab 2048,8192] [--bytes N] [--seq-len N] [--threads N] [--out DIR] [--quick]
   --vocab A,B      vocabulary sizes of the BPE and Unigram tokenizers (default 2048,8192)
   --bytes N        training text per model, in UTF-8 bytes (default 2000000; --quick 300000)
+  --seq-len N      the model's context in tokens (default 128)
   --out DIR        write DIR/tokenizers.json, DIR/tokenizers.md and the trained tokenizer.json files
-Tokenizers are trained on the training documents of the bundled Brown corpus (the validation documents,
+Tokenizers are trained on the training documents of the text (default the bundled Brown corpus; the validation documents,
 5% chosen with seed 0, are held out); every model is the 'lmforge train' default GPT (4 layers, dim 128,
 seq 128 tokens, batch 16, AdamW with warmup and cosine decay) and sees the same number of bytes.`;
 
@@ -50,9 +50,9 @@ export interface TokenizerRun {
   valBitsPerByte: number;
 }
 
-export function compareMarkdown(runs: TokenizerRun[], bytes: number): string {
+export function compareMarkdown(runs: TokenizerRun[], bytes: number, label: string): string {
   const lines = [
-    `Same GPT (lmforge train defaults), ${bytes.toLocaleString('en-US')} training bytes each, Brown corpus; validation on held-out documents.`,
+    `Same GPT (lmforge train defaults), ${bytes.toLocaleString('en-US')} training bytes each, ${label}; validation on held-out documents.`,
     '',
     '| tokenizer | vocab | train tokenizer (s) | bytes/token | parameters | steps | tokens/s | bytes/s | val loss (nats/token) | val bits/byte |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -64,9 +64,8 @@ export function compareMarkdown(runs: TokenizerRun[], bytes: number): string {
 
 async function compareTokenizers(argv: string[]): Promise<void> {
   const op = 'compare tokenizers';
-  const a = parseArgs(argv, ['help', 'quick'], ['vocab', 'bytes', 'threads', 'out']);
+  const a = parseArgs(argv, ['help', 'quick'], ['vocab', 'bytes', 'seq-len', 'threads', 'out']);
   if (a.options.has('help')) return out(COMPARE_HELP);
-  if (a.positionals.length) throw new ValueError(op, `unexpected argument '${a.positionals[0]}'`);
   const quick = a.options.has('quick');
   const vocabs = a.options.has('vocab') ? intList('vocab', a.options.get('vocab') as string) : [2048, 8192];
   const bytes = a.options.has('bytes') ? intList('bytes', a.options.get('bytes') as string)[0]! : quick ? 300_000 : 2_000_000;
@@ -76,13 +75,16 @@ async function compareTokenizers(argv: string[]): Promise<void> {
   mkdirSync(tokDir, { recursive: true });
 
   const cfg = defaultConfig();
-  const docs = brownCorpus();
+  if (a.options.has('seq-len')) cfg.model.seqLen = intList('seq-len', a.options.get('seq-len') as string)[0]!;
+  const { docs, label } = documentsOf(a.positionals);
   const split = { valFraction: cfg.data.valFraction, seed: cfg.data.splitSeed };
   const trainTexts = splitDocuments(docs.length, split).train.map((i) => docs[i]!.text);
   const runs: TokenizerRun[] = [];
   try {
     const plan: { type: TokenizerRun['type']; vocab: number }[] = [{ type: 'byte', vocab: 257 }];
     for (const v of vocabs) plan.push({ type: 'bpe', vocab: v }, { type: 'unigram', vocab: v });
+    // Every tokenizer first: a vocabulary that cannot be built fails before any model trains.
+    const toks: { type: TokenizerRun['type']; tok: Tokenizer; seconds: number }[] = [];
     for (const p of plan) {
       const t0 = performance.now();
       let tok: Tokenizer;
@@ -93,7 +95,9 @@ async function compareTokenizers(argv: string[]): Promise<void> {
         trained.save(path);
         tok = loadTokenizer(path);
       }
-      const trainTokenizerSeconds = (performance.now() - t0) / 1000;
+      toks.push({ type: p.type, tok, seconds: (performance.now() - t0) / 1000 });
+    }
+    for (const { type, tok, seconds: trainTokenizerSeconds } of toks) {
       const ds = await tokenizeDocuments(docs, tok, split);
       const perStep = cfg.train.batchSize * cfg.model.seqLen;
       const trainTokensPerByte = ds.train.tokens.length / ds.train.bytes;
@@ -105,11 +109,11 @@ async function compareTokenizers(argv: string[]): Promise<void> {
         model, optimizer, data: ds, batchSize: cfg.train.batchSize, maxSteps: steps, schedule, scheduleInfo: info,
         clip: cfg.optimizer.clip, seed: cfg.train.seed, progress: 'none',
       });
-      err(`${p.type} ${tok.vocabSize}: tokenizer ${trainTokenizerSeconds.toFixed(1)} s, ${steps} steps of ${perStep} tokens on ${numThreads()} threads...`);
+      err(`${type} ${tok.vocabSize}: tokenizer ${trainTokenizerSeconds.toFixed(1)} s, ${steps} steps of ${perStep} tokens on ${numThreads()} threads...`);
       const r = trainer.fit();
       const e = r.finalEval!;
       const run: TokenizerRun = {
-        tokenizer: tok.name, type: p.type, vocabSize: tok.vocabSize, trainTokenizerSeconds,
+        tokenizer: tok.name, type, vocabSize: tok.vocabSize, trainTokenizerSeconds,
         bytesPerToken: ds.val.bytes / ds.val.tokens.length, parameters: model.numParameters(), steps: r.steps, tokens: r.tokens,
         seconds: r.seconds, tokensPerSecond: r.tokens / r.seconds, bytesPerSecond: r.tokens / trainTokensPerByte / r.seconds,
         valLoss: e.loss, valBitsPerByte: e.bitsPerByte,
@@ -121,7 +125,7 @@ async function compareTokenizers(argv: string[]): Promise<void> {
   } finally {
     if (typeof outDir !== 'string') rmSync(tokDir, { recursive: true, force: true });
   }
-  const md = compareMarkdown(runs, bytes);
+  const md = compareMarkdown(runs, bytes, label);
   out(md);
   if (typeof outDir === 'string') {
     const report = { command: `lmforge compare tokenizers ${argv.join(' ')}`.trim(), threads: numThreads(), bytes, runs };

@@ -1,35 +1,27 @@
 /**
- * Byte-level BPE (GPT-2 / GPT-NeoX style): the encoder, the decoder, and tokenizer.json in and out.
+ * Byte-level BPE (GPT-2 / GPT-NeoX style): the encoder and the decoder (tokenizer.json in and out is
+ * bpe_json.ts).
  *
  * Encoding: the text is split by the GPT-2 regex (pretokenize.ts); each piece becomes its WTF-8 bytes,
  * one symbol per byte, and merges apply by rank: repeatedly the adjacent pair with the lowest rank,
  * leftmost first (the order Hugging Face's `tokenizers` applies them, so encodings agree id for id).
  * Pieces are cached, so a corpus costs about one regex pass plus a map lookup per piece.
  *
- * Special tokens are NOT recognised in text by default: a document that contains the characters
- * "<|endoftext|>" is encoded as those characters, so text can never inject an end-of-document id (the
- * data pipeline inserts `eot` itself). Pass `{ specialTokens: true }` to match them (then the encoding
- * equals that of `tokenizers`, which always matches added tokens). Added tokens that are not special
- * (GPT-NeoX's runs of spaces) are ordinary vocabulary and always matched, as `tokenizers` does.
+ * Added tokens follow the rule in tokenizer_json.ts: special ones ("<|endoftext|>") are plain text unless
+ * `{ specialTokens: true }`, non-special ones (GPT-NeoX's runs of spaces) are always matched.
  *
  * Files with a Unicode normalizer (NFC, NFD, NFKC, NFKD; GPT-NeoX uses NFC) are supported; the order is
  * that of `tokenizers`: added tokens with normalized: false are matched on the raw text, the rest is
  * normalized, then added tokens with normalized: true are matched, then the rest is split and merged.
  */
-import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-
 import { ValueError } from '../errors.js';
-import {
-  bytesToTokenString, gpt2SplitRegex, tokenStringToBytes, wtf8Decode, wtf8EncodeInto,
-} from './pretokenize.js';
-import { EOT_NAMES, type Tokenizer, type TokenizerSpec } from './tokenizer.js';
+import { bpePartsFromJSON, bpePartsToJSON, bpeUnsupportedReason, NORMALIZATION_FORMS } from './bpe_json.js';
+import { PairHeap } from './pair_heap.js';
+import { bytesToTokenString, gpt2SplitRegex, wtf8Decode, wtf8EncodeInto } from './pretokenize.js';
+import type { Tokenizer } from './tokenizer.js';
+import { addedTokenRegex, type EncodeOptions, isObject, resolveEot, TokenizerJsonFile } from './tokenizer_json.js';
 
-export interface BpeEncodeOptions {
-  /** Match special tokens in the text and emit their ids. Default false: they are plain text. */
-  specialTokens?: boolean;
-}
+export type BpeEncodeOptions = EncodeOptions;
 
 /** Everything that defines a byte-level BPE tokenizer, by id. */
 export interface BpeParts {
@@ -55,7 +47,6 @@ export interface BpeAddedToken {
 }
 
 export type NormalizationForm = 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
-const FORMS: readonly string[] = ['NFC', 'NFD', 'NFKC', 'NFKD'];
 
 // The per-piece cache stops growing here (a corpus of rare long pieces must not hold them all).
 const CACHE_LIMIT = 1 << 18;
@@ -63,29 +54,8 @@ const CACHE_MAX_PIECE = 256;
 // Pieces up to this many bytes merge with a plain scan; longer ones with a heap (no quadratic blow-up).
 const SCAN_MAX = 48;
 
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/**
- * model.type of a tokenizer.json, or what an older file without "type" holds (Hugging Face's loader
- * recognises those by their fields: merges make a BPE, a list vocabulary a Unigram).
- */
-export function tokenizerJsonModelType(obj: unknown): string | undefined {
-  const model = isObject(obj) ? obj.model : undefined;
-  if (!isObject(model)) return undefined;
-  if (typeof model.type === 'string') return model.type;
-  if (Array.isArray(model.merges)) return 'BPE';
-  if (Array.isArray(model.vocab)) return 'Unigram';
-  return undefined;
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** A byte-level BPE tokenizer. Build one with `trainBpe`, `BpeTokenizer.fromJSON` or `loadTokenizerFile`. */
-export class BpeTokenizer implements Tokenizer {
+export class BpeTokenizer extends TokenizerJsonFile implements Tokenizer {
   readonly name: string;
   readonly vocabSize: number;
   readonly eot: number;
@@ -111,10 +81,9 @@ export class BpeTokenizer implements Tokenizer {
   readonly #normalizer: NormalizationForm | null;
   readonly #cache = new Map<string, Int32Array>();
   #scratch = new Uint8Array(1024);
-  #source: { path: string; sha256: string } | null = null;
-  #unsavedHash: string | null = null;
 
   constructor(parts: BpeParts) {
+    super('BpeTokenizer');
     const op = 'BpeTokenizer';
     if (!isObject(parts) || !Array.isArray(parts.tokens)) throw new ValueError(op, 'parts.tokens must be an array');
     const n = parts.tokens.length;
@@ -178,42 +147,19 @@ export class BpeTokenizer implements Tokenizer {
     this.#ignoreMerges = parts.ignoreMerges ?? false;
 
     const norm = parts.normalizer ?? null;
-    if (norm !== null && !FORMS.includes(norm)) throw new ValueError(op, `normalizer must be one of ${FORMS.join(', ')} or null, got ${JSON.stringify(norm)}`);
+    if (norm !== null && !NORMALIZATION_FORMS.includes(norm))
+      throw new ValueError(op, `normalizer must be one of ${NORMALIZATION_FORMS.join(', ')} or null, got ${JSON.stringify(norm)}`);
     this.#normalizer = norm;
-    // Longest first, so the alternation matches leftmost-longest as `tokenizers` does.
-    const regex = (pick: (t: { special: boolean; normalized: boolean }) => boolean): RegExp | null => {
-      const texts = [...this.#added.values()].filter(pick).map((t) => t.text).sort((x, y) => y.length - x.length);
-      return texts.length > 0 ? new RegExp(texts.map(escapeRegex).join('|'), 'g') : null;
-    };
+    const regex = (pick: (t: { special: boolean; normalized: boolean }) => boolean) =>
+      addedTokenRegex([...this.#added.values()].filter(pick).map((t) => t.text));
     this.#rawRe = [regex((t) => !t.normalized && !t.special), regex((t) => !t.normalized)];
     this.#normRe = [regex((t) => t.normalized && !t.special), regex((t) => t.normalized)];
 
-    let eot: number | undefined;
-    if (parts.eotToken !== undefined) {
-      eot = this.#addedByText.get(parts.eotToken) ?? this.#byBytes.get(parts.eotToken);
-      if (eot === undefined) throw new ValueError(op, `eotToken ${JSON.stringify(parts.eotToken)} is not in the vocabulary`);
-    } else {
-      for (const name of EOT_NAMES) {
-        eot = this.#addedByText.get(name);
-        if (eot !== undefined) break;
-      }
-      if (eot === undefined && specials.length > 0) eot = this.#addedByText.get(specials[0]!);
-      if (eot === undefined) throw new ValueError(op, `no end-of-document token: the vocabulary has no special tokens (looked for ${EOT_NAMES.join(', ')}); pass eotToken`);
-    }
-    this.eot = eot;
+    this.eot = resolveEot(
+      op, parts.eotToken, (t) => this.tokenToId(t) ?? undefined, (t) => this.#addedByText.get(t),
+      specials.length > 0 ? this.#addedByText.get(specials[0]!) : undefined, 'the vocabulary has no special tokens',
+    );
     this.name = `bpe-${n}`;
-  }
-
-  /** How to load this tokenizer again: its file and the file's sha256 (path '' until saved). */
-  get spec(): TokenizerSpec {
-    if (this.#source) return { kind: 'file', path: this.#source.path, sha256: this.#source.sha256 };
-    this.#unsavedHash ??= createHash('sha256').update(this.toJSONString()).digest('hex');
-    return { kind: 'file', path: '', sha256: this.#unsavedHash };
-  }
-
-  /** Records the file this tokenizer was read from (loadTokenizerFile). */
-  setSource(path: string, sha256: string): void {
-    this.#source = { path, sha256 };
   }
 
   /** The id of a token given by its text (special tokens) or its bytes' tokenizer.json spelling, or null. */
@@ -407,160 +353,41 @@ export class BpeTokenizer implements Tokenizer {
     return this.decodeSync(ids);
   }
 
-  // ---- tokenizer.json ----
+  // ---- tokenizer.json (bpe_json.ts) ----
+
+  /** Everything that defines this tokenizer (what the constructor takes). */
+  parts(): BpeParts {
+    const tokens: BpeParts['tokens'] = this.#bytes.map((b, id) => {
+      if (b) return b.slice();
+      const t = this.#added.get(id)!;
+      return { added: t.text, special: t.special, normalized: t.normalized };
+    });
+    const merges = new Int32Array(2 * this.numMerges);
+    for (let r = 0; r < this.numMerges; r++) {
+      merges[2 * r] = this.#mergeLeft[r]!;
+      merges[2 * r + 1] = this.#mergeRight[r]!;
+    }
+    const eot = this.#bytes[this.eot];
+    return {
+      tokens, merges, ignoreMerges: this.#ignoreMerges, normalizer: this.#normalizer,
+      eotToken: eot ? bytesToTokenString(eot) : this.#added.get(this.eot)!.text,
+    };
+  }
 
   /** The tokenizer as a Hugging Face tokenizer.json object (BPE model, ByteLevel pre-tokenizer and decoder). */
   toJSON(): Record<string, unknown> {
-    const vocab: Record<string, number> = {};
-    const spell = (id: number) => (this.#bytes[id] ? bytesToTokenString(this.#bytes[id]!) : this.#added.get(id)!.text);
-    for (let id = 0; id < this.vocabSize; id++) {
-      const s = spell(id);
-      if (Object.hasOwn(vocab, s))
-        throw new ValueError('BpeTokenizer.toJSON', `token ${id} and token ${vocab[s]} are both spelled '${s}' in tokenizer.json`);
-      vocab[s] = id;
-    }
-    const merges: [string, string][] = [];
-    for (let r = 0; r < this.numMerges; r++) merges.push([spell(this.#mergeLeft[r]!), spell(this.#mergeRight[r]!)]);
-    const added_tokens = [...this.#added.entries()]
-      .sort((x, y) => x[0] - y[0])
-      .map(([id, t]) => ({ id, content: t.text, single_word: false, lstrip: false, rstrip: false, normalized: t.normalized, special: t.special }));
-    return {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens,
-      normalizer: this.#normalizer ? { type: this.#normalizer } : null,
-      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-      post_processor: null,
-      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: null,
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: false,
-        byte_fallback: false,
-        ignore_merges: this.#ignoreMerges,
-        vocab,
-        merges,
-      },
-    };
+    return bpePartsToJSON(this.parts(), 'BpeTokenizer.toJSON');
   }
 
-  /** toJSON() as the text that save() writes. */
-  toJSONString(): string {
-    return `${JSON.stringify(this.toJSON())}\n`;
-  }
-
-  /** Writes tokenizer.json; afterwards `spec` names this file. */
-  save(path: string): void {
-    const text = this.toJSONString();
-    const abs = resolve(path);
-    try {
-      writeFileSync(abs, text);
-    } catch (e) {
-      throw new ValueError('BpeTokenizer.save', `cannot write '${path}': ${e instanceof Error ? e.message : String(e)}`);
-    }
-    this.#source = { path: abs, sha256: createHash('sha256').update(text).digest('hex') };
-  }
-
-  /**
-   * Why a tokenizer.json object is not a plain byte-level BPE this class encodes exactly, or null when it
-   * is. loadTokenizerFile hands the others to the `tokenizers` package.
-   */
+  /** See bpeUnsupportedReason. */
   static unsupportedReason(obj: unknown): string | null {
-    if (!isObject(obj)) return 'not a JSON object';
-    const model = obj.model;
-    if (!isObject(model) || tokenizerJsonModelType(obj) !== 'BPE') return 'model.type is not BPE';
-    const pre = obj.pre_tokenizer;
-    if (!isObject(pre) || pre.type !== 'ByteLevel') return 'the pre-tokenizer is not ByteLevel';
-    if (pre.add_prefix_space === true) return 'ByteLevel add_prefix_space is true';
-    if (pre.use_regex === false) return 'ByteLevel use_regex is false';
-    const norm = obj.normalizer;
-    if (norm !== null && norm !== undefined && !(isObject(norm) && typeof norm.type === 'string' && FORMS.includes(norm.type)))
-      return `its normalizer (${isObject(norm) ? String(norm.type) : typeof norm}) is not NFC, NFD, NFKC or NFKD`;
-    const dec = obj.decoder;
-    if (dec !== null && dec !== undefined && (!isObject(dec) || dec.type !== 'ByteLevel')) return 'the decoder is not ByteLevel';
-    if (model.dropout !== null && model.dropout !== undefined && model.dropout !== 0) return 'BPE dropout is set';
-    if (model.continuing_subword_prefix || model.end_of_word_suffix) return 'it has a subword prefix or suffix';
-    if (model.byte_fallback === true) return 'byte_fallback is set';
-    const added = obj.added_tokens ?? [];
-    if (!Array.isArray(added)) return 'added_tokens is not a list';
-    for (const t of added) {
-      if (!isObject(t)) return 'an added token is not an object';
-      if (t.lstrip === true || t.rstrip === true || t.single_word === true) return `added token ${JSON.stringify(t.content)} strips or matches single words`;
-    }
-    return null;
+    return bpeUnsupportedReason(obj);
   }
 
-  /**
-   * Reads a tokenizer.json object (as JSON.parse returns it): GPT-2 style files made elsewhere, with
-   * merges as "a b" strings or as [a, b] pairs, and the files `toJSON` writes.
-   */
+  /** Reads a tokenizer.json object (as JSON.parse returns it); see bpePartsFromJSON. */
   static fromJSON(obj: unknown, opts: { eotToken?: string } = {}): BpeTokenizer {
-    const op = 'BpeTokenizer.fromJSON';
-    const why = BpeTokenizer.unsupportedReason(obj);
-    if (why !== null) throw new ValueError(op, `not a byte-level BPE tokenizer.json this encoder supports: ${why}`);
-    const o = obj as Record<string, unknown>;
-    const model = o.model as Record<string, unknown>;
-    if (!isObject(model.vocab)) throw new ValueError(op, 'model.vocab must be an object of token -> id');
-    if (!Array.isArray(model.merges)) throw new ValueError(op, 'model.merges must be a list');
-
-    const tokens: BpeParts['tokens'] = [];
-    const setId = (id: unknown, t: BpeParts['tokens'][number], what: string) => {
-      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= 1 << 24)
-        throw new ValueError(op, `${what} has id ${JSON.stringify(id)}, not an integer in [0, 2^24)`);
-      const prev = tokens[id as number];
-      if (prev !== undefined && !(prev instanceof Uint8Array && !(t instanceof Uint8Array)))
-        throw new ValueError(op, `id ${id} is used twice (${what})`);
-      tokens[id as number] = t; // an added token replaces the model's entry of the same id (GPT-2's <|endoftext|>)
-    };
-    const addedIds = new Set<number>();
-    for (const t of (o.added_tokens as unknown[] | undefined) ?? []) {
-      const a = t as Record<string, unknown>;
-      if (typeof a.content !== 'string' || a.content === '') throw new ValueError(op, 'an added token has no content');
-      addedIds.add(a.id as number);
-    }
-    for (const [s, id] of Object.entries(model.vocab)) {
-      if (addedIds.has(id as number)) continue;
-      const bytes = tokenStringToBytes(s);
-      if (bytes === null || bytes.length === 0)
-        throw new ValueError(op, `vocabulary token ${JSON.stringify(s)} is not spelled with the ByteLevel byte characters`);
-      setId(id, bytes, `vocabulary token ${JSON.stringify(s)}`);
-    }
-    for (const t of (o.added_tokens as unknown[] | undefined) ?? []) {
-      const a = t as Record<string, unknown>;
-      // A missing flag means false, as in Hugging Face's AddedToken.
-      setId(a.id, { added: a.content as string, special: a.special === true, normalized: a.normalized === true }, `added token ${JSON.stringify(a.content)}`);
-    }
-    for (let id = 0; id < tokens.length; id++)
-      if (tokens[id] === undefined) throw new ValueError(op, `ids are not contiguous: no token has id ${id} (the largest is ${tokens.length - 1})`);
-
-    const vocab = model.vocab as Record<string, number>;
-    const merges = new Int32Array(model.merges.length * 2);
-    model.merges.forEach((m: unknown, r: number) => {
-      let pair: unknown[];
-      if (typeof m === 'string') {
-        pair = m.split(' ');
-      } else if (Array.isArray(m)) {
-        pair = m;
-      } else {
-        throw new ValueError(op, `merge ${r} must be "a b" or ["a", "b"], got ${JSON.stringify(m)}`);
-      }
-      if (pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string')
-        throw new ValueError(op, `merge ${r} must name two tokens, got ${JSON.stringify(m)}`);
-      for (let k = 0; k < 2; k++) {
-        const id = Object.hasOwn(vocab, pair[k] as string) ? vocab[pair[k] as string] : undefined;
-        if (id === undefined) throw new ValueError(op, `merge ${r} uses ${JSON.stringify(pair[k])}, which is not in model.vocab`);
-        merges[2 * r + k] = id;
-      }
-    });
-    return new BpeTokenizer({
-      tokens, merges, ignoreMerges: model.ignore_merges === true,
-      normalizer: isObject(o.normalizer) ? (o.normalizer.type as NormalizationForm) : null,
-      ...(opts.eotToken !== undefined ? { eotToken: opts.eotToken } : {}),
-    });
+    const parts = bpePartsFromJSON(obj, 'BpeTokenizer.fromJSON');
+    return new BpeTokenizer({ ...parts, ...(opts.eotToken !== undefined ? { eotToken: opts.eotToken } : {}) });
   }
 }
 
@@ -592,71 +419,5 @@ class IdBuffer {
   }
   take(): Int32Array {
     return this.#buf.slice(0, this.#n);
-  }
-}
-
-/** A binary min-heap of (rank, position) pairs, ordered by rank then position. */
-class PairHeap {
-  #rank: Int32Array;
-  #pos: Int32Array;
-  size = 0;
-  constructor(capacity: number) {
-    this.#rank = new Int32Array(Math.max(4, capacity));
-    this.#pos = new Int32Array(Math.max(4, capacity));
-  }
-  #less(i: number, j: number): boolean {
-    const a = this.#rank[i]!;
-    const b = this.#rank[j]!;
-    return a < b || (a === b && this.#pos[i]! < this.#pos[j]!);
-  }
-  #swap(i: number, j: number): void {
-    const r = this.#rank[i]!;
-    const p = this.#pos[i]!;
-    this.#rank[i] = this.#rank[j]!;
-    this.#pos[i] = this.#pos[j]!;
-    this.#rank[j] = r;
-    this.#pos[j] = p;
-  }
-  push(rank: number, pos: number): void {
-    if (this.size === this.#rank.length) {
-      const r = new Int32Array(this.size * 2);
-      r.set(this.#rank);
-      this.#rank = r;
-      const p = new Int32Array(this.size * 2);
-      p.set(this.#pos);
-      this.#pos = p;
-    }
-    let i = this.size++;
-    this.#rank[i] = rank;
-    this.#pos[i] = pos;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.#less(i, parent)) break;
-      this.#swap(i, parent);
-      i = parent;
-    }
-  }
-  topRank(): number {
-    return this.#rank[0]!;
-  }
-  pop(): number {
-    const top = this.#pos[0]!;
-    this.size--;
-    if (this.size > 0) {
-      this.#rank[0] = this.#rank[this.size]!;
-      this.#pos[0] = this.#pos[this.size]!;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < this.size && this.#less(l, m)) m = l;
-        if (r < this.size && this.#less(r, m)) m = r;
-        if (m === i) break;
-        this.#swap(i, m);
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 
 import { NativeError, ValueError } from '../errors.js';
 import { loadTokenizerFile } from './tokenizer_file.js';
+import { EOT_NAMES } from './tokenizer_json.js';
 
 /**
  * What a manifest or checkpoint records so the same tokenizer can be loaded again. 'file' is a
@@ -95,8 +96,7 @@ function loadTokenizersPackage(op: string): HfModule {
   }
 }
 
-// Names of end-of-document tokens in common tokenizer.json files, tried in order.
-export const EOT_NAMES = ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>', '[SEP]', '<|im_end|>'];
+export { EOT_NAMES };
 
 /** A Hugging Face tokenizer.json (GPT-2, GPT-NeoX, SentencePiece conversions) loaded through `tokenizers`. */
 export class HuggingFaceTokenizer implements Tokenizer {

@@ -1,15 +1,16 @@
 /**
  * tokenizer.json files: reads one and picks the encoder by model type. Byte-level BPE files are encoded
- * by lmforge itself (BpeTokenizer); Unigram files whose parts it implements by UnigramTokenizer; anything else (WordPiece, BPE
- * with normalizers or other pre-tokenizers, ...) by Hugging Face's `tokenizers` package when installed.
+ * by lmforge itself (BpeTokenizer); Unigram files whose parts it implements by UnigramTokenizer; anything
+ * else (WordPiece, BPE with other pre-tokenizers, ...) by Hugging Face's `tokenizers` package when installed.
  */
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 
 import { ValueError } from '../errors.js';
-import { BpeTokenizer, tokenizerJsonModelType } from './bpe.js';
+import { BpeTokenizer } from './bpe.js';
 import { HuggingFaceTokenizer, type Tokenizer } from './tokenizer.js';
+import { tokenizerJsonModelType } from './tokenizer_json.js';
 import { UnigramTokenizer } from './unigram.js';
 
 export interface TokenizerFileOptions {
@@ -40,20 +41,14 @@ export function loadTokenizerFile(path: string, opts: TokenizerFileOptions = {})
   const type = tokenizerJsonModelType(obj);
   const sha256 = createHash('sha256').update(text).digest('hex');
 
-  if (type === 'BPE' && BpeTokenizer.unsupportedReason(obj) === null) {
-    let tok: BpeTokenizer;
+  const own =
+    type === 'BPE' && BpeTokenizer.unsupportedReason(obj) === null ? BpeTokenizer
+    : type === 'Unigram' && UnigramTokenizer.unsupportedReason(obj) === null ? UnigramTokenizer
+    : null;
+  if (own !== null) {
+    let tok: BpeTokenizer | UnigramTokenizer;
     try {
-      tok = BpeTokenizer.fromJSON(obj, opts);
-    } catch (e) {
-      throw new ValueError(op, `'${path}': ${e instanceof Error ? e.message : String(e)}`);
-    }
-    tok.setSource(abs, sha256);
-    return tok;
-  }
-  if (type === 'Unigram' && UnigramTokenizer.unsupportedReason(obj) === null) {
-    let tok: UnigramTokenizer;
-    try {
-      tok = UnigramTokenizer.fromJSON(obj, opts);
+      tok = own.fromJSON(obj, opts);
     } catch (e) {
       throw new ValueError(op, `'${path}': ${e instanceof Error ? e.message : String(e)}`);
     }

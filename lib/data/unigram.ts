@@ -1,302 +1,38 @@
 /**
- * Unigram (SentencePiece-style) tokenizer: the encoder, the decoder, and tokenizer.json in and out.
+ * Unigram (SentencePiece-style) tokenizer: the encoder and the decoder (the pipeline components are
+ * unigram_pipeline.ts, tokenizer.json in and out unigram_json.ts).
  *
  * Encoding follows Hugging Face's `tokenizers` step for step, so both give the same ids for the same
- * tokenizer.json: added tokens are split out (only with `{ specialTokens: true }`, see below), each
- * remaining segment is normalized and pre-tokenized, and each pre-token ("word") is segmented by Viterbi
- * over its lattice of vocabulary pieces. The Viterbi keeps `tokenizers`' exact rules: float64 path scores
- * summed left to right, starts visited left to right and piece lengths short to long, a candidate wins
- * only when strictly better (ties keep the piece that starts earliest), a character no piece starts with
- * becomes an unknown node scored min(score) - 10, consecutive unknown nodes fuse into one token, and with
- * byte_fallback an unknown token becomes the <0xXX> pieces of its bytes. Words are cached.
- *
- * Special tokens are NOT recognised in text by default (as in BpeTokenizer): a document holding the
- * characters "<|endoftext|>" is encoded as those characters, and added tokens never take part in the
- * Viterbi, so text cannot inject an end-of-document id. With `{ specialTokens: true }` they are split
- * out first, which is what `tokenizers` always does; the encodings are then identical.
+ * tokenizer.json: added tokens are split out (the rule in tokenizer_json.ts: special ones only with
+ * `{ specialTokens: true }`, as in BpeTokenizer), each remaining segment is normalized and pre-tokenized,
+ * and each pre-token ("word") is segmented by Viterbi over its lattice of vocabulary pieces. The Viterbi
+ * keeps `tokenizers`' exact rules: float64 path scores summed left to right, starts visited left to right
+ * and piece lengths short to long, a candidate wins only when strictly better (ties keep the piece that
+ * starts earliest), a character no piece starts with becomes an unknown node scored min(score) - 10,
+ * consecutive unknown nodes fuse into one token, and with byte_fallback an unknown token becomes the
+ * <0xXX> pieces of its bytes. Words are cached. Added tokens never take part in the Viterbi, so text
+ * cannot spell a special token's id.
  *
  * lmforge's own files (trainUnigram) use a pipeline chosen so that decode(encode(s)) === s for every
  * string without U+2581 or special-token text, lone surrogates included (see UNIGRAM_PIPELINE).
- * Other files may use the normalizers, pre-tokenizers and decoders listed in the parse functions below;
- * anything else is a clear error (load such a file with HuggingFaceTokenizer instead).
  */
-import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-
 import { ValueError } from '../errors.js';
-import { wtf8Decode, wtf8Encode } from './pretokenize.js';
-import { EOT_NAMES, type Tokenizer, type TokenizerSpec } from './tokenizer.js';
+import { wtf8Encode } from './pretokenize.js';
+import type { Tokenizer } from './tokenizer.js';
+import { addedTokenRegex, type EncodeOptions, isObject, resolveEot, TokenizerJsonFile } from './tokenizer_json.js';
+import { unigramPartsFromJSON, unigramPartsToJSON, unigramUnsupportedReason } from './unigram_json.js';
+import {
+  bytePieceName, bytePieceValue, type Decoder, type Normalizer, parseDecoder, parseNormalizer, parsePreTokenizer,
+  type PreTokenizer,
+} from './unigram_pipeline.js';
 
-/** SentencePiece's meta space: stands for a space, and starts every word. */
-export const META = '\u2581';
+export { META, UNIGRAM_PIPELINE, unigramWords } from './unigram_pipeline.js';
 
 /** `tokenizers` scores an unknown node this far below the lowest piece score (K_UNK_PENALTY). */
 const UNK_PENALTY = 10;
 const CACHE_LIMIT = 1 << 18;
 const CACHE_MAX_WORD = 256;
-
-/**
- * The normalizer, pre-tokenizer and decoder of lmforge's Unigram files. Why each part:
- * - Prepend('▁') (only to a non-empty segment) instead of Metaspace's prepend_scheme: Metaspace prepends
- *   only when the text does not already start with '▁', so "a" and " a" would both become "▁a" and the
- *   leading space would be lost. Always prepending makes " a" → "▁▁a", and the decoder's Strip takes
- *   exactly that one space off again.
- * - Replace('\n', '\n▁'): a newline ends a word, so the next line's first word starts with '▁' like any
- *   other word (Brown has one sentence per line); the decoder's Replace('\n ', '\n') after Fuse removes
- *   exactly the space this added.
- * - Metaspace (prepend never, split): spaces become '▁' and each '▁' starts a new word.
- * - ByteFallback: unknown characters travel as <0xXX> pieces of their (WTF-8) bytes.
- * A literal '▁' in the input decodes as a space, as in SentencePiece.
- */
-export const UNIGRAM_PIPELINE = {
-  normalizer: {
-    type: 'Sequence',
-    normalizers: [
-      { type: 'Prepend', prepend: META },
-      { type: 'Replace', pattern: { String: '\n' }, content: `\n${META}` },
-    ],
-  },
-  pre_tokenizer: { type: 'Metaspace', replacement: META, prepend_scheme: 'never', split: true },
-  decoder: {
-    type: 'Sequence',
-    decoders: [
-      { type: 'Replace', pattern: { String: META }, content: ' ' },
-      { type: 'ByteFallback' },
-      { type: 'Fuse' },
-      { type: 'Replace', pattern: { String: '\n ' }, content: '\n' },
-      { type: 'Strip', content: ' ', start: 1, stop: 0 },
-    ],
-  },
-} as const;
-
-// ---- pipeline parts, from tokenizer.json ----
-
-type Normalizer = (s: string) => string;
-/** Splits a normalized segment into words; `first` when the segment starts the input text. */
-type PreTokenizer = (s: string, first: boolean) => string[];
-type Decoder = (tokens: string[]) => string[];
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** A Replace pattern ({ String } or { Regex }) as a global RegExp. */
-function patternRegex(p: unknown, op: string, where: string): RegExp {
-  if (isObject(p) && typeof p.String === 'string' && p.String !== '') return new RegExp(escapeRegex(p.String), 'gu');
-  if (isObject(p) && typeof p.Regex === 'string') {
-    try {
-      return new RegExp(p.Regex, 'gu');
-    } catch (e) {
-      throw new ValueError(op, `${where}: regex ${JSON.stringify(p.Regex)} is not valid here: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  throw new ValueError(op, `${where}: pattern must be { "String": text } or { "Regex": pattern }, got ${JSON.stringify(p)}`);
-}
-
-function stringField(o: Record<string, unknown>, key: string, op: string, where: string): string {
-  const v = o[key];
-  if (typeof v !== 'string') throw new ValueError(op, `${where}: "${key}" must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function parseNormalizer(n: unknown, op: string): Normalizer | null {
-  if (n === null || n === undefined) return null;
-  if (!isObject(n)) throw new ValueError(op, `normalizer must be an object or null, got ${JSON.stringify(n)}`);
-  const where = `normalizer ${String(n.type)}`;
-  switch (n.type) {
-    case 'Sequence': {
-      if (!Array.isArray(n.normalizers)) throw new ValueError(op, `${where}: "normalizers" must be an array`);
-      const parts = n.normalizers.map((x) => parseNormalizer(x, op)).filter((x): x is Normalizer => x !== null);
-      return (s) => parts.reduce((acc, f) => f(acc), s);
-    }
-    case 'Prepend': {
-      const pre = stringField(n, 'prepend', op, where);
-      return (s) => (s === '' ? s : pre + s);
-    }
-    case 'Replace': {
-      const re = patternRegex(n.pattern, op, where);
-      const content = stringField(n, 'content', op, where);
-      return (s) => s.replace(re, () => content);
-    }
-    case 'NFC':
-    case 'NFD':
-    case 'NFKC':
-    case 'NFKD': {
-      const form = n.type;
-      return (s) => s.normalize(form);
-    }
-    case 'Lowercase':
-      return (s) => s.toLowerCase();
-    case 'Strip': {
-      const left = n.strip_left !== false;
-      const right = n.strip_right !== false;
-      return (s) => {
-        let r = s;
-        if (left) r = r.replace(/^\p{White_Space}+/u, '');
-        if (right) r = r.replace(/\p{White_Space}+$/u, '');
-        return r;
-      };
-    }
-    default:
-      throw new ValueError(op, `normalizer type ${JSON.stringify(n.type)} is not supported by lmforge's Unigram encoder (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip); load the file with HuggingFaceTokenizer instead`);
-  }
-}
-
-/** Splits before every `rep` (Hugging Face's MergedWithNext): "a▁b▁▁" → ["a", "▁b", "▁", "▁"]. */
-function splitBefore(s: string, rep: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (let i = s.indexOf(rep, 1); i !== -1; i = s.indexOf(rep, i + rep.length)) {
-    if (i > start) out.push(s.slice(start, i));
-    start = i;
-  }
-  if (start < s.length) out.push(s.slice(start));
-  return out;
-}
-
-function parsePreTokenizer(p: unknown, op: string): PreTokenizer {
-  if (p === null || p === undefined) return (s) => (s === '' ? [] : [s]);
-  if (!isObject(p)) throw new ValueError(op, `pre_tokenizer must be an object or null, got ${JSON.stringify(p)}`);
-  const where = `pre_tokenizer ${String(p.type)}`;
-  switch (p.type) {
-    case 'Sequence': {
-      if (!Array.isArray(p.pretokenizers)) throw new ValueError(op, `${where}: "pretokenizers" must be an array`);
-      const parts = p.pretokenizers.map((x) => parsePreTokenizer(x, op));
-      return (s, first) => {
-        // Only the first word of the input text is "first" for the parts that follow.
-        let words = s === '' ? [] : [s];
-        for (const f of parts) words = words.flatMap((w, i) => f(w, first && i === 0));
-        return words;
-      };
-    }
-    case 'Metaspace': {
-      const rep = stringField(p, 'replacement', op, where);
-      if ([...rep].length !== 1) throw new ValueError(op, `${where}: replacement must be one character, got ${JSON.stringify(rep)}`);
-      const scheme = p.prepend_scheme ?? (p.add_prefix_space === false ? 'never' : 'always');
-      if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never')
-        throw new ValueError(op, `${where}: prepend_scheme must be "always", "first" or "never", got ${JSON.stringify(scheme)}`);
-      const split = p.split !== false;
-      return (s, first) => {
-        if (s === '') return [];
-        let r = s.replaceAll(' ', rep);
-        if ((scheme === 'always' || (scheme === 'first' && first)) && !r.startsWith(rep)) r = rep + r;
-        return split ? splitBefore(r, rep) : [r];
-      };
-    }
-    case 'WhitespaceSplit':
-      return (s) => s.split(/\p{White_Space}+/u).filter((w) => w !== '');
-    default:
-      throw new ValueError(op, `pre_tokenizer type ${JSON.stringify(p.type)} is not supported by lmforge's Unigram encoder (supported: Sequence, Metaspace, WhitespaceSplit); load the file with HuggingFaceTokenizer instead`);
-  }
-}
-
-const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
-
-/** The byte a <0xXX> piece stands for, or -1. */
-function bytePieceValue(piece: string): number {
-  const m = BYTE_PIECE.exec(piece);
-  return m ? parseInt(m[1]!, 16) : -1;
-}
-
-/**
- * Text of a run of byte pieces. Valid UTF-8 decodes as `tokenizers` decodes it; lmforge also accepts
- * WTF-8 (encoded lone surrogates, which its encoder produces for them) so that such strings round-trip;
- * anything else becomes one U+FFFD per byte, as in `tokenizers`.
- */
-function decodeByteRun(bytes: number[]): string {
-  const b = Uint8Array.from(bytes);
-  const s = wtf8Decode(b);
-  const back = wtf8Encode(s);
-  if (back.length === b.length && back.every((x, i) => x === b[i])) return s;
-  return '\uFFFD'.repeat(b.length);
-}
-
-function parseDecoder(d: unknown, op: string): Decoder {
-  if (d === null || d === undefined) return (t) => [t.join(' ')];
-  if (!isObject(d)) throw new ValueError(op, `decoder must be an object or null, got ${JSON.stringify(d)}`);
-  const where = `decoder ${String(d.type)}`;
-  switch (d.type) {
-    case 'Sequence': {
-      if (!Array.isArray(d.decoders)) throw new ValueError(op, `${where}: "decoders" must be an array`);
-      const parts = d.decoders.map((x) => parseDecoder(x, op));
-      return (t) => parts.reduce((acc, f) => f(acc), t);
-    }
-    case 'Replace': {
-      const re = patternRegex(d.pattern, op, where);
-      const content = stringField(d, 'content', op, where);
-      return (t) => t.map((s) => s.replace(re, () => content));
-    }
-    case 'ByteFallback':
-      return (t) => {
-        const out: string[] = [];
-        let run: number[] = [];
-        for (const s of t) {
-          const b = bytePieceValue(s);
-          if (b >= 0) {
-            run.push(b);
-            continue;
-          }
-          if (run.length > 0) out.push(decodeByteRun(run));
-          run = [];
-          out.push(s);
-        }
-        if (run.length > 0) out.push(decodeByteRun(run));
-        return out;
-      };
-    case 'Fuse':
-      return (t) => [t.join('')];
-    case 'Strip': {
-      const content = stringField(d, 'content', op, where);
-      const start = Number(d.start ?? 0);
-      const stop = Number(d.stop ?? 0);
-      if ([...content].length !== 1 || !Number.isInteger(start) || !Number.isInteger(stop) || start < 0 || stop < 0)
-        throw new ValueError(op, `${where}: needs one character "content" and non-negative integer "start"/"stop"`);
-      return (t) =>
-        t.map((s) => {
-          const chars = [...s];
-          let a = 0;
-          while (a < start && a < chars.length && chars[a] === content) a++;
-          let b = chars.length;
-          while (chars.length - b < stop && b > a && chars[b - 1] === content) b--;
-          return chars.slice(a, b).join('');
-        });
-    }
-    case 'Metaspace': {
-      // As `tokenizers` does it: every replacement character becomes a space, except that in the first
-      // token they are dropped when a prefix was prepended (prepend_scheme other than "never").
-      const rep = stringField(d, 'replacement', op, where);
-      const scheme = d.prepend_scheme ?? (d.add_prefix_space === false ? 'never' : 'always');
-      const strip = scheme !== 'never';
-      return (t) => t.map((s, i) => s.replaceAll(rep, i === 0 && strip ? '' : ' '));
-    }
-    default:
-      throw new ValueError(op, `decoder type ${JSON.stringify(d.type)} is not supported by lmforge's Unigram decoder (supported: Sequence, Replace, ByteFallback, Fuse, Strip, Metaspace); load the file with HuggingFaceTokenizer instead`);
-  }
-}
-
-const SUPPORTED = {
-  normalizer: { key: 'normalizers', types: ['Sequence', 'Prepend', 'Replace', 'NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase', 'Strip'] },
-  pre_tokenizer: { key: 'pretokenizers', types: ['Sequence', 'Metaspace', 'WhitespaceSplit'] },
-  decoder: { key: 'decoders', types: ['Sequence', 'Replace', 'ByteFallback', 'Fuse', 'Strip', 'Metaspace'] },
-} as const;
-
-/** The first component type of a section (walking Sequences) that lmforge does not implement, or null. */
-function unsupportedPart(section: keyof typeof SUPPORTED, x: unknown): string | null {
-  if (x === null || x === undefined || !isObject(x)) return null; // null is fine; malformed is parse's error
-  const { key, types } = SUPPORTED[section];
-  if (!(types as readonly unknown[]).includes(x.type)) return `${section} type ${JSON.stringify(x.type)}`;
-  if (x.type === 'Sequence' && Array.isArray(x[key]))
-    for (const y of x[key] as unknown[]) {
-      const r = unsupportedPart(section, y);
-      if (r !== null) return r;
-    }
-  return null;
-}
+const WHITE_SPACE = /\p{White_Space}/u;
 
 // ---- the tokenizer ----
 
@@ -325,13 +61,10 @@ export interface UnigramParts {
   eotToken?: string;
 }
 
-export interface UnigramEncodeOptions {
-  /** Match added (special) tokens in the text and emit their ids, as `tokenizers` does. Default false. */
-  specialTokens?: boolean;
-}
+export type UnigramEncodeOptions = EncodeOptions;
 
 /** A Unigram tokenizer. Build one with `trainUnigram`, `UnigramTokenizer.fromJSON` or `loadTokenizerFile`. */
-export class UnigramTokenizer implements Tokenizer {
+export class UnigramTokenizer extends TokenizerJsonFile implements Tokenizer {
   readonly name: string;
   readonly vocabSize: number;
   readonly eot: number;
@@ -352,15 +85,15 @@ export class UnigramTokenizer implements Tokenizer {
   readonly #byteOf: Int32Array;
   readonly #idText: string[];
   readonly #added: Map<string, UnigramAddedToken>;
-  readonly #addedRe: RegExp | null;
+  /** Added-token regexes: [non-special only, all] (see encodeSync). */
+  readonly #addedRe: [RegExp | null, RegExp | null];
   readonly #normalize: Normalizer | null;
   readonly #preTokenize: PreTokenizer;
   readonly #decode: Decoder;
   readonly #cache = new Map<string, Int32Array>();
-  #source: { path: string; sha256: string } | null = null;
-  #unsavedHash: string | null = null;
 
   constructor(parts: UnigramParts) {
+    super('UnigramTokenizer');
     const op = 'UnigramTokenizer';
     if (!Array.isArray(parts.vocab) || parts.vocab.length === 0) throw new ValueError(op, 'vocab must be a non-empty array of [piece, score]');
     this.#parts = parts;
@@ -411,45 +144,21 @@ export class UnigramTokenizer implements Tokenizer {
     this.#maxLen = maxLen;
     this.#byteOf = new Int32Array(size).fill(-1);
     for (let b = 0; b < 256; b++) {
-      const id = this.#ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+      const id = this.#ids.get(bytePieceName(b));
       if (id !== undefined) this.#byteIds[b] = id;
     }
     for (let id = 0; id < n; id++) this.#byteOf[id] = bytePieceValue(this.#pieces[id]!);
 
-    const texts = [...this.#added.keys()].sort((x, y) => y.length - x.length);
-    this.#addedRe = texts.length > 0 ? new RegExp(texts.map(escapeRegex).join('|'), 'g') : null;
+    const added = [...this.#added.values()];
+    this.#addedRe = [addedTokenRegex(added.filter((a) => !a.special).map((a) => a.content)), addedTokenRegex(added.map((a) => a.content))];
     this.#normalize = parseNormalizer(parts.normalizer, op);
     this.#preTokenize = parsePreTokenizer(parts.preTokenizer, op);
     this.#decode = parseDecoder(parts.decoder, op);
 
-    let eot: number | undefined;
-    const lookup = (t: string) => this.#added.get(t)?.id ?? this.#ids.get(t);
-    if (parts.eotToken !== undefined) {
-      eot = lookup(parts.eotToken);
-      if (eot === undefined) throw new ValueError(op, `eotToken ${JSON.stringify(parts.eotToken)} is not in the vocabulary`);
-    } else {
-      for (const t of EOT_NAMES) if ((eot = lookup(t)) !== undefined) break;
-      if (eot === undefined) {
-        const first = parts.added.filter((a) => a.special && a.id !== this.unkId).sort((x, y) => x.id - y.id)[0];
-        eot = first?.id;
-      }
-      if (eot === undefined)
-        throw new ValueError(op, `no end-of-document token: the vocabulary has no special tokens besides <unk> (looked for ${EOT_NAMES.join(', ')}); pass eotToken`);
-    }
-    this.eot = eot;
+    const lookup = (t: string) => this.tokenToId(t) ?? undefined;
+    const firstSpecial = parts.added.filter((a) => a.special && a.id !== this.unkId).sort((x, y) => x.id - y.id)[0];
+    this.eot = resolveEot(op, parts.eotToken, lookup, lookup, firstSpecial?.id, 'the vocabulary has no special tokens besides <unk>');
     this.name = `unigram-${size}`;
-  }
-
-  /** How to load this tokenizer again: its file and the file's sha256 (path '' until saved). */
-  get spec(): TokenizerSpec {
-    if (this.#source) return { kind: 'file', path: this.#source.path, sha256: this.#source.sha256 };
-    this.#unsavedHash ??= createHash('sha256').update(this.toJSONString()).digest('hex');
-    return { kind: 'file', path: '', sha256: this.#unsavedHash };
-  }
-
-  /** Records the file this tokenizer was read from (loadTokenizerFile). */
-  setSource(path: string, sha256: string): void {
-    this.#source = { path, sha256 };
   }
 
   /** The piece (or added token text) of an id. */
@@ -484,28 +193,30 @@ export class UnigramTokenizer implements Tokenizer {
 
   // ---- encoding ----
 
+  /** Ids of `text`; added tokens as in tokenizer_json.ts (special ones only with `{ specialTokens: true }`). */
   encodeSync(text: string, opts: UnigramEncodeOptions = {}): Int32Array {
     if (typeof text !== 'string') throw new ValueError('UnigramTokenizer.encode', `text must be a string, got ${typeof text}`);
     const out: number[] = [];
-    if (opts.specialTokens && this.#addedRe) {
-      const re = this.#addedRe;
-      re.lastIndex = 0;
-      let at = 0;
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        const a = this.#added.get(m[0])!;
-        let end = m.index;
-        // lstrip/rstrip: the token takes the whitespace next to it.
-        if (a.lstrip) while (end > at && /\s/u.test(text[end - 1]!)) end--;
-        if (end > at) this.#encodeSegment(text.slice(at, end), at === 0, out);
-        out.push(a.id);
-        at = m.index + m[0].length;
-        if (a.rstrip) while (at < text.length && /\s/u.test(text[at]!)) at++;
-        re.lastIndex = at;
-      }
-      if (at < text.length) this.#encodeSegment(text.slice(at), at === 0, out);
-    } else {
+    const re = this.#addedRe[opts.specialTokens ? 1 : 0];
+    if (re === null) {
       this.#encodeSegment(text, true, out);
+      return Int32Array.from(out);
     }
+    re.lastIndex = 0;
+    let at = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      const a = this.#added.get(m[0])!;
+      let end = m.index;
+      // lstrip/rstrip: the token takes the whitespace next to it (White_Space, as Rust's char::is_whitespace
+      // that `tokenizers` uses; JavaScript's \s differs on U+0085 and U+FEFF).
+      if (a.lstrip) while (end > at && WHITE_SPACE.test(text[end - 1]!)) end--;
+      if (end > at) this.#encodeSegment(text.slice(at, end), at === 0, out);
+      out.push(a.id);
+      at = m.index + m[0].length;
+      if (a.rstrip) while (at < text.length && WHITE_SPACE.test(text[at]!)) at++;
+      re.lastIndex = at;
+    }
+    if (at < text.length) this.#encodeSegment(text.slice(at), at === 0, out);
     return Int32Array.from(out);
   }
 
@@ -620,62 +331,21 @@ export class UnigramTokenizer implements Tokenizer {
     return this.decodeSync(ids);
   }
 
-  // ---- tokenizer.json ----
+  // ---- tokenizer.json (unigram_json.ts) ----
+
+  /** Everything that defines this tokenizer (what the constructor took). */
+  parts(): UnigramParts {
+    return structuredClone(this.#parts);
+  }
 
   /** The tokenizer as a Hugging Face tokenizer.json object (Unigram model). */
   toJSON(): Record<string, unknown> {
-    const p = this.#parts;
-    return {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: [...p.added]
-        .sort((x, y) => x.id - y.id)
-        .map((a) => ({ id: a.id, content: a.content, single_word: false, lstrip: a.lstrip === true, rstrip: a.rstrip === true, normalized: false, special: a.special })),
-      normalizer: p.normalizer ?? null,
-      pre_tokenizer: p.preTokenizer ?? null,
-      post_processor: p.postProcessor ?? null,
-      decoder: p.decoder ?? null,
-      model: { type: 'Unigram', unk_id: this.unkId, vocab: this.vocab(), byte_fallback: this.byteFallback },
-    };
+    return unigramPartsToJSON(this.#parts);
   }
 
-  /** toJSON() as the text that save() writes. */
-  toJSONString(): string {
-    return `${JSON.stringify(this.toJSON())}\n`;
-  }
-
-  /** Writes tokenizer.json; afterwards `spec` names this file. */
-  save(path: string): void {
-    const text = this.toJSONString();
-    const abs = resolve(path);
-    try {
-      writeFileSync(abs, text);
-    } catch (e) {
-      throw new ValueError('UnigramTokenizer.save', `cannot write '${path}': ${e instanceof Error ? e.message : String(e)}`);
-    }
-    this.#source = { path: abs, sha256: createHash('sha256').update(text).digest('hex') };
-  }
-
-  /**
-   * Why lmforge cannot encode a Unigram tokenizer.json exactly (a normalizer, pre-tokenizer or decoder
-   * it does not implement, an added token with single_word or matched on normalized text), or null.
-   * loadTokenizerFile hands such files to the `tokenizers` package.
-   */
+  /** See unigramUnsupportedReason. */
   static unsupportedReason(obj: unknown): string | null {
-    if (!isObject(obj)) return null;
-    for (const section of ['normalizer', 'pre_tokenizer', 'decoder'] as const) {
-      const r = unsupportedPart(section, obj[section]);
-      if (r !== null) return `${r} is not supported by lmforge's Unigram tokenizer`;
-    }
-    if (Array.isArray(obj.added_tokens))
-      for (const a of obj.added_tokens as unknown[]) {
-        if (!isObject(a)) continue;
-        if (a.single_word === true) return `added token ${JSON.stringify(a.content)} sets single_word, which lmforge does not implement`;
-        if (a.normalized === true && obj.normalizer !== null && obj.normalizer !== undefined)
-          return `added token ${JSON.stringify(a.content)} is matched on normalized text (normalized: true), which lmforge does not implement`;
-      }
-    return null;
+    return unigramUnsupportedReason(obj);
   }
 
   /**
@@ -683,41 +353,7 @@ export class UnigramTokenizer implements Tokenizer {
    * conversion). Files that unsupportedReason() names are refused with that reason.
    */
   static fromJSON(obj: unknown, opts: { eotToken?: string } = {}): UnigramTokenizer {
-    const op = 'UnigramTokenizer.fromJSON';
-    if (!isObject(obj)) throw new ValueError(op, 'a tokenizer.json must be a JSON object');
-    const model = obj.model;
-    if (!isObject(model)) throw new ValueError(op, 'tokenizer.json has no "model" object');
-    if (model.type !== undefined && model.type !== 'Unigram') throw new ValueError(op, `model.type is ${JSON.stringify(model.type)}, not "Unigram"`);
-    if (!Array.isArray(model.vocab)) throw new ValueError(op, 'model.vocab must be an array of [piece, score]');
-    const unk = model.unk_id ?? null;
-    if (unk !== null && typeof unk !== 'number') throw new ValueError(op, `model.unk_id must be a number or null, got ${JSON.stringify(unk)}`);
-    const unsupported = UnigramTokenizer.unsupportedReason(obj);
-    if (unsupported !== null) throw new ValueError(op, `${unsupported}; load the file with HuggingFaceTokenizer instead`);
-    const addedRaw = obj.added_tokens ?? [];
-    if (!Array.isArray(addedRaw)) throw new ValueError(op, 'added_tokens must be an array');
-    const added: UnigramAddedToken[] = addedRaw.map((a: unknown) => {
-      if (!isObject(a) || typeof a.id !== 'number' || typeof a.content !== 'string')
-        throw new ValueError(op, `added token ${JSON.stringify(a)} needs a numeric id and a string content`);
-      return { id: a.id, content: a.content, special: a.special === true, lstrip: a.lstrip === true, rstrip: a.rstrip === true };
-    });
-    return new UnigramTokenizer({
-      vocab: model.vocab as [string, number][],
-      unkId: unk,
-      byteFallback: model.byte_fallback === true,
-      added,
-      normalizer: obj.normalizer ?? null,
-      preTokenizer: obj.pre_tokenizer ?? null,
-      decoder: obj.decoder ?? null,
-      postProcessor: obj.post_processor ?? null,
-      ...(opts.eotToken !== undefined ? { eotToken: opts.eotToken } : {}),
-    });
+    const parts = unigramPartsFromJSON(obj, 'UnigramTokenizer.fromJSON');
+    return new UnigramTokenizer({ ...parts, ...(opts.eotToken !== undefined ? { eotToken: opts.eotToken } : {}) });
   }
-}
-
-const defaultNormalize = parseNormalizer(UNIGRAM_PIPELINE.normalizer, 'unigramWords')!;
-const defaultPreTokenize = parsePreTokenizer(UNIGRAM_PIPELINE.pre_tokenizer, 'unigramWords');
-
-/** The words lmforge's Unigram pipeline makes of a text segment (what the trainer counts). */
-export function unigramWords(segment: string, first = true): string[] {
-  return defaultPreTokenize(defaultNormalize(segment), first);
 }

@@ -22,7 +22,9 @@
  */
 import { ValueError } from '../errors.js';
 import { native } from '../native.js';
-import { META, UNIGRAM_PIPELINE, UnigramTokenizer, unigramWords, type UnigramAddedToken } from './unigram.js';
+import { addedTokenRegex } from './tokenizer_json.js';
+import { UnigramTokenizer, type UnigramAddedToken } from './unigram.js';
+import { bytePieceName, bytePieceValue, META, UNIGRAM_PIPELINE, unigramWords } from './unigram_pipeline.js';
 
 export interface UnigramTrainOptions {
   /** Entries of the final vocabulary: <unk> + special tokens + 256 byte pieces + characters + learned pieces. */
@@ -97,10 +99,6 @@ function hasLoneSurrogate(s: string): boolean {
   return /\p{Surrogate}/u.test(s);
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 function intOption(v: unknown, name: string, lo: number, hi: number, op: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
     throw new ValueError(op, `${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
@@ -122,7 +120,7 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
     if (typeof s !== 'string' || [...s].length < 2)
       throw new ValueError(op, `specialTokens[${i}] must be a string of two or more characters (every single character is a piece), got ${JSON.stringify(s)}`);
     if (seen.has(s)) throw new ValueError(op, `specialTokens[${i}] ${JSON.stringify(s)} is listed twice or is <unk>`);
-    if (/^<0x[0-9A-Fa-f]{2}>$/.test(s)) throw new ValueError(op, `specialTokens[${i}] ${JSON.stringify(s)} is spelled like a byte-fallback piece`);
+    if (bytePieceValue(s) >= 0) throw new ValueError(op, `specialTokens[${i}] ${JSON.stringify(s)} is spelled like a byte-fallback piece`);
     seen.add(s);
   }
   const v = intOption(opts.vocabSize, 'vocabSize', 1, 1 << 24, op);
@@ -134,7 +132,8 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
   if (typeof shrink !== 'number' || !(shrink > 0 && shrink < 1)) throw new ValueError(op, `shrinkingFactor must be in (0, 1), got ${String(shrink)}`);
 
   // 1. Words.
-  const splitRe = new RegExp(specials.map(escapeRegex).join('|'), 'g');
+  // Split at special tokens as the encoder does with { specialTokens: true } (longest first).
+  const splitRe = addedTokenRegex(specials)!;
   const counts = new Map<string, number>();
   let words = 0;
   let skipped = 0;
@@ -187,7 +186,7 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
     for (let k = 0; k < r.word.length && seed.length < seedSize; k++) {
       const a = packedWords.offsets[r.word[k]!]! + r.start[k]!;
       const piece = String.fromCodePoint(...packedWords.chars.subarray(a, a + r.length[k]!));
-      if (seen.has(piece) || /^<0x[0-9A-Fa-f]{2}>$/.test(piece)) continue;
+      if (seen.has(piece) || bytePieceValue(piece) >= 0) continue;
       seed.push([piece, r.count[k]! * r.length[k]!]);
     }
   }
@@ -284,7 +283,7 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
   for (const k of normal) minScore = Math.min(minScore, scores[k]!);
   const byteScore = roundScore(6 * minScore - 10);
   const vocab: [string, number][] = [['<unk>', 0], ...specials.map((s): [string, number] => [s, 0])];
-  for (let b = 0; b < 256; b++) vocab.push([`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, byteScore]);
+  for (let b = 0; b < 256; b++) vocab.push([bytePieceName(b), byteScore]);
   for (const k of normal) vocab.push([pieces[k]!, roundScore(scores[k]!)]);
   const added: UnigramAddedToken[] = [{ id: 0, content: '<unk>', special: true }, ...specials.map((s, j) => ({ id: j + 1, content: s, special: true }))];
 

@@ -25,6 +25,19 @@ export class Dropout extends Module {
     this.seed = opts.seed;
   }
 
+  /**
+   * Masks drawn so far. With a seed, mask n depends on (seed, n) alone, so a checkpoint saves this count
+   * and a resumed run draws the same masks as an uninterrupted one.
+   */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  set calls(n: number) {
+    if (!Number.isInteger(n) || n < 0) throw new ValueError('Dropout.calls', `must be a non-negative integer, got ${n}`);
+    this.#calls = n;
+  }
+
   /** True when forward() changes its input: training mode and p > 0. */
   get active(): boolean {
     return this.training && this.p > 0;

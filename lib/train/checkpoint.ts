@@ -33,6 +33,8 @@ export interface TrainerState {
   elapsed: number;
   rng: RngState;
   sampler: SamplerState;
+  /** Masks drawn so far by each seeded Dropout module, by module path (absent in older checkpoints). */
+  dropoutCalls?: Record<string, number>;
   /** The learning-rate schedule's description (its options), when the trainer was given one. */
   schedule?: Record<string, unknown>;
   tokenizer?: TokenizerSpec;

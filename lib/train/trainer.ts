@@ -14,6 +14,7 @@ import { noGrad } from '../autograd/grad_mode.js';
 import { memory, tidy } from '../memory.js';
 import { getRngState, setRngState, tensor } from '../ops/creation.js';
 import { crossEntropy } from '../ops/softmax.js';
+import { Dropout } from '../nn/dropout.js';
 import type { GPT, Precision } from '../nn/gpt.js';
 import { clipGradNorm, gradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -312,10 +313,16 @@ export class Trainer {
     return evaluate(this.model, this.data.val, { batchSize: this.batchSize, seqLen: this.seqLen, step: this.step, ...(batches === 'all' ? {} : { batches }) });
   }
 
+  // Seeded dropout modules draw mask n from (seed, n): their counts are part of the run's state.
+  #dropouts(): [string, Dropout][] {
+    return this.model.namedModules().filter((e): e is [string, Dropout] => e[1] instanceof Dropout && e[1].seed !== undefined);
+  }
+
   /** The state a resumed run needs besides weights and optimizer state. */
   state(): TrainerState {
     return {
       format: 'lmforge-checkpoint', version: 1, step: this.step, tokens: this.tokens, elapsed: this.elapsed, rng: getRngState(), sampler: this.sampler.state(),
+      dropoutCalls: Object.fromEntries(this.#dropouts().map(([name, d]) => [name, d.calls])),
       ...(this.#o.scheduleInfo ? { schedule: this.#o.scheduleInfo } : {}),
       tokenizer: this.data.tokenizer,
       ...(this.#o.runInfo ? { run: this.#o.runInfo } : {}),
@@ -345,6 +352,13 @@ export class Trainer {
     const s = ck.trainer;
     this.sampler.setState(s.sampler);
     setRngState(s.rng);
+    for (const [name, d] of this.#dropouts()) {
+      const n = s.dropoutCalls?.[name];
+      // Older checkpoints did not record the count: exact resume was then only promised without dropout.
+      if (n === undefined) {
+        if (d.active) throw new ValueError(op, `${ck.dir} does not record dropout module '${name}''s mask count, so the run cannot continue exactly`);
+      } else d.calls = n;
+    }
     this.step = s.step;
     this.tokens = s.tokens;
     this.elapsed = s.elapsed ?? 0;

@@ -2,28 +2,12 @@
 // merges as one Int32Array of (left, right, result) triples. No math.
 #include <napi.h>
 
-#include <cstring>
-
 #include "../ops/bpe.h"
 #include "args.h"
 #include "guard.h"
 #include "ops_binding.h"
 
 namespace lmf::binding {
-namespace {
-
-template <typename T>
-const T* typed_arg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* type_name, const char* op,
-                   const char* name, int64_t* length) {
-  LMF_CHECK(info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type, type, op,
-            name << " must be a " << type_name);
-  Napi::TypedArray a = info[i].As<Napi::TypedArray>();
-  *length = static_cast<int64_t>(a.ElementLength());
-  return reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
-}
-
-}  // namespace
-
 // bpeTrain(symbols Int32Array, wordOffsets Int32Array, wordCounts Float64Array, vocabBytes Uint8Array,
 //          vocabOffsets Int32Array, vocabSize, minFrequency, numSpecial) -> Int32Array [left, right, result]*
 Napi::Value bind_bpeTrain(const Napi::CallbackInfo& info) {
@@ -31,11 +15,11 @@ Napi::Value bind_bpeTrain(const Napi::CallbackInfo& info) {
     const char* op = "bpeTrain";
     ops::BpeTrainInput in;
     int64_t n_off = 0, n_counts = 0, n_voff = 0;
-    in.symbols = typed_arg<int32_t>(info, 0, napi_int32_array, "Int32Array", op, "symbols", &in.num_symbols);
-    in.word_offsets = typed_arg<int32_t>(info, 1, napi_int32_array, "Int32Array", op, "wordOffsets", &n_off);
-    in.word_counts = typed_arg<double>(info, 2, napi_float64_array, "Float64Array", op, "wordCounts", &n_counts);
-    in.vocab_bytes = typed_arg<uint8_t>(info, 3, napi_uint8_array, "Uint8Array", op, "vocabBytes", &in.num_vocab_bytes);
-    in.vocab_offsets = typed_arg<int32_t>(info, 4, napi_int32_array, "Int32Array", op, "vocabOffsets", &n_voff);
+    in.symbols = typed_array_arg<int32_t>(info, 0, napi_int32_array, "Int32Array", op, "symbols", &in.num_symbols);
+    in.word_offsets = typed_array_arg<int32_t>(info, 1, napi_int32_array, "Int32Array", op, "wordOffsets", &n_off);
+    in.word_counts = typed_array_arg<double>(info, 2, napi_float64_array, "Float64Array", op, "wordCounts", &n_counts);
+    in.vocab_bytes = typed_array_arg<uint8_t>(info, 3, napi_uint8_array, "Uint8Array", op, "vocabBytes", &in.num_vocab_bytes);
+    in.vocab_offsets = typed_array_arg<int32_t>(info, 4, napi_int32_array, "Int32Array", op, "vocabOffsets", &n_voff);
     LMF_CHECK(n_off >= 1 && n_counts == n_off - 1, shape, op,
               "wordOffsets needs one entry more than wordCounts (" << n_off << " vs " << n_counts << ")");
     LMF_CHECK(n_voff >= 1, shape, op, "vocabOffsets needs at least one entry");

@@ -3,7 +3,7 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <cstring>
+#include <vector>
 
 #include "../ops/unigram.h"
 #include "args.h"
@@ -21,10 +21,18 @@ ops::UnigramSeqs seqs_arg(const Napi::CallbackInfo& info, size_t i, const char* 
   return s;
 }
 
-Napi::Float64Array to_f64(Napi::Env env, const std::vector<double>& v) {
-  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
-  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(double));
+// A JS typed array (Napi::Int32Array, Napi::Float64Array) of n values, the k-th being get(k):
+// the results are vectors of numbers or of structs, and each becomes columns of one element type.
+template <typename Array, typename Get>
+Array column(Napi::Env env, size_t n, Get get) {
+  Array a = Array::New(env, n);
+  for (size_t k = 0; k < n; ++k) a[k] = get(k);
   return a;
+}
+
+template <typename Array, typename T>
+Array copy_of(Napi::Env env, const std::vector<T>& v) {
+  return column<Array>(env, v.size(), [&](size_t k) { return v[k]; });
 }
 
 }  // namespace
@@ -42,9 +50,9 @@ Napi::Value bind_unigramEStep(const Napi::CallbackInfo& info) {
     const ops::UnigramEStepResult r = ops::unigram_estep(words, counts, n_counts, pieces, scores, n_scores);
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("expected", to_f64(env, r.expected));
-    o.Set("viterbi", to_f64(env, r.viterbi));
-    o.Set("cover", to_f64(env, r.cover));
+    o.Set("expected", copy_of<Napi::Float64Array>(env, r.expected));
+    o.Set("viterbi", copy_of<Napi::Float64Array>(env, r.viterbi));
+    o.Set("cover", copy_of<Napi::Float64Array>(env, r.cover));
     o.Set("logLikelihood", r.stats.log_likelihood);
     o.Set("viterbiTokens", r.stats.viterbi_tokens);
     o.Set("wordCount", r.stats.word_count);
@@ -65,21 +73,11 @@ Napi::Value bind_unigramSubstrings(const Napi::CallbackInfo& info) {
         ops::unigram_substrings(words, counts, n_counts, int_arg(info, 3, op, "maxLength"), number_arg(info, 4, op, "minCount"),
                                 int_arg(info, 5, op, "maxResults"));
     Napi::Env env = info.Env();
-    Napi::Int32Array word = Napi::Int32Array::New(env, r.size());
-    Napi::Int32Array start = Napi::Int32Array::New(env, r.size());
-    Napi::Int32Array length = Napi::Int32Array::New(env, r.size());
-    Napi::Float64Array count = Napi::Float64Array::New(env, r.size());
-    for (size_t k = 0; k < r.size(); ++k) {
-      word[k] = r[k].word;
-      start[k] = r[k].start;
-      length[k] = r[k].length;
-      count[k] = r[k].count;
-    }
     Napi::Object o = Napi::Object::New(env);
-    o.Set("word", word);
-    o.Set("start", start);
-    o.Set("length", length);
-    o.Set("count", count);
+    o.Set("word", column<Napi::Int32Array>(env, r.size(), [&](size_t k) { return r[k].word; }));
+    o.Set("start", column<Napi::Int32Array>(env, r.size(), [&](size_t k) { return r[k].start; }));
+    o.Set("length", column<Napi::Int32Array>(env, r.size(), [&](size_t k) { return r[k].length; }));
+    o.Set("count", column<Napi::Float64Array>(env, r.size(), [&](size_t k) { return r[k].count; }));
     return o;
   });
 }
@@ -94,16 +92,10 @@ Napi::Value bind_unigramAlternatives(const Napi::CallbackInfo& info) {
     const ops::UnigramAlternativesResult r = ops::unigram_alternatives(pieces, scores, n_scores);
     Napi::Env env = info.Env();
     LMF_CHECK(r.offsets.back() <= INT32_MAX, value, op, "too many alternatives (" << r.offsets.back() << ") for 32-bit offsets");
-    Napi::Int32Array status = Napi::Int32Array::New(env, r.status.size());
-    Napi::Int32Array offsets = Napi::Int32Array::New(env, r.offsets.size());
-    Napi::Int32Array ids = Napi::Int32Array::New(env, r.ids.size());
-    if (!r.status.empty()) std::memcpy(status.Data(), r.status.data(), r.status.size() * sizeof(int32_t));
-    for (size_t k = 0; k < r.offsets.size(); ++k) offsets[k] = static_cast<int32_t>(r.offsets[k]);
-    if (!r.ids.empty()) std::memcpy(ids.Data(), r.ids.data(), r.ids.size() * sizeof(int32_t));
     Napi::Object o = Napi::Object::New(env);
-    o.Set("status", status);
-    o.Set("offsets", offsets);
-    o.Set("ids", ids);
+    o.Set("status", copy_of<Napi::Int32Array>(env, r.status));
+    o.Set("offsets", column<Napi::Int32Array>(env, r.offsets.size(), [&](size_t k) { return static_cast<int32_t>(r.offsets[k]); }));
+    o.Set("ids", copy_of<Napi::Int32Array>(env, r.ids));
     return o;
   });
 }

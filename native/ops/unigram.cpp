@@ -54,25 +54,32 @@ kernels::UnigramPieces checked_pieces(const UnigramSeqs& pieces, const double* s
   return kp;
 }
 
-}  // namespace
-
-UnigramEStepResult unigram_estep(const UnigramSeqs& words, const double* counts, int64_t num_counts, const UnigramSeqs& pieces,
-                                 const double* scores, int64_t num_scores) {
-  const char* op = "unigramEStep";
-  std::vector<int64_t> woff = checked_offsets(words, op, "word", true);
+// The words with their counts (finite, positive, one per word), as the kernels take them; `off` holds
+// the widened offsets the result points into.
+kernels::UnigramWords checked_words(const UnigramSeqs& words, const double* counts, int64_t num_counts, const char* op,
+                                    std::vector<int64_t>& off) {
+  off = checked_offsets(words, op, "word", true);
   const int64_t W = words.num_offsets - 1;
   LMF_CHECK(num_counts == W, shape, op, "wordCounts has " << num_counts << " entries for " << W << " words");
   for (int64_t w = 0; w < W; ++w)
     LMF_CHECK(std::isfinite(counts[w]) && counts[w] > 0, value, op,
               "wordCounts[" << w << "] = " << counts[w] << " must be finite and positive");
-  std::vector<int64_t> poff;
-  const kernels::UnigramPieces kp = checked_pieces(pieces, scores, num_scores, op, poff);
-
   kernels::UnigramWords kw;
   kw.chars = words.chars;
-  kw.offsets = woff.data();
+  kw.offsets = off.data();
   kw.counts = counts;
   kw.num_words = W;
+  return kw;
+}
+
+}  // namespace
+
+UnigramEStepResult unigram_estep(const UnigramSeqs& words, const double* counts, int64_t num_counts, const UnigramSeqs& pieces,
+                                 const double* scores, int64_t num_scores) {
+  const char* op = "unigramEStep";
+  std::vector<int64_t> woff, poff;
+  const kernels::UnigramWords kw = checked_words(words, counts, num_counts, op, woff);
+  const kernels::UnigramPieces kp = checked_pieces(pieces, scores, num_scores, op, poff);
   UnigramEStepResult r;
   r.expected.resize(static_cast<size_t>(kp.num_pieces));
   r.viterbi.resize(static_cast<size_t>(kp.num_pieces));
@@ -84,20 +91,11 @@ UnigramEStepResult unigram_estep(const UnigramSeqs& words, const double* counts,
 std::vector<kernels::UnigramSubstring> unigram_substrings(const UnigramSeqs& words, const double* counts, int64_t num_counts,
                                                           int64_t max_len, double min_count, int64_t max_results) {
   const char* op = "unigramSubstrings";
-  std::vector<int64_t> woff = checked_offsets(words, op, "word", true);
-  const int64_t W = words.num_offsets - 1;
-  LMF_CHECK(num_counts == W, shape, op, "wordCounts has " << num_counts << " entries for " << W << " words");
-  for (int64_t w = 0; w < W; ++w)
-    LMF_CHECK(std::isfinite(counts[w]) && counts[w] > 0, value, op,
-              "wordCounts[" << w << "] = " << counts[w] << " must be finite and positive");
+  std::vector<int64_t> woff;
+  const kernels::UnigramWords kw = checked_words(words, counts, num_counts, op, woff);
   LMF_CHECK(max_len >= 2 && max_len <= 1024, value, op, "maxLength must be in [2, 1024], got " << max_len);
   LMF_CHECK(std::isfinite(min_count) && min_count > 0, value, op, "minCount must be finite and positive, got " << min_count);
   LMF_CHECK(max_results >= 0, value, op, "maxResults must be >= 0, got " << max_results);
-  kernels::UnigramWords kw;
-  kw.chars = words.chars;
-  kw.offsets = woff.data();
-  kw.counts = counts;
-  kw.num_words = W;
   return kernels::unigram_substrings_cpu(kw, max_len, min_count, max_results);
 }
 

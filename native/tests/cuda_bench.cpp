@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     fam += (fam.empty() ? "" : ", ") + std::string(buf);
     std::printf("%-28s %8.4f ms %8.1f GB/s (%.0f%% of copy)\n", name, ms, gbs, 100 * gbs / copy_gbs);
   };
-  const Shape shape = {R, D}, cont = contiguous_strides(shape), tr = {1, R};
+  const Shape shape = {R, D}, cont = contiguous_strides(shape);
   const Shape* st3[3] = {&cont, &cont, &cont};
   const StridedLoop L3 = make_loop(shape, st3, 3), L2 = make_loop(shape, st3, 2);
   BinaryParams bp;
@@ -126,15 +126,11 @@ int main(int argc, char** argv) {
   family("add", 3.0 * n * 2, [&] { binary_forward_cuda(z.p, x.p, y.p, L3, bp, s); });
   family("exp", 2.0 * n * 2, [&] { unary_forward_cuda(z.p, x.p, L2, dt, UnaryOp::exp, s); });
   family("cast f32->bf16", n * 4.0 + n * 2.0, [&] { copy_cuda(z.p, dt, x2.p, DType::f32, L2, s); });
-  const Shape* sttr[2] = {&cont, &tr};
-  const Shape tshape = {R, D};
-  (void)tshape;
   family("transpose copy", 2.0 * n * 2, [&] {
     const Shape sq = {4096, 4096}, sc = contiguous_strides(sq), stt = {1, 4096};
     const Shape* ss[2] = {&sc, &stt};
     copy_cuda(z.p, dt, x.p, dt, make_loop(sq, ss, 2), s);
   });
-  (void)sttr;
   family("sum last dim", n * 2.0, [&] { reduce_cuda(stat.p, x.p, dt, R, D, 1, ReduceOp::sum, s); });
   family("sum first dim", n * 2.0, [&] { reduce_cuda(stat.p, x.p, dt, 1, R, D, ReduceOp::sum, s); });
   family("gelu fwd", 2.0 * n * 2, [&] { activation_forward_cuda(z.p, x.p, dt, ActKind::gelu_tanh, R, D, s); });
