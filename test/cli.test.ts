@@ -121,4 +121,19 @@ describe('lmforge CLI end to end', () => {
     const tooLong = await lmforge(['sample', '--checkpoint', out, '--tokens', '500']);
     oneLineError(tooLong, /--tokens 500 does not fit/);
   });
+
+  it('--precision bf16 trains with bfloat16 compute and records it; an unknown precision is a clear error', async () => {
+    const d = tmp();
+    const text = corpus();
+    writeFileSync(join(d, 'tiny.json'), JSON.stringify({ ...TINY, train: { ...TINY.train, checkpointEvery: 0 } }));
+    const out = join(d, 'run');
+    const [ok, bad] = await Promise.all([
+      lmforge(['train', text, '--config', join(d, 'tiny.json'), '--precision', 'bf16', '--out', out, '--quiet']),
+      lmforge(['train', text, '--config', join(d, 'tiny.json'), '--precision', 'fp16', '--out', join(d, 'bad'), '--quiet']),
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/validation: loss [\d.]+ nats\/token/);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model.precision).toBe('bf16');
+    oneLineError(bad, /unknown precision "fp16" \(expected one of: fp32, bf16\)/);
+  });
 });

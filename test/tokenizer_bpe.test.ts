@@ -295,6 +295,14 @@ describe('tokenizer.json', () => {
     // And it writes both back.
     const again = BpeTokenizer.fromJSON(JSON.parse(JSON.stringify(t.toJSON())));
     expect(Array.from(again.encodeSync('e\u0301    b'))).toEqual(Array.from(t.encodeSync('e\u0301    b')));
+    // parts() rebuilds an identical tokenizer, and the file is the same text.
+    expect(new BpeTokenizer(t.parts()).toJSONString()).toBe(t.toJSONString());
+    // The surface tokenizerStats reads, as UnigramTokenizer has it: no unknown token, no byte fallback.
+    expect(t.unkId).toBeNull();
+    expect(t.isByteFallback(64)).toBe(false);
+    expect(t.idToToken(270)).toBe('   ');
+    expect(t.idToToken(220)).toBe('\u0120'); // the space byte, spelled Ġ
+    expect(t.tokenToId(t.idToToken(127))).toBe(127);
   });
 
   itHf('the NeoX-style variant encodes the same through the tokenizers package', async () => {

@@ -11,6 +11,7 @@ export interface RunConfig {
   model: {
     layers: number; dim: number; heads: number; kvHeads: number | null; seqLen: number; position: string; activation: string; norm: string;
     mlpHidden: number | null; dropout: number; bias: boolean; tieEmbeddings: boolean; initStd: number; ropeBase: number; seed: number;
+    precision: string;
   };
   optimizer: {
     name: string; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; momentum: number;
@@ -28,7 +29,7 @@ export function defaultConfig(): RunConfig {
   return {
     model: {
       layers: 4, dim: 128, heads: 4, kvHeads: null, seqLen: 128, position: 'rope', activation: 'swiglu', norm: 'rmsnorm',
-      mlpHidden: null, dropout: 0, bias: false, tieEmbeddings: true, initStd: 0.02, ropeBase: 10000, seed: 0,
+      mlpHidden: null, dropout: 0, bias: false, tieEmbeddings: true, initStd: 0.02, ropeBase: 10000, seed: 0, precision: 'fp32',
     },
     optimizer: { name: 'adamw', lr: 3e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, momentum: 0.9, warmupSteps: 50, minLr: 3e-4, decay: 'cosine', clip: 1 },
     data: { files: [], tokenizer: 'byte', valFraction: 0.05, splitSeed: 0, cacheDir: null },
@@ -46,6 +47,7 @@ const KINDS: { [S in keyof RunConfig]: Record<keyof RunConfig[S], Kind> } = {
   model: {
     layers: 'int', dim: 'int', heads: 'int', kvHeads: 'int?', seqLen: 'int', position: 'string', activation: 'string', norm: 'string',
     mlpHidden: 'int?', dropout: 'number', bias: 'bool', tieEmbeddings: 'bool', initStd: 'number', ropeBase: 'number', seed: 'int',
+    precision: 'string',
   },
   optimizer: {
     name: 'string', lr: 'number', weightDecay: 'number', beta1: 'number', beta2: 'number', eps: 'number', momentum: 'number',

@@ -39,6 +39,7 @@ Usage: lmforge train [FILES/FOLDERS...] [--config FILE] [--out DIR] [--resume DI
 model:     --layers --dim --heads --kv-heads --seq-len --position rope|alibi|learned|none
            --activation gelu|relu|swish|swiglu|geglu|... --norm layernorm|rmsnorm --mlp-hidden --dropout --bias true|false
            --tie-embeddings true|false --init-std --rope-base --model-seed
+           --precision fp32|bf16 (bf16: bfloat16 compute, float32 master weights)
 optimizer: --optimizer adamw|adam|adamw8bit|lion|sophia|sgd --lr --weight-decay --beta1 --beta2 --eps --momentum
            --warmup-steps --min-lr --decay cosine|linear|constant --clip (0: off)
 data:      --data FILE (repeatable) --tokenizer byte|PATH/tokenizer.json --val-fraction --split-seed --cache-dir
@@ -97,7 +98,7 @@ export function modelConfigOf(cfg: RunConfig, vocabSize: number): GPTConfig {
     vocabSize, seqLen: m.seqLen, layers: m.layers, dim: m.dim, heads: m.heads, ...(m.kvHeads === null ? {} : { kvHeads: m.kvHeads }),
     position: m.position as GPTConfig['position'], activation: m.activation as GPTConfig['activation'], norm: m.norm as GPTConfig['norm'],
     ...(m.mlpHidden === null ? {} : { mlpHidden: m.mlpHidden }), dropout: m.dropout, bias: m.bias, tieEmbeddings: m.tieEmbeddings,
-    initStd: m.initStd, ropeBase: m.ropeBase, seed: m.seed,
+    initStd: m.initStd, ropeBase: m.ropeBase, seed: m.seed, precision: m.precision as GPTConfig['precision'],
   };
 }
 

@@ -19,7 +19,7 @@ import { bpePartsFromJSON, bpePartsToJSON, bpeUnsupportedReason, NORMALIZATION_F
 import { PairHeap } from './pair_heap.js';
 import { bytesToTokenString, gpt2SplitRegex, wtf8Decode, wtf8EncodeInto } from './pretokenize.js';
 import type { Tokenizer } from './tokenizer.js';
-import { addedTokenRegex, type EncodeOptions, isObject, resolveEot, TokenizerJsonFile } from './tokenizer_json.js';
+import { addedTokenRegex, type EncodeOptions, isObject, resolveEot, type TokenizerIntrospection, TokenizerJsonFile } from './tokenizer_json.js';
 
 export type BpeEncodeOptions = EncodeOptions;
 
@@ -55,7 +55,7 @@ const CACHE_MAX_PIECE = 256;
 const SCAN_MAX = 48;
 
 /** A byte-level BPE tokenizer. Build one with `trainBpe`, `BpeTokenizer.fromJSON` or `loadTokenizerFile`. */
-export class BpeTokenizer extends TokenizerJsonFile implements Tokenizer {
+export class BpeTokenizer extends TokenizerJsonFile implements Tokenizer, TokenizerIntrospection {
   readonly name: string;
   readonly vocabSize: number;
   readonly eot: number;
@@ -63,6 +63,8 @@ export class BpeTokenizer extends TokenizerJsonFile implements Tokenizer {
   readonly specialTokens: readonly string[];
   /** Number of merges (ranks). */
   readonly numMerges: number;
+  /** Always null: every string is bytes, and every byte is a token, so nothing is unknown. */
+  readonly unkId: number | null = null;
 
   readonly #bytes: (Uint8Array | null)[]; // null for added tokens
   readonly #added: Map<number, { text: string; special: boolean; normalized: boolean }>;
@@ -171,6 +173,17 @@ export class BpeTokenizer extends TokenizerJsonFile implements Tokenizer {
   tokenBytes(id: number): Uint8Array | null {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new ValueError('BpeTokenizer.tokenBytes', `id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
     return this.#bytes[id] ?? null;
+  }
+
+  /** The tokenizer.json spelling of an id: an added token's text, or its bytes in GPT-2's byte characters. */
+  idToToken(id: number): string {
+    const b = this.tokenBytes(id);
+    return b ? bytesToTokenString(b) : this.#added.get(id)!.text;
+  }
+
+  /** Always false: a byte-level BPE has no byte-fallback pieces (its byte tokens are ordinary ones). */
+  isByteFallback(_id: number): boolean {
+    return false;
   }
 
   /** Merges in rank order as [left id, right id, result id]. */

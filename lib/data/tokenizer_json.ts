@@ -26,6 +26,21 @@ export interface EncodeOptions {
   specialTokens?: boolean;
 }
 
+/**
+ * What lmforge's own encoders (BpeTokenizer, UnigramTokenizer) offer beyond Tokenizer; tokenizerStats
+ * reads unkId and isByteFallback where a tokenizer has them.
+ */
+export interface TokenizerIntrospection {
+  /** The unknown token's id, or null when the model has none. */
+  readonly unkId: number | null;
+  /** Whether an id is a byte-fallback piece (<0xXX>) standing for a byte the vocabulary lacks. */
+  isByteFallback(id: number): boolean;
+  /** The id of a token given by its tokenizer.json spelling, or null. */
+  tokenToId(token: string): number | null;
+  /** The tokenizer.json spelling of an id. */
+  idToToken(id: number): string;
+}
+
 /** A plain JSON object (not null, not an array), as tokenizer.json's sections are. */
 export function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);

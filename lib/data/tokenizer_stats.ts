@@ -2,6 +2,7 @@
 import { ValueError } from '../errors.js';
 import type { Document } from './documents.js';
 import type { Tokenizer } from './tokenizer.js';
+import type { TokenizerIntrospection } from './tokenizer_json.js';
 
 export interface TokenizerStats {
   tokenizer: string;
@@ -25,12 +26,6 @@ export interface TokenizerStats {
   encodeSeconds: number;
 }
 
-/** Tokenizers may say which ids are the unknown token and which stand for raw bytes. */
-interface Introspectable {
-  unkId?: number | null;
-  isByteFallback?(id: number): boolean;
-}
-
 export async function tokenizerStats(tok: Tokenizer, docs: readonly Document[], opts: { top?: number } = {}): Promise<TokenizerStats> {
   const op = 'tokenizerStats';
   if (docs.length === 0) throw new ValueError(op, 'no documents');
@@ -45,7 +40,8 @@ export async function tokenizerStats(tok: Tokenizer, docs: readonly Document[], 
     for (let i = 0; i < ids.length; i++) counts[ids[i]!]!++;
   }
   const encodeSeconds = (performance.now() - t0) / 1000;
-  const x = tok as Tokenizer & Introspectable;
+  // lmforge's encoders say which ids are unknown and which stand for raw bytes; the others do not.
+  const x = tok as Tokenizer & Partial<TokenizerIntrospection>;
   let idsUsed = 0;
   let byteFallbackTokens = 0;
   for (let id = 0; id < counts.length; id++) {

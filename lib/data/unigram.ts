@@ -19,7 +19,7 @@
 import { ValueError } from '../errors.js';
 import { wtf8Encode } from './pretokenize.js';
 import type { Tokenizer } from './tokenizer.js';
-import { addedTokenRegex, type EncodeOptions, isObject, resolveEot, TokenizerJsonFile } from './tokenizer_json.js';
+import { addedTokenRegex, type EncodeOptions, isObject, resolveEot, type TokenizerIntrospection, TokenizerJsonFile } from './tokenizer_json.js';
 import { unigramPartsFromJSON, unigramPartsToJSON, unigramUnsupportedReason } from './unigram_json.js';
 import {
   bytePieceName, bytePieceValue, type Decoder, type Normalizer, parseDecoder, parseNormalizer, parsePreTokenizer,
@@ -64,7 +64,7 @@ export interface UnigramParts {
 export type UnigramEncodeOptions = EncodeOptions;
 
 /** A Unigram tokenizer. Build one with `trainUnigram`, `UnigramTokenizer.fromJSON` or `loadTokenizerFile`. */
-export class UnigramTokenizer extends TokenizerJsonFile implements Tokenizer {
+export class UnigramTokenizer extends TokenizerJsonFile implements Tokenizer, TokenizerIntrospection {
   readonly name: string;
   readonly vocabSize: number;
   readonly eot: number;
