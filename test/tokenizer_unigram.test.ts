@@ -11,6 +11,7 @@ import { brownCorpus } from '../lib/data/documents.js';
 import { HuggingFaceTokenizer, tokenizerFromSpec } from '../lib/data/tokenizer.js';
 import { loadTokenizerFile } from '../lib/data/tokenizer_file.js';
 import { UNIGRAM_PIPELINE, UnigramTokenizer, unigramWords } from '../lib/data/unigram.js';
+import { trainBpe } from '../lib/data/bpe_train.js';
 import { digamma, packCodePoints, trainUnigram } from '../lib/data/unigram_train.js';
 import { hf, hfIt, hfTokenizer } from './hf_tokenizers.js';
 import { Rng } from './reference/prng.js';
@@ -196,8 +197,20 @@ describe('Unigram training', () => {
     expect(unigramWords('')).toEqual([]);
   });
 
+  it('the end-of-document token is <|endoftext|> when listed, else the first special token (as trainBpe)', () => {
+    const texts = ['hello world', 'the cat sat'];
+    for (const [specials, eot] of [[['<pad>', '<|endoftext|>'], '<|endoftext|>'], [['<pad>', '</s>'], '<pad>']] as const) {
+      const u = trainUnigram(texts, { vocabSize: 420, specialTokens: [...specials], minFrequency: 1 });
+      const b = trainBpe(texts, { vocabSize: 300, specialTokens: [...specials], minFrequency: 1 });
+      expect(u.eot).toBe(u.tokenToId(eot));
+      expect(b.eot).toBe(b.tokenToId(eot));
+    }
+  });
+
   it('bad input gives clear errors', () => {
     expect(() => trainUnigram([], { vocabSize: 1000 })).toThrow(/corpus is empty/);
+    expect(() => new UnigramTokenizer(null as never)).toThrow(/UnigramTokenizer.*parts must be an object/);
+    expect(() => new UnigramTokenizer({ vocab: [['a', -1]], unkId: null, byteFallback: false } as never)).toThrow(/parts.added must be an array/);
     expect(() => trainUnigram([''], { vocabSize: 1000 })).toThrow(ValueError);
     expect(() => trainUnigram(['hello'], { vocabSize: 300 })).toThrow(/vocabSize 300 is smaller than the required pieces: <unk> \+ 1 special token\(s\) \+ 256 byte pieces \+ 95 characters = 353/);
     expect(() => trainUnigram(['hello 日本'], { vocabSize: 354 })).toThrow(/97 characters = 355/);

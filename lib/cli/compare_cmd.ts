@@ -54,7 +54,7 @@ export function compareMarkdown(runs: TokenizerRun[], bytes: number, label: stri
   const lines = [
     `Same GPT (lmforge train defaults), ${bytes.toLocaleString('en-US')} training bytes each, ${label}; validation on held-out documents.`,
     '',
-    '| tokenizer | vocab | train tokenizer (s) | bytes/token | parameters | steps | tokens/s | bytes/s | val loss (nats/token) | val bits/byte |',
+    '| tokenizer | vocab | train tokenizer (s) | bytes/token (val, with end-of-document) | parameters | steps | tokens/s | bytes/s | val loss (nats/token) | val bits/byte |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of runs)
@@ -102,7 +102,7 @@ async function compareTokenizers(argv: string[]): Promise<void> {
       const perStep = cfg.train.batchSize * cfg.model.seqLen;
       const trainTokensPerByte = ds.train.tokens.length / ds.train.bytes;
       const steps = Math.max(1, Math.ceil((bytes * trainTokensPerByte) / perStep));
-      const model = new GPT(modelConfigOf(cfg, tok.vocabSize));
+      using model = new GPT(modelConfigOf(cfg, tok.vocabSize));
       const optimizer = makeOptimizer(cfg, model);
       const { schedule, info } = scheduleOf(cfg, steps);
       const trainer = new Trainer({
@@ -120,7 +120,6 @@ async function compareTokenizers(argv: string[]): Promise<void> {
       };
       err(`  val ${run.valBitsPerByte.toFixed(3)} bits/byte, ${run.tokensPerSecond.toFixed(0)} tokens/s`);
       runs.push(run);
-      model.dispose();
     }
   } finally {
     if (typeof outDir !== 'string') rmSync(tokDir, { recursive: true, force: true });

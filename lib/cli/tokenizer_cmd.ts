@@ -18,7 +18,8 @@ Usage:
       --type bpe|unigram      byte-level BPE (GPT-2/NeoX style) or SentencePiece-style Unigram (byte fallback)
       --vocab N               vocabulary size, special tokens included (default 8192)
       --out FILE.json         where the tokenizer.json goes (loadable by Hugging Face tokenizers too)
-      --special-tokens A,B    special tokens (default <|endoftext|>, the end-of-document token)
+      --special-tokens A,B    special tokens (default <|endoftext|>); the end-of-document token is
+                              <|endoftext|> when listed, else the first
       --min-frequency N       ignore words/pairs seen fewer times (default 2)
       --val-fraction F        hold out the documents 'lmforge train' validates on with the same
       --split-seed S          fraction and seed (defaults 0.05 and 0, as train's), so validation text is unseen

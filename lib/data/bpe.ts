@@ -32,7 +32,7 @@ export interface BpeParts {
   tokens: (Uint8Array | BpeAddedToken)[];
   /** Merges in rank order, as pairs of ids; the result is the id whose bytes are the concatenation. */
   merges: ArrayLike<number>;
-  /** The end-of-document token's text; default: '<|endoftext|>' if present, else the first special token. */
+  /** The end-of-document token's text; default: the first of <|endoftext|>, </s>, ... present, else the first special token (resolveEot). */
   eotToken?: string;
   /** Hugging Face's `ignore_merges`: a piece that is itself in the vocabulary is emitted whole. */
   ignoreMerges?: boolean;

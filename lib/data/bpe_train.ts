@@ -11,6 +11,7 @@ import { ValueError } from '../errors.js';
 import { native } from '../native.js';
 import { BpeTokenizer, type BpeParts } from './bpe.js';
 import { forEachPiece, gpt2SplitRegex, tokenStringToBytes, wtf8Encode } from './pretokenize.js';
+import { trainedEotToken } from './tokenizer_json.js';
 
 export interface BpeTrainOptions {
   /** Target vocabulary size, special tokens and the 256 bytes included. */
@@ -115,5 +116,5 @@ export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): BpeTok
       tokens.push(xy);
     }
   }
-  return new BpeTokenizer({ tokens, merges, eotToken: seen.has('<|endoftext|>') ? '<|endoftext|>' : specials[0]! });
+  return new BpeTokenizer({ tokens, merges, eotToken: trainedEotToken(specials) });
 }

@@ -124,8 +124,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
     let text: string;
     try {
       text = readFileSync(abs, 'utf8');
-    } catch {
-      throw new ValueError(op, `cannot read tokenizer file '${path}'`);
+    } catch (e) {
+      throw new ValueError(op, `cannot read tokenizer file '${path}': ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
     }
     const mod = loadTokenizersPackage(op);
     let tok: HfTokenizer;

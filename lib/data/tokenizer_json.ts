@@ -98,6 +98,14 @@ export function resolveEot(
   throw new ValueError(op, `no end-of-document token: ${none} (looked for ${EOT_NAMES.join(', ')}); pass eotToken`);
 }
 
+/**
+ * The end-of-document token of a trained tokenizer: '<|endoftext|>' when it is among the special tokens,
+ * else the first of them. Both trainers (BPE and Unigram) use it, so the same options give the same eot.
+ */
+export function trainedEotToken(specials: readonly string[]): string {
+  return specials.includes('<|endoftext|>') ? '<|endoftext|>' : specials[0]!;
+}
+
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -95,6 +95,8 @@ export class UnigramTokenizer extends TokenizerJsonFile implements Tokenizer, To
   constructor(parts: UnigramParts) {
     super('UnigramTokenizer');
     const op = 'UnigramTokenizer';
+    if (!isObject(parts)) throw new ValueError(op, `parts must be an object with vocab, unkId, byteFallback and added, got ${JSON.stringify(parts)}`);
+    if (!Array.isArray(parts.added)) throw new ValueError(op, 'parts.added must be an array of added tokens (may be empty)');
     if (!Array.isArray(parts.vocab) || parts.vocab.length === 0) throw new ValueError(op, 'vocab must be a non-empty array of [piece, score]');
     this.#parts = parts;
     const n = parts.vocab.length;

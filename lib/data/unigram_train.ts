@@ -22,14 +22,14 @@
  */
 import { ValueError } from '../errors.js';
 import { native } from '../native.js';
-import { addedTokenRegex } from './tokenizer_json.js';
+import { addedTokenRegex, trainedEotToken } from './tokenizer_json.js';
 import { UnigramTokenizer, type UnigramAddedToken } from './unigram.js';
 import { bytePieceName, bytePieceValue, META, UNIGRAM_PIPELINE, unigramWords } from './unigram_pipeline.js';
 
 export interface UnigramTrainOptions {
   /** Entries of the final vocabulary: <unk> + special tokens + 256 byte pieces + characters + learned pieces. */
   vocabSize: number;
-  /** Added special tokens; the first is the end-of-document token. Default ['<|endoftext|>']. */
+  /** Special tokens, ids 1, 2, ... (after <unk>); default ['<|endoftext|>']. The end-of-document id is '<|endoftext|>' or the first. */
   specialTokens?: string[];
   /** A substring enters the seed vocabulary only if it occurs at least this often. Default 2. */
   minFrequency?: number;
@@ -295,7 +295,7 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
     normalizer: UNIGRAM_PIPELINE.normalizer,
     preTokenizer: UNIGRAM_PIPELINE.pre_tokenizer,
     decoder: UNIGRAM_PIPELINE.decoder,
-    eotToken: specials[0]!,
+    eotToken: trainedEotToken(specials),
   });
   report?.({
     words,

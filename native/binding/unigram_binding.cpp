@@ -21,6 +21,10 @@ ops::UnigramSeqs seqs_arg(const Napi::CallbackInfo& info, size_t i, const char* 
   return s;
 }
 
+const double* f64_arg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name, int64_t* length) {
+  return typed_array_arg<double>(info, i, napi_float64_array, "Float64Array", op, name, length);
+}
+
 // A JS typed array (Napi::Int32Array, Napi::Float64Array) of n values, the k-th being get(k):
 // the results are vectors of numbers or of structs, and each becomes columns of one element type.
 template <typename Array, typename Get>
@@ -44,9 +48,9 @@ Napi::Value bind_unigramEStep(const Napi::CallbackInfo& info) {
     const char* op = "unigramEStep";
     const ops::UnigramSeqs words = seqs_arg(info, 0, op, "wordChars", "wordOffsets");
     int64_t n_counts = 0, n_scores = 0;
-    const double* counts = typed_array_arg<double>(info, 2, napi_float64_array, "Float64Array", op, "wordCounts", &n_counts);
+    const double* counts = f64_arg(info, 2, op, "wordCounts", &n_counts);
     const ops::UnigramSeqs pieces = seqs_arg(info, 3, op, "pieceChars", "pieceOffsets");
-    const double* scores = typed_array_arg<double>(info, 5, napi_float64_array, "Float64Array", op, "scores", &n_scores);
+    const double* scores = f64_arg(info, 5, op, "scores", &n_scores);
     const ops::UnigramEStepResult r = ops::unigram_estep(words, counts, n_counts, pieces, scores, n_scores);
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -68,7 +72,7 @@ Napi::Value bind_unigramSubstrings(const Napi::CallbackInfo& info) {
     const char* op = "unigramSubstrings";
     const ops::UnigramSeqs words = seqs_arg(info, 0, op, "wordChars", "wordOffsets");
     int64_t n_counts = 0;
-    const double* counts = typed_array_arg<double>(info, 2, napi_float64_array, "Float64Array", op, "wordCounts", &n_counts);
+    const double* counts = f64_arg(info, 2, op, "wordCounts", &n_counts);
     const std::vector<kernels::UnigramSubstring> r =
         ops::unigram_substrings(words, counts, n_counts, int_arg(info, 3, op, "maxLength"), number_arg(info, 4, op, "minCount"),
                                 int_arg(info, 5, op, "maxResults"));
@@ -88,7 +92,7 @@ Napi::Value bind_unigramAlternatives(const Napi::CallbackInfo& info) {
     const char* op = "unigramAlternatives";
     const ops::UnigramSeqs pieces = seqs_arg(info, 0, op, "pieceChars", "pieceOffsets");
     int64_t n_scores = 0;
-    const double* scores = typed_array_arg<double>(info, 2, napi_float64_array, "Float64Array", op, "scores", &n_scores);
+    const double* scores = f64_arg(info, 2, op, "scores", &n_scores);
     const ops::UnigramAlternativesResult r = ops::unigram_alternatives(pieces, scores, n_scores);
     Napi::Env env = info.Env();
     LMF_CHECK(r.offsets.back() <= INT32_MAX, value, op, "too many alternatives (" << r.offsets.back() << ") for 32-bit offsets");
