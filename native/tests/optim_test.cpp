@@ -2,6 +2,7 @@
 // brute force, and the fused Adam step (fp32 and 8-bit) on every CPU tier against a double loop.
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -43,6 +44,42 @@ void test_maps() {
       if (a != b && std::fabs(std::fabs(x - q.code[a]) - std::fabs(x - q.code[b])) > 1e-7f * std::fabs(x)) ++bad;
     }
     check(bad == 0, std::string(s ? "signed" : "unsigned") + " nearest code matches brute force (" + std::to_string(bad) + " bad)");
+  }
+}
+
+// The vectorised nearest-code search must give exactly quant8_nearest's codes (ties at a midpoint go to the
+// lower code, NaN to the code of 0): every code, every midpoint and the floats either side, random values.
+// Each block of 256 holds 1.0 so its scale is exactly 1 and x * r == x.
+void test_codes_exact(const char* tier) {
+  lmf::set_cpu_tier(tier);
+  std::mt19937 rng(3);
+  for (bool s : {true, false}) {
+    const Quant8Map& q = quant8_map(s);
+    std::vector<float> x;
+    auto push = [&](float v) {
+      if (x.size() % 256 == 0) x.push_back(1.0f);
+      x.push_back(v);
+    };
+    for (int k = 0; k < 256; ++k) {
+      for (float c : {q.code[k], k < 255 ? q.mid[k] : 1.0f}) {
+        push(c);
+        push(std::nextafter(c, 2.0f));
+        push(std::nextafter(c, -2.0f));
+      }
+    }
+    std::uniform_real_distribution<float> u(s ? -1.0f : 0.0f, 1.0f);
+    for (int i = 0; i < 20000; ++i) push(i % 2 ? u(rng) : u(rng) * 1e-5f);
+    push(std::numeric_limits<float>::quiet_NaN());
+    push(-0.0f);
+    while (x.size() % 256 != 0) push(0.5f);
+    const int64_t n = static_cast<int64_t>(x.size());
+    std::vector<uint8_t> codes(n);
+    std::vector<float> amax(n / 256);
+    quantize_blockwise_cpu(codes.data(), amax.data(), x.data(), n, s);
+    int bad = 0;
+    for (int64_t i = 0; i < n; ++i) bad += codes[i] != quant8_nearest(q, x[i]) || (std::isnan(x[i]) && codes[i] != q.zero);
+    check(bad == 0, std::string(s ? "signed" : "unsigned") + " codes equal quant8_nearest on " + tier + " (" + std::to_string(bad) + " differ of " + std::to_string(n) + ")");
+    std::printf("%s %s: %d of %lld codes differ\n", tier, s ? "signed" : "unsigned", bad, static_cast<long long>(n));
   }
 }
 
@@ -92,10 +129,13 @@ void test_adam(const char* tier) {
 
 int main() {
   test_maps();
-  const lmf::CpuFeatures& f = lmf::cpu_features();
+  // A copy: set_cpu_tier("scalar") narrows what cpu_features() returns, and the later tiers must still run.
+  const lmf::CpuFeatures f = lmf::cpu_features();
   test_adam("scalar");
+  test_codes_exact("scalar");
   if (f.avx2 && f.fma) test_adam("avx2");
   if (f.avx512f) test_adam("avx512");
+  if (f.avx512f) test_codes_exact("avx512");
   lmf::set_cpu_tier("");
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
