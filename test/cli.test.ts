@@ -76,7 +76,7 @@ describe('lmforge CLI: bad input exits non-zero with one clear line', () => {
   });
 
   it('--help works on every command', async () => {
-    const runs = await Promise.all([['--help'], ['train', '--help'], ['eval', '--help'], ['sample', '--help'], ['data', 'stats', '--help'], ['info', '--help'], ['bench', '--help']].map((a) => lmforge(a)));
+    const runs = await Promise.all([['--help'], ['train', '--help'], ['eval', '--help'], ['sample', '--help'], ['data', 'stats', '--help'], ['info', '--help'], ['bench', '--help'], ['tokenizer', '--help'], ['compare', '--help']].map((a) => lmforge(a)));
     for (const r of runs) {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage|lmforge/);
