@@ -6,25 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { cudaAvailable, tensor, type Tensor } from '../lib/index.js';
 import { fusedAttention } from '../lib/ops/attention_fused.js';
 import { AdamW, AdamW8bit, Lion, SGD, SophiaG, type Optimizer } from '../lib/optim/index.js';
+import { normals } from './reference/prng.js';
 
 const cuda = cudaAvailable();
 if (!cuda.available) console.log(`cuda_kernels.test.ts: skipped: no CUDA device (${cuda.reason})`);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normals(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-  return out;
-}
 // max |a - b| / max |b|: scale-free, so a wrong kernel cannot pass by being small.
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let e = 0, m = 1e-3;

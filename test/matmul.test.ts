@@ -6,17 +6,8 @@ import {
 } from '../lib/index.js';
 import { refMatmul, refMatmulBound, type Mat } from './reference/matmul.js';
 import { describeDevices } from './devices.js';
+import { mulberry32 as rng } from './reference/prng.js';
 
-// mulberry32: fresh, reproducible test data per case (never all zeros)
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let seed = 1;
 function randMat(shape: number[]): Mat {

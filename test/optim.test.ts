@@ -8,22 +8,8 @@ import {
 import {
   adam8bitRef, adamRef, dynamicMapRef, emaRef, lionRef, sgdRef, sophiaRef, type Adam8State,
 } from './reference/optim.js';
+import { mulberry32 as rng, normals } from './reference/prng.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normals(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-  return out;
-}
 
 const SIZES = [4097, 5000, 300];
 

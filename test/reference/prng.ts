@@ -15,6 +15,14 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** n standard normals (Box-Muller on mulberry32(seed)) times `scale`, as float32. */
+export function normals(n: number, seed: number, scale = 1): Float32Array {
+  const r = mulberry32(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  return out;
+}
+
 const envSeed = typeof process !== 'undefined' ? process.env.LMF_TEST_SEED : undefined;
 /** The run's base seed. */
 export const BASE_SEED: number = envSeed !== undefined && envSeed !== '' ? Number(envSeed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
