@@ -1,35 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const MAIN = join(process.cwd(), 'lib/cli/main.ts');
+import { lmforge, oneLineError } from './cli_run.js';
+
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'lmf-cli-'));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function lmforge(args: string[], cwd = process.cwd()): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd, env: { ...process.env, XDG_CACHE_HOME: join(tmpdir(), 'lmf-cli-cache') } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function oneLineError(r: Run, re: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines.length, r.stderr).toBe(1);
-  expect(lines[0]).toMatch(re);
-  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
-}
 
 function corpus(): string {
   const d = tmp();

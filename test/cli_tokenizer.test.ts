@@ -1,39 +1,15 @@
 // `lmforge tokenizer train|stats`, `train --tokenizer` and `compare tokenizers`, end to end on a tiny corpus.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { loadTokenizer } from '../lib/data/tokenizer.js';
+import { lmforge as run, oneLineError, type Run } from './cli_run.js';
 
-const MAIN = join(process.cwd(), 'lib/cli/main.ts');
-const TSX = import.meta.resolve('tsx');
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'lmf-tokcli-'));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function lmforge(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    // cwd is a temporary folder (relative paths in the commands land there); tsx resolves from the project.
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { ...process.env, XDG_CACHE_HOME: join(cwd, 'cache') } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function oneLineError(r: Run, re: RegExp): void {
-  expect(r.code, r.stdout).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines.length, r.stderr).toBe(1);
-  expect(lines[0]).toMatch(re);
-}
+// cwd is a temporary folder (relative paths in the commands land there), with its own token cache.
+const lmforge = (args: string[], cwd: string): Promise<Run> => run(args, { cwd, cache: join(cwd, 'cache') });
 
 // 16 documents of a few hundred bytes: enough words for both trainers to learn merges and pieces.
 function corpus(dir: string): string {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ValueError } from '../lib/index.js';
 import {
   brownCorpus, ByteTokenizer, dataStats, HuggingFaceTokenizer, loadDocuments, packDocuments, RandomWindowSampler, SequentialSampler,
-  splitDocuments, stripBrownTags, tokenizeDocuments,
+  readDocuments, splitDocuments, stripBrownTags, tokenizeDocuments,
 } from '../lib/data/index.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'lmf-data-'));
@@ -89,6 +89,29 @@ describe('documents', () => {
     expect(() => loadDocuments([join(d, 'missing.txt')])).toThrow(/no such file or folder/);
     writeFileSync(join(d, 'e.txt'), '');
     expect(() => loadDocuments([join(d, 'e.txt')])).toThrow(/no non-empty documents/);
+  });
+  it('a folder also gives its text files without an extension, and reports the files it skipped and why', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'a.txt'), 'first');
+    writeFileSync(join(d, 'ca01'), 'second'); // like the Brown corpus's files
+    writeFileSync(join(d, 'README'), 'third');
+    writeFileSync(join(d, 'blob'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0]));
+    writeFileSync(join(d, 'table.csv'), 'x,y\n1,2\n');
+    writeFileSync(join(d, 'img.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0]));
+    writeFileSync(join(d, '.hidden'), 'not read, not counted');
+    const r = readDocuments([d]);
+    expect(r.docs.map((x) => x.text)).toEqual(['third', 'first', 'second']);
+    expect(r.files).toBe(3);
+    expect(r.skipped.map((s) => [s.path.slice(d.length + 1), s.reason])).toEqual([['blob', 'binary'], ['img.png', 'extension'], ['table.csv', 'extension']]);
+    expect(loadDocuments([d]).map((x) => x.text)).toEqual(['third', 'first', 'second']);
+  });
+  it('a dangling symbolic link in a folder is a ValueError naming it, not a raw ENOENT', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'a.txt'), 'first');
+    symlinkSync(join(d, 'gone.txt'), join(d, 'b.txt'));
+    expect(() => loadDocuments([d])).toThrow(ValueError);
+    expect(() => loadDocuments([d])).toThrow(/b\.txt' is a symbolic link to '.*gone\.txt', which does not exist/);
+    expect(() => loadDocuments([join(d, 'b.txt')])).toThrow(/b\.txt' is a symbolic link to '.*gone\.txt', which does not exist/);
   });
   it('Brown: 500 documents with the part-of-speech tags stripped', () => {
     expect(stripBrownTags("\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, 1/2/cd ./.")).toBe('The jury said "no evidence", 1/2.');

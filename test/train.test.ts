@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { AdamW, GPT, SophiaG, ValueError, warmupDecaySchedule, copyInto, noGrad, full } from '../lib/index.js';
 import { ByteTokenizer, tokenizeDocuments, type TokenDataset } from '../lib/data/index.js';
-import { loadCheckpoint, loadModel, saveCheckpoint, Trainer, type TrainerOptions } from '../lib/train/index.js';
+import { cleanStaleTemporaries, estimateTrainingMemory, loadCheckpoint, loadModel, saveCheckpoint, Trainer, type TrainerOptions } from '../lib/train/index.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'lmf-train-'));
 
@@ -103,6 +103,67 @@ describe('Trainer', () => {
     });
     expect(() => t.trainStep()).toThrow(ValueError);
     expect(() => t.trainStep()).toThrow(/loss is NaN at step 3/);
+  });
+
+  it('stops after maxSkippedSteps skipped steps in a row, and fails a fit in which most steps were skipped', async () => {
+    const ds = await data();
+    // An optimizer that applies its first `apply` steps, then skips every step as if its gradients were NaN.
+    const skipping = (t: Trainer, apply: number): void => {
+      const opt = t.optimizer as AdamW;
+      const step = opt.step.bind(opt);
+      let n = 0;
+      opt.step = () => {
+        if (n++ < apply) return step();
+        opt.skippedSteps += 1;
+        return false;
+      };
+    };
+    const long = setup(ds, { maxSteps: 30 });
+    skipping(long, 1);
+    expect(() => long.fit()).toThrow(ValueError);
+    expect(long.step).toBe(11);
+    expect(() => { const t = setup(ds, { maxSteps: 30 }); skipping(t, 1); t.fit(); }).toThrow(/Trainer: 10 steps in a row were skipped \(non-finite gradients\), the last at step 11 \(lr [\d.e+-]+\); training stopped/);
+    const short = setup(ds, { maxSteps: 6 });
+    skipping(short, 2);
+    expect(() => short.fit()).toThrow(/4 of the 6 steps of this run were skipped/);
+    const some = setup(ds, { maxSteps: 6 });
+    skipping(some, 4);
+    expect(some.fit().skippedSteps).toBe(2);
+    const off = setup(ds, { maxSteps: 12, maxSkippedSteps: 0 });
+    skipping(off, 0);
+    expect(off.fit().skippedSteps).toBe(12);
+    expect(() => setup(ds, { maxSkippedSteps: -1 })).toThrow(/maxSkippedSteps must be an integer >= 0/);
+  });
+
+  it('cleanStaleTemporaries removes what a killed save left behind, and only that', async () => {
+    const t = setup(await data());
+    t.trainStep();
+    const root = join(tmp(), 'ck');
+    t.saveCheckpoint(root);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const names = [`.tmp-step-00000002-${dead}`, `.old-step-00000001-${dead}`, `.latest.tmp-${dead}`, `.tmp-step-00000002-${process.ppid}`, '.tmp-notes', 'notes'];
+    for (const n of names) (n.startsWith('.latest') || n === 'notes' ? writeFileSync(join(root, n), 'x') : mkdirSync(join(root, n)));
+    expect(cleanStaleTemporaries(root).sort()).toEqual(names.slice(0, 3).sort());
+    // A live writer's folder (the test runner's parent here), unrelated names, the checkpoint and `latest` stay.
+    expect(readdirSync(root).sort()).toEqual([`.tmp-step-00000002-${process.ppid}`, '.tmp-notes', 'latest', 'notes', 'step-00000001'].sort());
+    expect(cleanStaleTemporaries(join(root, 'missing'))).toEqual([]);
+    // fit() cleans when it starts, before any save.
+    mkdirSync(join(root, `.tmp-step-00000009-${dead}`));
+    const u = setup(await data(), { checkpointDir: root, maxSteps: 1, onStep: () => expect(existsSync(join(root, `.tmp-step-00000009-${dead}`))).toBe(false) });
+    u.fit();
+  });
+
+  it('estimateTrainingMemory: weights, gradients and optimizer state per parameter, activations per token', () => {
+    const cfg = { vocabSize: 257, seqLen: 64, layers: 2, dim: 64, heads: 2 };
+    const n = new GPT(cfg).numParameters();
+    const a = estimateTrainingMemory(cfg, { batchSize: 4, optimizerBytesPerParam: 8 });
+    expect(a.parameters).toBe(n);
+    expect(a.stateBytes).toBe(16 * n);
+    expect(estimateTrainingMemory({ ...cfg, precision: 'bf16' }, { batchSize: 4, optimizerBytesPerParam: 2 }).stateBytes).toBe(12 * n);
+    const b = estimateTrainingMemory(cfg, { batchSize: 8, optimizerBytesPerParam: 8 });
+    expect(b.activationBytes).toBe(2 * a.activationBytes);
+    expect(estimateTrainingMemory(cfg, { batchSize: 4, seqLen: 32, optimizerBytesPerParam: 8 }).activationBytes).toBe(a.activationBytes / 2);
+    expect(a.totalBytes).toBe(a.stateBytes + a.activationBytes);
   });
 
   it('a half-written checkpoint (temporary folder left behind) leaves the previous one loadable', async () => {

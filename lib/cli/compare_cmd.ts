@@ -76,7 +76,8 @@ async function compareTokenizers(argv: string[]): Promise<void> {
 
   const cfg = defaultConfig();
   if (a.options.has('seq-len')) cfg.model.seqLen = intList('seq-len', a.options.get('seq-len') as string)[0]!;
-  const { docs, label } = documentsOf(a.positionals);
+  const { docs, label, skipped } = documentsOf(a.positionals);
+  if (skipped) err(skipped);
   const split = { valFraction: cfg.data.valFraction, seed: cfg.data.splitSeed };
   const trainTexts = splitDocuments(docs.length, split).train.map((i) => docs[i]!.text);
   const runs: TokenizerRun[] = [];

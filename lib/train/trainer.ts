@@ -5,6 +5,10 @@
  *
  * Losses are in nats per token; bits per byte = loss · tokens / (ln 2 · bytes), where tokens/bytes is
  * the split's ratio (UTF-8 bytes of its text), which makes runs with different tokenizers comparable.
+ *
+ * A run that diverges stops with a ValueError instead of running on: at once on a NaN or infinite loss,
+ * after maxSkippedSteps optimizer steps in a row skipped for non-finite gradients, and at the end of a fit
+ * in which more than half of the steps were skipped (a run that did not train is not a success).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -15,13 +19,14 @@ import { memory, tidy } from '../memory.js';
 import { getRngState, setRngState, tensor } from '../ops/creation.js';
 import { crossEntropy } from '../ops/softmax.js';
 import { Dropout } from '../nn/dropout.js';
-import type { GPT, Precision } from '../nn/gpt.js';
+import { parameterCount, resolveGPTConfig, type GPT, type GPTConfig, type Precision } from '../nn/gpt.js';
+import { isGated } from '../nn/mlp.js';
 import { clipGradNorm, gradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { gnbHessian, SophiaG } from '../optim/sophia.js';
 import type { Schedule } from '../optim/schedule.js';
 import { RandomWindowSampler, SequentialSampler, type TokenDataset, type TokenSplit } from '../data/dataset.js';
-import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { cleanStaleTemporaries, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 
 export interface StepMetrics {
   step: number;
@@ -60,6 +65,8 @@ export interface TrainResult {
   seconds: number;
   lastLoss: number;
   finalEval: EvalMetrics | null;
+  /** Steps of this fit that the optimizer skipped (non-finite gradients). */
+  skippedSteps: number;
 }
 
 export interface TrainerOptions {
@@ -97,7 +104,15 @@ export interface TrainerOptions {
   printEvery?: number;
   /** Where progress goes (default process.stderr). */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Checkpoint folder; saved every checkpointEvery steps (default: only at the end). */
+  /**
+   * Stop with a ValueError after this many optimizer steps in a row were skipped for NaN or infinite
+   * gradients, or at the end of a fit when more than half of its steps were (default 10; 0: never stop).
+   */
+  maxSkippedSteps?: number;
+  /**
+   * Checkpoint folder; saved every checkpointEvery steps (default: only at the end). Temporary folders
+   * that a killed run left there are removed when fit() starts.
+   */
   checkpointDir?: string;
   checkpointEvery?: number;
   /** Stored in the checkpoints' trainer.json (the CLI keeps its config here). */
@@ -121,6 +136,33 @@ function posInt(op: string, name: string, v: unknown, min = 1): number {
 /** Tokens per UTF-8 byte of a split (end-of-document tokens included: the model predicts them too). */
 export function tokensPerByte(split: TokenSplit): number {
   return split.bytes > 0 ? split.tokens.length / split.bytes : 1;
+}
+
+export interface TrainingMemoryEstimate {
+  parameters: number;
+  /** Float32 weights (plus their bfloat16 copies under 'bf16' precision), gradients and optimizer state. */
+  stateBytes: number;
+  /** What one micro-batch's forward keeps for the backward, roughly. */
+  activationBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * A rough figure of the memory a training run needs, from the model's config alone (nothing is
+ * allocated): per parameter 4 bytes of weights (+2 for bf16 compute copies), 4 of gradient and the
+ * optimizer's state bytes; per token of a micro-batch of batchSize × seqLen, about 10·dim + 2·(MLP
+ * up-projection width) float32 values kept per layer, plus the logits and their gradient (2·vocab).
+ * Attention is tiled, so nothing grows with seqLen². Good to a factor of about two: meant to refuse a run
+ * that cannot fit, not to plan one that barely does.
+ */
+export function estimateTrainingMemory(config: GPTConfig, opts: { batchSize: number; seqLen?: number; optimizerBytesPerParam: number }): TrainingMemoryEstimate {
+  const c = resolveGPTConfig(config);
+  const parameters = parameterCount(config);
+  const up = isGated(c.activation) ? 2 * c.mlpHidden : c.mlpHidden;
+  const tokens = opts.batchSize * (opts.seqLen ?? c.seqLen);
+  const stateBytes = parameters * (4 + (c.precision === 'bf16' ? 2 : 0) + 4 + opts.optimizerBytesPerParam);
+  const activationBytes = 4 * tokens * (c.layers * (10 * c.dim + 2 * up) + 2 * c.vocabSize);
+  return { parameters, stateBytes, activationBytes, totalBytes: stateBytes + activationBytes };
 }
 
 export interface EvaluateOptions {
@@ -226,7 +268,7 @@ export class Trainer {
     else throw new ValueError(op, 'a budget is required: maxSteps or maxTokens');
     this.#clip = opts.clip ?? 1;
     if (typeof this.#clip !== 'number' || !(this.#clip >= 0)) throw new ValueError(op, `clip must be a number >= 0, got ${JSON.stringify(opts.clip)}`);
-    for (const k of ['evalEvery', 'checkpointEvery'] as const) if (opts[k] !== undefined) posInt(op, k, opts[k], 0);
+    for (const k of ['evalEvery', 'checkpointEvery', 'maxSkippedSteps'] as const) if (opts[k] !== undefined) posInt(op, k, opts[k], 0);
     const initialLr = opts.optimizer.paramGroups[0]?.lr ?? 0;
     this.#schedule = opts.schedule ?? (() => initialLr);
     this.sampler = new RandomWindowSampler(opts.data.train.tokens, this.seqLen, opts.seed ?? 0);
@@ -371,8 +413,17 @@ export class Trainer {
     const evalEvery = o.evalEvery ?? 0;
     const ckEvery = o.checkpointEvery ?? 0;
     const printEvery = o.printEvery ?? 10;
+    const maxSkipped = o.maxSkippedSteps ?? 10;
     const start = performance.now();
     const startTokens = this.tokens;
+    const startStep = this.step;
+    let skipped = 0, skippedInARow = 0;
+    if (o.checkpointDir) cleanStaleTemporaries(o.checkpointDir);
+    const stop = (message: string): never => {
+      if (this.#mode === 'tty' && this.#lastLine > 0) this.#stream.write('\n');
+      this.#lastLine = 0;
+      throw new ValueError('Trainer', `${message}; training stopped. Lower the learning rate or check the data`);
+    };
     let last: StepMetrics | null = null;
     let lastEval: EvalMetrics | null = null;
     const runEval = (final: boolean): EvalMetrics => {
@@ -399,14 +450,20 @@ export class Trainer {
       const line = `step ${this.step}/${this.totalSteps} | loss ${m.loss.toFixed(4)} | ${m.bitsPerByte.toFixed(3)} bpb | lr ${m.lr.toExponential(2)} | gnorm ${m.gradNorm.toFixed(2)} | ${fmtRate(avg)} tok/s | mem ${(m.memoryBytes / 2 ** 20).toFixed(0)} MiB | eta ${fmtTime(eta)}${m.applied ? '' : ' | step skipped (non-finite gradient)'}`;
       if (this.#mode === 'tty') this.#print(line, false);
       else if (this.step % printEvery === 0 || this.step === 1 || this.step === this.totalSteps) this.#print(line, false);
+      skippedInARow = m.applied ? 0 : skippedInARow + 1;
+      if (!m.applied) skipped += 1;
+      if (maxSkipped > 0 && skippedInARow >= maxSkipped)
+        stop(`${skippedInARow} steps in a row were skipped (non-finite gradients), the last at step ${this.step} (lr ${m.lr.toExponential(3)})`);
       const isLast = this.step === this.totalSteps;
       if (evalEvery > 0 && this.step % evalEvery === 0 && !isLast) runEval(false);
       if (o.checkpointDir && ckEvery > 0 && this.step % ckEvery === 0 && !isLast) this.saveCheckpoint();
     }
+    const ran = this.step - startStep;
+    if (maxSkipped > 0 && skipped > ran / 2) stop(`${skipped} of the ${ran} steps of this run were skipped (non-finite gradients)`);
     if (this.#mode === 'tty' && this.#lastLine > 0) this.#stream.write('\n');
     this.#lastLine = 0;
     const finalEval = runEval(true);
     if (o.checkpointDir) this.saveCheckpoint();
-    return { steps: this.step, tokens: this.tokens, seconds: (performance.now() - start) / 1000, lastLoss: last?.loss ?? NaN, finalEval: finalEval ?? lastEval };
+    return { steps: this.step, tokens: this.tokens, seconds: (performance.now() - start) / 1000, lastLoss: last?.loss ?? NaN, finalEval: finalEval ?? lastEval, skippedSteps: skipped };
   }
 }
