@@ -85,9 +85,12 @@ export interface NativeAddon {
   /** [loss, per-row log-sum-exp, number of non-ignored rows] */
   crossEntropy(logits: H, targets: H, ignoreIndex: number, reduction: string, zLoss?: number): [H, H, number];
   crossEntropyBackward(logits: H, targets: H, lse: H, rowGrad: H, ignoreIndex: number, zLoss?: number): H;
-  /** kind: relu, gelu, gelu_erf, silu, swish, glu, geglu, swiglu, reglu (gated: [..., 2h] -> [..., h]). */
-  activation(kind: string, x: H): H;
-  activationBackward(kind: string, dy: H, x: H): H;
+  /**
+   * kind: relu, gelu, gelu_erf, silu, swish, glu, geglu, swiglu, reglu (gated: [..., 2h] -> [..., h]).
+   * op: the public function that errors name (default 'activation').
+   */
+  activation(kind: string, x: H, op?: string): H;
+  activationBackward(kind: string, dy: H, x: H, op?: string): H;
   /** [y, mean, rstd, sum (x + residual) or null] */
   layerNorm(x: H, weight: H, bias: H | null, residual: H | null, eps: number): [H, H, H, H | null];
   /** [dx (also the residual's gradient), dweight, dbias or null] */

@@ -90,6 +90,7 @@ export class Tensor<D extends DType = DType> {
   }
 
   set requiresGrad(flag: boolean) {
+    this.live('requiresGrad');
     if (this.#gradNode) throw new ValueError('requiresGrad', 'can only be set on a leaf tensor (use detach() to get one)');
     if (flag && !isFloatDType(this.dtype)) throw new DTypeError('requiresGrad', `only floating-point tensors can require a gradient, got ${this.dtype}`);
     this.#requiresGrad = Boolean(flag);
@@ -186,13 +187,19 @@ export class Tensor<D extends DType = DType> {
 
   // ---- memory ----
 
-  /** Frees the tensor's view now; the storage goes when no other view uses it. Idempotent. */
+  /**
+   * Frees the tensor's view now, and its gradient; the storage goes when no other view uses it.
+   * Idempotent. (A tensor that is only dropped is freed after a garbage collection, by a callback that
+   * runs only when the event loop turns: a synchronous loop should free with dispose() or tidy().)
+   */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     untrack(this);
     this.#handle.dispose();
     if (this.#gradNode) unrefNode(this.#gradNode);
+    // The gradient belongs to the tensor (nothing else would ever free it before the collector does).
+    this.zeroGrad();
   }
 
   [Symbol.dispose](): void {

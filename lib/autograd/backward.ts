@@ -56,6 +56,7 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     const userGrad = grad;
+    const fresh: Tensor[] = []; // leaves whose .grad this pass set (rather than added to)
     try {
       grads.set(root, grad ?? new Tensor(native.full(root.shape as number[], dtypeCode(root.dtype), 1, deviceCode(root.device))));
       for (const t of order) {
@@ -64,7 +65,7 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
         grads.delete(t);
         const node = t.gradNode;
         if (!node) {
-          accumulateLeaf(t, g, g === userGrad);
+          if (accumulateLeaf(t, g, g === userGrad)) fresh.push(t);
           continue;
         }
         const results = tidy(() => node.backward(g) as (Tensor | null | undefined)[]);
@@ -93,6 +94,7 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
         if (g !== userGrad) g.dispose();
         releaseNode(node);
       }
+      unshare(fresh, userGrad);
     } finally {
       for (const g of grads.values()) if (g !== userGrad) g.dispose();
       for (const n of held) unrefNode(n);
@@ -104,14 +106,44 @@ function alias(t: Tensor): Tensor {
   return new Tensor(native.reshape(t.handle, t.shape as number[]));
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor, isUserGrad: boolean): void {
+// True when the leaf's gradient is g itself (or an alias of it) rather than a new sum.
+function accumulateLeaf(leaf: Tensor, g: Tensor, isUserGrad: boolean): boolean {
   const own = isUserGrad ? alias(g) : g;
   if (leaf.grad) {
     const sum = leaf.grad.add(own);
     own.dispose();
     leaf.grad.dispose();
     leaf.grad = keep(sum);
-  } else {
-    leaf.grad = keep(own);
+    return false;
+  }
+  leaf.grad = keep(own);
+  return true;
+}
+
+/**
+ * Gives each of these leaves a gradient with memory of its own. Rules hand one tensor to several inputs
+ * (an add's operands both get the output's gradient, as aliases), and the gradient given to backward()
+ * reaches a leaf unchanged through identity rules; but clipGradNorm and user code write gradients in place,
+ * which must not reach another leaf's gradient or the caller's tensor. Only tensors with storages of the
+ * same size can share one, so only those are compared.
+ */
+function unshare(leaves: readonly Tensor[], userGrad: Tensor | undefined): void {
+  const bySize = new Map<number, Tensor[]>();
+  const seen = (t: Tensor): Tensor[] => {
+    const n = t.handle.nbytes();
+    let list = bySize.get(n);
+    if (!list) bySize.set(n, (list = []));
+    return list;
+  };
+  if (userGrad) seen(userGrad).push(userGrad);
+  for (const leaf of leaves) {
+    const g = leaf.grad!;
+    const same = seen(g);
+    if (same.some((o) => o.sharesStorageWith(g))) {
+      leaf.grad = keep(g.clone());
+      g.dispose();
+    } else {
+      same.push(g);
+    }
   }
 }

@@ -41,7 +41,7 @@ export interface OptimReport {
 }
 
 // Bytes per parameter moved by one step: the update pass (reads and writes), plus one read of the gradient
-// for the NaN/Inf check that step() runs when clipGradNorm has not already verified the gradients.
+// for the NaN/Inf check that every step() runs.
 const BYTES: Record<OptimName, number> = {
   SGD: 4 + 4 + 4 + 4 + 4, // read w g buf, write w buf
   AdamW: 4 * 4 + 3 * 4, // read w g m v, write w m v

@@ -17,7 +17,7 @@ import { add, mul } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { softmax } from './softmax.js';
 import { fusedAttention } from './attention_fused.js';
-import { fusedActivation, fusedGatedActivation, fusedLayerNorm, fusedRmsNorm, fusedRope } from './layers_fused.js';
+import { activationKernel, fusedLayerNorm, fusedRmsNorm, fusedRope } from './layers_fused.js';
 import { cat } from './views.js';
 import { checkInt, checkNumber, checkOptions, checkTensor } from './util.js';
 
@@ -288,7 +288,7 @@ export function activation<D extends DType>(x: Tensor<D>, kind: ActivationKind):
   checkTensor('activation', 'x', x);
   checkFloat('activation', 'x', x);
   const k = oneOf('activation', 'kind', kind, ACTIVATIONS);
-  if (fused(x)) return fusedActivation(x, FUSED_ACT[k]);
+  if (fused(x)) return activationKernel('activation', x, FUSED_ACT[k]);
   return tidy(() => act(x, k));
 }
 
@@ -315,7 +315,7 @@ export function gatedActivation<D extends DType>(x: Tensor<D>, kind: GatedKind):
   const k = oneOf(op, 'kind', kind, GATED_ACTIVATIONS);
   const n = x.ndim === 0 ? 0 : x.shape[x.ndim - 1]!;
   if (x.ndim === 0 || n % 2 !== 0) throw new ShapeError(op, `the last dimension must be even (2h: gate and value halves), got shape ${fmt(x.shape)}`);
-  if (fused(x)) return fusedGatedActivation(x, k);
+  if (fused(x)) return activationKernel(op, x, k);
   return tidy(() => act(x.slice(-1, 0, n / 2), GATE_ACT[k]).mul(x.slice(-1, n / 2)));
 }
 

@@ -35,25 +35,29 @@ function kindArg(op: string, kind: unknown, allowed: readonly string[]): string 
   return kind;
 }
 
-function activationImpl<D extends DType>(op: string, x: Tensor<D>, kind: string): Tensor<D> {
-  const y = wrap<D>(native.activation(kind, x.handle));
+/**
+ * @internal The fused activation kernel; `op` is the public function the user called, which errors name
+ * (the kernel's own names, gelu_erf and silu, are not what a caller of activation(x, 'gelu') knows).
+ */
+export function activationKernel<D extends DType>(op: string, x: Tensor<D>, kind: string): Tensor<D> {
+  const y = wrap<D>(native.activation(kind, x.handle, op));
   if (!needsGrad(x)) return y;
   const sx = save(x);
-  return attach(op, y, [x], (g) => [wrap(native.activationBackward(kind, g.handle, sx.handle))], [sx]);
+  return attach(op, y, [x], (g) => [wrap(native.activationBackward(kind, g.handle, sx.handle, op))], [sx]);
 }
 
 /** relu, gelu (tanh approximation), gelu_erf (exact), silu / swish, elementwise. */
 export function fusedActivation<D extends DType>(x: Tensor<D>, kind: ActivationKind): Tensor<D> {
   const op = 'fusedActivation';
   live(op, 'input', x);
-  return activationImpl(op, x, kindArg(op, kind, PLAIN));
+  return activationKernel(op, x, kindArg(op, kind, PLAIN));
 }
 
 /** glu (sigmoid), geglu (exact erf gelu), swiglu (silu), reglu (relu): [..., 2h] -> act(first half) * second half. */
 export function fusedGatedActivation<D extends DType>(x: Tensor<D>, kind: GatedActivationKind): Tensor<D> {
   const op = 'fusedGatedActivation';
   live(op, 'input', x);
-  return activationImpl(op, x, kindArg(op, kind, GATED));
+  return activationKernel(op, x, kindArg(op, kind, GATED));
 }
 
 export interface FusedNormOptions<D extends DType = DType> {

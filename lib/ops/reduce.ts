@@ -1,11 +1,13 @@
 /** Reductions over one or more dimensions (all of them when dim is omitted), with their backward rules. */
 import { attach, needsGrad, save } from '../autograd/record.js';
 import type { DType } from '../dtype.js';
+import { deviceCode, dtypeCode } from '../dtype.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
 import { div, eq, mul } from './elementwise.js';
 import { DisposedError } from '../errors.js';
 import { checkInt, checkTensor, wrap } from './util.js';
+import { reshape } from './views.js';
 
 type ReduceName = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -25,7 +27,14 @@ function reduce<D extends DType>(op: ReduceName, t: Tensor, dim: number | number
   checkTensor(op, 'input', t);
   const dims = dim === undefined ? [] : Array.isArray(dim) ? dim : [dim];
   for (const d of dims) checkInt(op, 'dim', d);
-  if (Array.isArray(dim) && dim.length === 0) return wrap(native.reshape(t.handle, t.shape as number[])); // reduce over nothing
+  if (Array.isArray(dim) && dim.length === 0) {
+    // Reduce over nothing: each element is its own extreme, at index 0 of its one-element set.
+    if (op === 'argmax' || op === 'argmin') {
+      if (t.isDisposed) throw new DisposedError(op, 'input is a disposed tensor');
+      return wrap(native.full(t.shape as number[], dtypeCode('int32'), 0, deviceCode(t.device)));
+    }
+    return reshape(t, t.shape) as Tensor<D>; // a view, on the tape like any other
+  }
   const y = wrap<D>(native.reduce(op, t.handle, dims, keepdim));
   if (op === 'argmax' || op === 'argmin' || !needsGrad(t)) return y;
   const all = reducedDims(t, dim);

@@ -4,14 +4,16 @@
  *
  * Parameters are leaves; `step()` writes their storage in place. bfloat16 parameters get a float32 master
  * copy in the optimizer state: the update runs on the master, which is then rounded into the parameter.
+ * Each parameter appears once: a tensor listed twice (in one group or two) is a ValueError, and the fused
+ * step refuses distinct tensors over the same memory, so nothing is ever updated twice in one step.
  */
 import type { DType } from '../dtype.js';
-import { ArgumentTypeError, DeviceError, DTypeError, ShapeError, ValueError } from '../errors.js';
+import { ArgumentTypeError, DeviceError, DisposedError, DTypeError, ShapeError, ValueError } from '../errors.js';
 import { keep } from '../memory.js';
 import type { NativeHandle } from '../native.js';
 import { tensor, zeros } from '../ops/creation.js';
 import { Tensor } from '../tensor.js';
-import { contiguousGrad, takeVerified } from './clip.js';
+import { contiguousGrad } from './clip.js';
 
 /** Options every group has. */
 export interface GroupOptions {
@@ -121,13 +123,20 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
     if (names.length !== input.params.length) throw new ValueError(op, `group ${gi} has ${input.params.length} parameters but ${names.length} names`);
     input.params.forEach((p, i) => {
       if (!(p instanceof Tensor)) throw new ArgumentTypeError(op, `${names[i]} must be a Tensor, got ${describe(p)}`);
+      if (p.isDisposed) throw new DisposedError(op, `${names[i]} is a disposed tensor`);
       if (p.dtype !== 'float32' && p.dtype !== 'bfloat16') throw new DTypeError(op, `${names[i]} must be float32 or bfloat16, got ${p.dtype}`);
       if (!p.isLeaf) throw new ValueError(op, `${names[i]} is not a leaf tensor (optimizers update leaves in place)`);
       // One fused step updates every parameter on one device (the CPU or the CUDA twin).
       const first = this.paramGroups[0]?.params[0] ?? input.params[0]!;
       if (p.device !== first.device)
         throw new DeviceError(op, `${names[i]} is on ${p.device} but the optimizer's other parameters are on ${first.device} (one device per optimizer)`);
-      for (const g of this.paramGroups) if (g.params.includes(p)) throw new ValueError(op, `${names[i]} already belongs to another group`);
+      // Listed twice, a parameter would be stepped twice per step(). PyTorch refuses it across groups and
+      // warns within one; here both are errors (the fused step also refuses tensors that share memory).
+      this.paramGroups.forEach((g, k) => {
+        if (g.params.includes(p)) throw new ValueError(op, `${names[i]} already belongs to group ${k} (list each parameter once)`);
+      });
+      const j = input.params.indexOf(p);
+      if (j < i) throw new ValueError(op, `${names[i]} is the same tensor as ${names[j]} (list each parameter once)`);
     });
     const group = { ...this.defaults, ...input, params: [...input.params], names } as unknown as ParamGroup<O>;
     this.paramGroups.push(group);
@@ -184,11 +193,11 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
     const masters: (NativeHandle | null)[] = [];
     const states: NativeHandle[][] = [];
     const hyper: number[][] = [];
-    const gradTensors: Tensor[] = [];
     const step = this.stepCount + 1;
     for (const group of this.paramGroups) {
       this.checkGroupOptions(group as unknown as Record<string, unknown>, 'a parameter group');
       group.params.forEach((p, i) => {
+        if (p.isDisposed) throw new DisposedError(this.opName('step'), `${group.names[i]} has been disposed`);
         const g = contiguousGrad(p);
         if (!g) throw new ValueError(this.opName('step'), `${group.names[i]} (shape [${p.shape.join(', ')}]) has no gradient: run backward() first, or leave it out of the optimizer`);
         if (g.shape.length !== p.shape.length || g.shape.some((d, k) => d !== p.shape[k]))
@@ -196,14 +205,14 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
         const st = this.stateOf(p, group);
         params.push(p.handle);
         grads.push(g.handle);
-        gradTensors.push(g);
         masters.push(st.master ? st.master.handle : null);
         states.push(this.stateOrder(st).map((t) => t.handle));
         hyper.push(this.hyper(group, step, st));
       });
     }
-    const checkFinite = !takeVerified(gradTensors);
-    const applied = this.nativeStep(params, grads, masters, states, hyper, checkFinite);
+    // Always checked, in the same native call that applies them: a mark left by clipGradNorm would not see
+    // gradients written since (one extra read of the gradients; the update pass reads them anyway).
+    const applied = this.nativeStep(params, grads, masters, states, hyper, true);
     if (applied) this.stepCount = step;
     else this.skippedSteps += 1;
     return applied;

@@ -18,20 +18,27 @@ Napi::Value wrap_opt(const Napi::CallbackInfo& info, std::optional<Tensor>& t) {
 
 }  // namespace
 
-// activation(kind, x) -> y
+// The public function an activation error names: argument i when given (lib/ops passes the function the
+// user called), else "activation".
+static std::string act_op(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && !info[i].IsUndefined() ? string_arg(info, i, "activation", "op") : std::string("activation");
+}
+
+// activation(kind, x, op?) -> y
 Napi::Value bind_activation(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
-    const char* op = "activation";
-    return wrap_t(info, ops::activation(tensor_arg(info, 1, op, "input"), string_arg(info, 0, op, "kind")));
+    const std::string op = act_op(info, 2);
+    return wrap_t(info, ops::activation(tensor_arg(info, 1, op.c_str(), "input"), string_arg(info, 0, op.c_str(), "kind"), op.c_str()));
   });
 }
 
-// activationBackward(kind, dy, x) -> dx
+// activationBackward(kind, dy, x, op?) -> dx
 Napi::Value bind_activationBackward(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
-    const char* op = "activation backward";
-    return wrap_t(info, ops::activation_backward(tensor_arg(info, 1, op, "gradient"), tensor_arg(info, 2, op, "input"),
-                                                 string_arg(info, 0, op, "kind")));
+    const std::string op = act_op(info, 3);
+    const std::string bop = op + " backward";
+    return wrap_t(info, ops::activation_backward(tensor_arg(info, 1, bop.c_str(), "gradient"), tensor_arg(info, 2, bop.c_str(), "input"),
+                                                 string_arg(info, 0, bop.c_str(), "kind"), op.c_str()));
   });
 }
 

@@ -42,22 +42,25 @@ DType stats_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
 
 }  // namespace
 
-Tensor activation(const Tensor& x, const std::string& kind) {
-  const ActKind k = act_kind(kind, "activation");
-  const char* op = kernels::act_name(k);
+// Errors name `op`, the function the user called (activation, gatedActivation, ...), and the kind as given,
+// never the kernel's own name (lmforge's gelu runs the gelu_erf kernel, swish the silu one).
+Tensor activation(const Tensor& x, const std::string& kind, const char* op) {
+  const ActKind k = act_kind(kind, op);
+  const bool gated = kernels::act_is_gated(k);
   check_layer_dtype(x, op, "input");
-  LMF_CHECK(x.ndim() >= 1, shape, op, "input must have at least 1 dimension, got a scalar");
-  const int64_t last = x.shape.back();
+  // A plain activation is elementwise, so a 0-d tensor is one row of one element, as for relu().
+  LMF_CHECK(!gated || x.ndim() >= 1, shape, op, kind << " needs at least 1 dimension (2 * h: activated half, then gate half), got a scalar");
+  const int64_t last = x.ndim() ? x.shape.back() : 1;
   Shape out_shape = x.shape;
-  if (kernels::act_is_gated(k)) {
-    LMF_CHECK(last % 2 == 0, shape, op, "the last dimension must be even (2 * h: activated half, then gate half), got " << last
-                                          << " in shape " << shape_str(x.shape));
+  if (gated) {
+    LMF_CHECK(last % 2 == 0, shape, op, "the last dimension must be even for " << kind << " (2 * h: activated half, then gate half), got "
+                                          << last << " in shape " << shape_str(x.shape));
     out_shape.back() = last / 2;
   }
   const Tensor c = contiguous(x);
   Tensor y = Tensor::empty(out_shape, x.dtype, x.device(), op);
-  const int64_t n = out_shape.back();
-  const int64_t rows = n ? c.numel() / (kernels::act_is_gated(k) ? 2 * n : n) : 0;
+  const int64_t n = gated ? out_shape.back() : last;
+  const int64_t rows = n ? c.numel() / (gated ? 2 * n : n) : 0;
   if (y.numel() > 0 && x.device() == Device::cuda)
     LMF_CUDA_TWIN(op, kernels::activation_forward_cuda(y.raw(), c.raw(), x.dtype, k, rows, n, cuda_current_stream()));
   else if (y.numel() > 0)
@@ -65,23 +68,25 @@ Tensor activation(const Tensor& x, const std::string& kind) {
   return y;
 }
 
-Tensor activation_backward(const Tensor& dy, const Tensor& x, const std::string& kind) {
-  const ActKind k = act_kind(kind, "activation backward");
-  const std::string ops = std::string(kernels::act_name(k)) + " backward";
+Tensor activation_backward(const Tensor& dy, const Tensor& x, const std::string& kind, const char* op_name) {
+  const std::string ops = std::string(op_name) + " backward";
   const char* op = ops.c_str();
+  const ActKind k = act_kind(kind, op);
+  const bool gated = kernels::act_is_gated(k);
   check_layer_dtype(x, op, "input");
   check_like(dy, x, op, "gradient");
-  LMF_CHECK(x.ndim() >= 1, shape, op, "input must have at least 1 dimension, got a scalar");
+  LMF_CHECK(!gated || x.ndim() >= 1, shape, op, kind << " needs at least 1 dimension, got a scalar");
+  const int64_t last = x.ndim() ? x.shape.back() : 1;
   Shape out_shape = x.shape;
-  if (kernels::act_is_gated(k)) {
-    LMF_CHECK(x.shape.back() % 2 == 0, shape, op, "the last dimension must be even, got " << x.shape.back());
+  if (gated) {
+    LMF_CHECK(last % 2 == 0, shape, op, "the last dimension must be even for " << kind << ", got " << last);
     out_shape.back() /= 2;
   }
   check_shape_eq(dy.shape, out_shape, op, "gradient");
   const Tensor cx = contiguous(x), cg = contiguous(dy);
   Tensor dx = Tensor::empty(x.shape, x.dtype, x.device(), op);
-  const int64_t n = out_shape.back();
-  const int64_t rows = n ? cx.numel() / (kernels::act_is_gated(k) ? 2 * n : n) : 0;
+  const int64_t n = gated ? out_shape.back() : last;
+  const int64_t rows = n ? cx.numel() / (gated ? 2 * n : n) : 0;
   if (dx.numel() > 0 && x.device() == Device::cuda)
     LMF_CUDA_TWIN(op, kernels::activation_backward_cuda(dx.raw(), cg.raw(), cx.raw(), x.dtype, k, rows, n, cuda_current_stream()));
   else if (dx.numel() > 0)

@@ -9,9 +9,10 @@ namespace lmf::ops {
 
 // kind: relu, gelu (tanh approximation), gelu_erf, silu (alias swish), glu, geglu, swiglu, reglu.
 // Gated kinds map [..., 2h] to [..., h]: act(x[..., :h]) * x[..., h:].
-Tensor activation(const Tensor& x, const std::string& kind);
+// `op` is the public function errors name. Plain kinds take any rank, 0-d included.
+Tensor activation(const Tensor& x, const std::string& kind, const char* op = "activation");
 // dx (x's shape) from dy (the output's shape).
-Tensor activation_backward(const Tensor& dy, const Tensor& x, const std::string& kind);
+Tensor activation_backward(const Tensor& dy, const Tensor& x, const std::string& kind, const char* op = "activation");
 
 // y = norm(s) * w (+ b), s = x or x + residual (then `sum` holds s). mean (layernorm) and rstd have
 // x's leading shape, float32 (float64 for float64 data).

@@ -30,8 +30,22 @@ Tensor expand(const Tensor& t, const Shape& shape);
 Tensor contiguous(const Tensor& t);
 Tensor astype(const Tensor& t, DType dtype);
 Tensor to_device(const Tensor& t, Device device);
-// Copies src into dst elementwise (broadcasting src, converting dtype).
+// Copies src into dst elementwise (broadcasting src, converting dtype). A src that shares memory with dst
+// is read through a temporary; a dst whose elements overlap (an expanded view) is refused.
 void copy_into(const Tensor& dst, const Tensor& src);
+// True when two elements of t share an address (a stride 0 over a dimension of size > 1).
+bool has_internal_overlap(const Tensor& t);
+// True when a and b may share memory: the same storage and intersecting byte ranges.
+bool may_overlap(const Tensor& a, const Tensor& b);
+// An operand of an op that updates several tensors in place; `what` names it in errors.
+struct InPlaceArg {
+  const Tensor* t;
+  bool written;
+  std::string what;
+};
+// Throws ValueError when an operand that is written may share memory with another operand (operands
+// that are only read may share): a fused pass would update that memory twice or read what it wrote.
+void check_no_alias(const std::vector<InPlaceArg>& args, const char* op);
 
 // math
 Tensor unary(const Tensor& t, kernels::UnaryOp op);

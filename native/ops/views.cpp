@@ -88,16 +88,94 @@ Tensor expand(const Tensor& t, const Shape& shape) {
   return r;
 }
 
-void copy_into(const Tensor& dst, const Tensor& src) {
-  check_same_device(dst, src, "copy");
+namespace {
+
+// The bytes [lo, hi) that a view with elements can touch.
+struct Span {
+  uintptr_t lo, hi;
+};
+
+Span span_of(const Tensor& t) {
+  int64_t lo = t.offset, hi = t.offset;
+  for (size_t d = 0; d < t.shape.size(); ++d) {
+    const int64_t reach = t.strides[d] * (t.shape[d] - 1);
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const auto base = reinterpret_cast<uintptr_t>(t.storage->data());
+  const auto es = static_cast<int64_t>(t.elem_size());
+  return {base + static_cast<uintptr_t>(lo * es), base + static_cast<uintptr_t>((hi + 1) * es)};
+}
+
+// The strided walk itself: no overlap handling.
+void copy_elements(const Tensor& dst, const Tensor& src) {
   const Shape bs = broadcast_strides(src.shape, src.strides, dst.shape);
-  LMF_CHECK(broadcast_shapes(dst.shape, src.shape, "copy") == dst.shape, shape, "copy",
-            "cannot copy " << shape_str(src.shape) << " into " << shape_str(dst.shape));
   const Shape* st[2] = {&dst.strides, &bs};
   const kernels::StridedLoop loop = kernels::make_loop(dst.shape, st, 2);
   if (dst.device() == Device::cuda)
     LMF_CUDA_TWIN("copy", kernels::copy_cuda(dst.raw(), dst.dtype, src.raw(), src.dtype, loop, cuda_current_stream()));
   else kernels::copy_cpu(dst.raw(), dst.dtype, src.raw(), src.dtype, loop);
+}
+
+}  // namespace
+
+bool has_internal_overlap(const Tensor& t) {
+  // Sorted by stride, a view is one-to-one when each stride steps past everything the smaller strides
+  // reach. That is exact for what reshape, permute, slice and expand make (expand's zero strides fail it).
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (|stride|, size) of dims of size > 1
+  for (size_t d = 0; d < t.shape.size(); ++d) {
+    if (t.shape[d] == 0) return false;
+    if (t.shape[d] > 1) dims.emplace_back(t.strides[d] < 0 ? -t.strides[d] : t.strides[d], t.shape[d]);
+  }
+  std::sort(dims.begin(), dims.end());
+  int64_t reach = 0;  // the largest offset the smaller strides reach
+  for (const auto& [stride, size] : dims) {
+    if (stride <= reach) return true;
+    reach += stride * (size - 1);
+  }
+  return false;
+}
+
+bool may_overlap(const Tensor& a, const Tensor& b) {
+  if (a.storage != b.storage || a.numel() == 0 || b.numel() == 0) return false;
+  const Span x = span_of(a), y = span_of(b);
+  return x.lo < y.hi && y.lo < x.hi;
+}
+
+void check_no_alias(const std::vector<InPlaceArg>& args, const char* op) {
+  // Sorted by storage and first byte, each operand only needs comparing with those that start before it ends.
+  std::vector<std::pair<Span, size_t>> spans;
+  for (size_t i = 0; i < args.size(); ++i)
+    if (args[i].t->numel() > 0) spans.push_back({span_of(*args[i].t), i});
+  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.first.lo < b.first.lo; });
+  for (size_t i = 0; i < spans.size(); ++i) {
+    for (size_t j = i + 1; j < spans.size() && spans[j].first.lo < spans[i].first.hi; ++j) {
+      const InPlaceArg &a = args[spans[i].second], &b = args[spans[j].second];
+      if ((!a.written && !b.written) || a.t->storage != b.t->storage) continue;
+      const InPlaceArg& first = spans[i].second < spans[j].second ? a : b;
+      const InPlaceArg& second = spans[i].second < spans[j].second ? b : a;
+      LMF_THROW(value, op, second.what << " and " << first.what << " share memory: an in-place update would write it twice "
+                                        "(give each tensor once, with memory of its own)");
+    }
+  }
+}
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  check_same_device(dst, src, "copy");
+  LMF_CHECK(broadcast_shapes(dst.shape, src.shape, "copy") == dst.shape, shape, "copy",
+            "cannot copy " << shape_str(src.shape) << " into " << shape_str(dst.shape));
+  // PyTorch refuses this too: which source element would an address written twice keep?
+  LMF_CHECK(!has_internal_overlap(dst), value, "copy",
+            "the destination " << shape_str(dst.shape) << " (strides " << shape_str(dst.strides)
+                               << ") has elements that overlap in memory, as an expand()ed view does; copy into a tensor of its own");
+  if (may_overlap(dst, src)) {
+    if (dst.offset == src.offset && dst.dtype == src.dtype && dst.shape == src.shape && dst.strides == src.strides) return;
+    // Reading elements the same walk has already written would copy the new values: go through a temporary.
+    Tensor tmp = Tensor::empty(src.shape, src.dtype, src.device(), "copy");
+    copy_elements(tmp, src);
+    copy_elements(dst, tmp);
+    return;
+  }
+  copy_elements(dst, src);
 }
 
 Tensor contiguous(const Tensor& t) {
