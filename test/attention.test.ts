@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import {
-  ArgumentTypeError, DisposedError, DTypeError, gradcheck, memory, numThreads, randn, resetPeakMemory, setNumThreads, ShapeError,
-  tensor, tidy, ValueError, type Tensor,
+  ArgumentTypeError, cpuInfo, DisposedError, DTypeError, gradcheck, memory, numThreads, randn, resetPeakMemory, setCpuTier, setNumThreads,
+  ShapeError, tensor, tidy, ValueError, type Tensor,
 } from '../lib/index.js';
 import { fusedAttention, type FusedAttentionOptions } from '../lib/ops/attention_fused.js';
 import { alibiSlopes } from '../lib/ops/layers.js';
@@ -135,6 +135,66 @@ describe('fusedAttention against the float64 reference', () => {
     } finally {
       setNumThreads(saved);
     }
+  });
+});
+
+// Issue 14, defect 7: the ALiBi bias -m·(i - j) must be computed from the integer distance, not as the sum of
+// two separately rounded terms of size m·T (whose rounding error, ~ulp(m·T), grew with the position).
+describe('ALiBi at long sequences (T = 2048) against the float64 reference, error by row position', () => {
+  const tiers = (['avx512', 'avx2', 'scalar'] as const).filter((t) => {
+    const f = cpuInfo();
+    return t === 'scalar' || (t === 'avx2' ? f.avx2 && f.fma : f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq);
+  });
+  const B = 1, H = 4, Hkv = 2, T = 2048, D = 8, ROWS = 256;
+  // Slopes of an 8-head model's first heads: the steepest ones, where the old rounding error was largest.
+  const slopes = alibiSlopes(8).slice(0, H);
+  const rng = new Rng('alibi long');
+  const f32 = (n: number, s: number) => rng.array(n, -s, s).map(Math.fround); // exactly what the float32 tensors hold
+  const q = f32(B * H * T * D, 1.5), k = f32(B * Hkv * T * D, 1.5), v = f32(B * Hkv * T * D, 1), g = f32(B * H * T * D, 1);
+  let ref: ReturnType<typeof refAttention> | undefined;
+  // Max |actual - expected| of each position (row t of every head), over heads and D.
+  const byRow = (a: Float64Array, e: Float64Array, heads: number): Float64Array => {
+    const err = new Float64Array(T);
+    for (let h = 0; h < B * heads; h++)
+      for (let t = 0; t < T; t++)
+        for (let x = 0; x < D; x++) {
+          const i = (h * T + t) * D + x;
+          err[t] = Math.max(err[t]!, Math.abs(a[i]! - e[i]!));
+        }
+    return err;
+  };
+  const maxOf = (a: Float64Array, lo = 0, hi = a.length) => a.subarray(lo, hi).reduce((m, x) => Math.max(m, x), 0);
+
+  afterAll(() => setCpuTier(null));
+
+  it.each(tiers)('float32 on the %s tier: out, dq, dk and dv errors do not grow with the position', (tier) => {
+    ref ??= refAttention({ B, H, Hkv, Tq: T, Tk: T, D }, q, k, v, { causal: true, scale: 1 / Math.sqrt(D), slopes }, g);
+    setCpuTier(tier);
+    tidy(() => {
+      const qt = tensor(q, [B, H, T, D]).setRequiresGrad();
+      const kt = tensor(k, [B, Hkv, T, D]).setRequiresGrad();
+      const vt = tensor(v, [B, Hkv, T, D]).setRequiresGrad();
+      const out = fusedAttention(qt, kt, vt, { alibiSlopes: slopes });
+      out.backward(tensor(g, [B, H, T, D]));
+      const rows = {
+        out: byRow(f64(out), ref!.out, H),
+        dq: byRow(f64(qt.grad!), ref!.dq!, H),
+        dk: byRow(f64(kt.grad!), ref!.dk!, Hkv),
+        dv: byRow(f64(vt.grad!), ref!.dv!, Hkv),
+      };
+      const report = Object.entries(rows).map(([name, e]) =>
+        `${name} first ${ROWS} rows ${maxOf(e, 0, ROWS).toExponential(2)}, last ${ROWS} ${maxOf(e, T - ROWS).toExponential(2)}, all ${maxOf(e).toExponential(2)}`);
+      console.log(`ALiBi T=${T} ${tier}: ${report.join('; ')}`);
+      // float32 rounding of O(1) terms, whatever the position: the fix gives ~2e-7 on out and dq and ~1e-6 on
+      // dk and dv (sums over up to T queries); the old bias gave 2.6e-5 to 8e-5 at the last rows.
+      const tol = { out: 1e-6, dq: 1e-6, dk: 3e-6, dv: 3e-6 };
+      for (const [name, e] of Object.entries(rows) as [keyof typeof rows, Float64Array][]) {
+        const first = maxOf(e, 0, ROWS), last = maxOf(e, T - ROWS);
+        const what = `${tier} ${name} (LMF_TEST_SEED=${BASE_SEED})`;
+        expect(maxOf(e), what).toBeLessThan(tol[name]);
+        expect(last, `${what}: last rows ${last} vs first rows ${first}`).toBeLessThan(3 * first + 1e-7);
+      }
+    });
   });
 });
 

@@ -5,8 +5,22 @@
  * the weights in float32, and requantizes each moment to the nearest code against the block's new absmax.
  * About 2.03 bytes of state per parameter. Tensors under `minSize8bit` (4096) elements, and parameters
  * listed in `fp32Params` (embeddings, say), keep float32 state.
+ *
+ * Where this departs from bitsandbytes, and why:
+ * - The maps follow create_dynamic_map's construction but are computed in float64 and rounded once to
+ *   float32 (so the float64 reference in the tests rebuilds them exactly); bitsandbytes computes them in
+ *   float32, and an outside comparison found 1–2 ulp differences in about 37% of the 256 entries. Codes
+ *   can therefore differ from bitsandbytes' where a value lies within a few ulp of a midpoint.
+ * - Like bitsandbytes, a negative first moment that rounds to the code of 0 is stored as the
+ *   smallest-magnitude negative code, so it keeps its sign; a positive one that rounds to 0 stays 0 (the
+ *   sign bit of 0.0 is clear, which is the test bitsandbytes makes).
+ * - Weight decay: `Adam8bit` follows PyTorch's Adam (L2: wd·w is added to the gradient before the
+ *   moments), whereas bitsandbytes' Adam8bit, like its AdamW8bit, decays the weights directly (decoupled).
+ *   `decoupledWeightDecay: true` (or `AdamW8bit`) gives the bitsandbytes behaviour. One difference remains
+ *   there: lmforge multiplies w by (1 − lr·wd) before subtracting the update (PyTorch's AdamW), bitsandbytes
+ *   after, which changes the step by a factor (1 − lr·wd) on the update only.
  */
-import { ValueError } from '../errors.js';
+import { ArgumentTypeError, ValueError } from '../errors.js';
 import { native } from '../native.js';
 import { full, zeros } from '../ops/creation.js';
 import { Tensor } from '../tensor.js';
@@ -18,6 +32,12 @@ export interface Adam8bitExtra {
   minSize8bit?: number;
   /** Parameters that keep float32 state whatever their size. */
   fp32Params?: readonly Tensor[];
+  /**
+   * Decoupled weight decay, w ← w·(1 − lr·wd) as AdamW, instead of L2 (default false, PyTorch's Adam).
+   * bitsandbytes' `Adam8bit(params, weight_decay=wd)` decays this way: it is `new Adam8bit(params,
+   * { weightDecay: wd, decoupledWeightDecay: true })`, the same step as `new AdamW8bit(params, { weightDecay: wd })`.
+   */
+  decoupledWeightDecay?: boolean;
 }
 
 let zeroCodes: [number, number] | undefined;
@@ -47,11 +67,13 @@ export function quant8Map(signed: boolean): Float32Array {
   }
 }
 
-function split(opts: Partial<AdamOptions> & Adam8bitExtra, op: string): [Partial<AdamOptions>, number, Set<Tensor>] {
-  const { minSize8bit = 4096, fp32Params = [], ...rest } = opts;
+function split(opts: Partial<AdamOptions> & Adam8bitExtra, op: string): [Partial<AdamOptions>, number, Set<Tensor>, boolean] {
+  const { minSize8bit = 4096, fp32Params = [], decoupledWeightDecay = false, ...rest } = opts;
   if (typeof minSize8bit !== 'number' || !Number.isInteger(minSize8bit) || minSize8bit < 0)
     throw new ValueError(op, `minSize8bit must be a non-negative integer, got ${String(minSize8bit)}`);
-  return [rest, minSize8bit, new Set(fp32Params)];
+  if (typeof decoupledWeightDecay !== 'boolean')
+    throw new ArgumentTypeError(op, `decoupledWeightDecay must be a boolean, got ${typeof decoupledWeightDecay}`);
+  return [rest, minSize8bit, new Set(fp32Params), decoupledWeightDecay];
 }
 
 function state8(p: Tensor, minSize: number, fp32: Set<Tensor>): ParamState | null {
@@ -70,16 +92,18 @@ function order8(st: ParamState): Tensor[] | null {
   return st.expAvgCodes ? [st.expAvgCodes, st.expAvgSqCodes!, st.expAvgAbsmax!, st.expAvgSqAbsmax!] : null;
 }
 
-/** Adam (L2 weight decay) with 8-bit blockwise state. */
+/** Adam (L2 weight decay, or decoupled with `decoupledWeightDecay: true`) with 8-bit blockwise state. */
 export class Adam8bit extends Adam {
   override get name(): string {
     return 'Adam8bit';
   }
+  protected override readonly decoupled: boolean;
   private readonly minSize: number;
   private readonly fp32: Set<Tensor>;
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}, defaultWd = 0) {
-    const [rest, minSize, fp32] = split(opts, `${new.target.name}.constructor`);
+    const [rest, minSize, fp32, decoupled] = split(opts, `${new.target.name}.constructor`);
     super(params, rest, defaultWd);
+    this.decoupled = decoupled;
     this.minSize = minSize;
     this.fp32 = fp32;
   }
@@ -96,13 +120,17 @@ export class Adam8bit extends Adam {
   }
 }
 
-/** AdamW (decoupled weight decay, default 0.01) with 8-bit blockwise state: Adam8bit with AdamW's decay. */
+/**
+ * AdamW (decoupled weight decay, default 0.01) with 8-bit blockwise state: Adam8bit with
+ * `decoupledWeightDecay: true`, and bitsandbytes' AdamW8bit (and its Adam8bit given a weight decay).
+ */
 export class AdamW8bit extends Adam8bit {
   override get name(): string {
     return 'AdamW8bit';
   }
-  protected override readonly decoupled: boolean = true;
-  constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}) {
-    super(params, opts, 0.01);
+  constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Omit<Adam8bitExtra, 'decoupledWeightDecay'> = {}) {
+    if ((opts as Adam8bitExtra).decoupledWeightDecay === false)
+      throw new ValueError('AdamW8bit.constructor', 'AdamW8bit always decouples weight decay (use Adam8bit for L2 decay)');
+    super(params, { ...opts, decoupledWeightDecay: true }, 0.01);
   }
 }

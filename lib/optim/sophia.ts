@@ -11,6 +11,15 @@
  * `gnbHessian(params, forward)` computes that with the library's autograd. ĥ already holds B, so the
  * update uses ρ·h (the paper's ρ·B·h with h the EMA of ĝ⊙ĝ).
  *
+ * Against the authors' code (github.com/Liuhong99/Sophia): their SophiaG stores h = EMA of ĝ⊙ĝ and divides
+ * by ρ·bs·h, with bs passed to step() (their GPT-2 script passes the tokens per step, total_bs·block_size);
+ * here the state holds the EMA of B·ĝ⊙ĝ, B the rows gnbHessian sampled, and the step divides by ρ·h. The
+ * same run needs ρ_lmforge·B = ρ_paper·bs: the same ρ when the estimate samples as many rows as their bs
+ * counts. Their script also clips ĝ to the gradient-clip norm (1.0) before update_hessian(); gnbHessian
+ * does not clip. To match, scale every estimate by min(1, c² / ‖ĝ‖²) (c the clip norm) before updateHessian;
+ * ‖ĝ‖² is the sum of all the estimates' elements over B. Their ε is 1e-15 added to the denominator; ours is
+ * max(ρ·h, ε) with ε = 1e-12 (either matters only where ρ·h is tiny).
+ *
  * ```ts
  * const opt = new SophiaG(model.parameters(), { lr: 2e-4, rho: 0.04 });
  * for (let step = 0; step < steps; step++) {

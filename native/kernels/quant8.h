@@ -36,6 +36,15 @@ inline uint8_t quant8_nearest(const Quant8Map& q, float x) {
   return static_cast<uint8_t>(i);
 }
 
+// bitsandbytes' sign rule for the first moment (its 8-bit optimizer kernels): a negative value that rounds
+// to the code of 0 takes the smallest-magnitude negative code (zero - 1) instead, so a small negative
+// moment keeps pushing the weight the same way rather than vanishing. bitsandbytes compares sign bits, and
+// 0.0's is clear: a positive value that rounds to 0 stays 0 there and here. Only values < 0 move here
+// (bitsandbytes would also move -0.0 and a NaN with its sign bit set). m's codes only: v >= 0.
+LMF_HD uint8_t quant8_keep_sign(uint8_t code, float m, uint8_t zero) {
+  return static_cast<uint8_t>(code - (code == zero && m < 0.0f ? 1 : 0));
+}
+
 // One parameter under 8-bit Adam: fp32 weights (or master), optional bf16 copy, gradient, and the two
 // moments as codes (n bytes each) with one absmax per block of 256 (ceil(n / 256) floats each).
 struct Adam8Slot {
@@ -52,7 +61,7 @@ struct Adam8Slot {
 };
 
 // Per block: dequantize m and v, update them and the weights in fp32, take the new absmax of each moment,
-// and requantize to the nearest code.
+// and requantize to the nearest code (m's code then follows quant8_keep_sign).
 void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots);
 
 // Blockwise quantisation of x (n floats) into codes and absmax, and its inverse.
@@ -60,7 +69,8 @@ void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64
 void dequantize_blockwise_cpu(float* x, const uint8_t* codes, const float* absmax, int64_t n, bool is_signed);
 
 // ---- CUDA twin (quant8_cuda.cu): the same maps (copied from quant8_map() to each device once) and the same
-// nearest-code rule (the number of midpoints strictly below x, by binary search; NaN gives the code of 0),
+// nearest-code rule (the number of midpoints strictly below x, by binary search; NaN gives the code of 0)
+// and sign rule (quant8_keep_sign),
 // so codes equal the CPU twin's wherever the fp32 moments agree; fp32 results may differ in the last bit
 // (fused multiply-adds), which moves a code by one only when the value sits within rounding of a midpoint.
 void adam8bit_step_cuda(const std::vector<Adam8Slot>& slots, cuda_stream stream);

@@ -163,12 +163,12 @@ LMF_Q8_INLINE void adam8_block(const Adam8Slot& s, int64_t b, int64_t e, const Q
   const float r1 = mx1 > 0 ? 1.0f / mx1 : 0.0f, r2 = mx2 > 0 ? 1.0f / mx2 : 0.0f;
   if (qs.refine == 2 && qu.refine == 2) {
     for (int64_t i = 0; i < len; ++i) {
-      c1[i] = nearest_fixed<2>(qs, m[i] * r1);
+      c1[i] = quant8_keep_sign(nearest_fixed<2>(qs, m[i] * r1), m[i], qs.zero);
       c2[i] = nearest_fixed<2>(qu, v[i] * r2);
     }
   } else {
     for (int64_t i = 0; i < len; ++i) {
-      c1[i] = quant8_nearest(qs, m[i] * r1);
+      c1[i] = quant8_keep_sign(quant8_nearest(qs, m[i] * r1), m[i], qs.zero);
       c2[i] = quant8_nearest(qu, v[i] * r2);
     }
   }
@@ -190,7 +190,7 @@ LMF_Q8_INLINE void adam8_range(const Adam8Slot& s, int64_t b, int64_t e) {
 void adam8_portable(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
 #ifdef LMF_Q8_X86
 LMF_Q8_AVX2 void adam8_avx2(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
-// Gather-free lookups for 16 lanes (issue 5: the gathers made the 8-bit step ~6x slower than fp32 AdamW).
+// Gather-free lookups for 16 lanes (the gathers made the 8-bit step ~6x slower than fp32 AdamW).
 // The nearest code is the number of midpoints strictly below x (ties go to the lower code, NaN to the code
 // of 0), exactly what quant8_nearest computes; here it is found by an 8-round branch-free binary search,
 // i += s when x > mid[i + s - 1] for s = 128..1. In round s, i is a multiple of 2s, so only 256 / 2s
@@ -252,7 +252,7 @@ LMF_Q8_AVX512 LMF_Q8_INLINE __m512i search_step(__m512i i, __m512 x, __m512 m, i
   return _mm512_mask_add_epi32(i, _mm512_cmp_ps_mask(x, m, _CMP_GT_OQ), i, _mm512_set1_epi32(s));
 }
 
-LMF_Q8_AVX512 LMF_Q8_INLINE __m128i nearest16(const SearchMap& t, __m512 x) {
+LMF_Q8_AVX512 LMF_Q8_INLINE __m512i nearest16_index(const SearchMap& t, __m512 x) {
   __m512i i = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, _mm512_set1_ps(t.mid127), _CMP_GT_OQ), _mm512_set1_epi32(128));
   i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 7), _mm512_load_ps(t.small[0])), 64);
   i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 6), _mm512_load_ps(t.small[1])), 32);
@@ -261,8 +261,16 @@ LMF_Q8_AVX512 LMF_Q8_INLINE __m128i nearest16(const SearchMap& t, __m512 x) {
   i = search_step(i, x, lookup32k<1>(t.r4, _mm512_srli_epi32(i, 3)), 4);
   i = search_step(i, x, lookup32k<2>(t.r2, _mm512_srli_epi32(i, 2)), 2);
   i = search_step(i, x, lookup32k<4>(t.r1, _mm512_srli_epi32(i, 1)), 1);
-  i = _mm512_mask_mov_epi32(i, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), _mm512_set1_epi32(static_cast<int>(t.zero)));
-  return _mm512_cvtepi32_epi8(i);
+  return _mm512_mask_mov_epi32(i, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), _mm512_set1_epi32(static_cast<int>(t.zero)));
+}
+
+LMF_Q8_AVX512 LMF_Q8_INLINE __m128i nearest16(const SearchMap& t, __m512 x) { return _mm512_cvtepi32_epi8(nearest16_index(t, x)); }
+
+// quant8_keep_sign for 16 lanes: the code of 0 becomes zero - 1 where m < 0.
+LMF_Q8_AVX512 LMF_Q8_INLINE __m128i keep_sign16(const SearchMap& t, __m512i i, __m512 m) {
+  const __m512i z = _mm512_set1_epi32(static_cast<int>(t.zero));
+  const __mmask16 k = _mm512_cmpeq_epi32_mask(i, z) & _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_cvtepi32_epi8(_mm512_mask_sub_epi32(i, k, i, _mm512_set1_epi32(1)));
 }
 
 template <bool GB, bool W16>
@@ -300,7 +308,8 @@ LMF_Q8_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const Searc
   s.a2[blk] = a2;
   const __m512 r1 = _mm512_set1_ps(a1 > 0 ? 1.0f / a1 : 0.0f), r2 = _mm512_set1_ps(a2 > 0 ? 1.0f / a2 : 0.0f);
   for (int i = 0; i < kQuant8Block; i += 16) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(c1 + i), nearest16(qs, _mm512_mul_ps(_mm512_load_ps(m + i), r1)));
+    const __m512 mi = _mm512_load_ps(m + i);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(c1 + i), keep_sign16(qs, nearest16_index(qs, _mm512_mul_ps(mi, r1)), mi));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(c2 + i), nearest16(qu, _mm512_mul_ps(_mm512_load_ps(v + i), r2)));
   }
 }

@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(kThreads) adam8_kernel(const AdamBatch b) {
     }
     if (in) {
       const float r1 = mx1 > 0 ? 1.0f / mx1 : 0.0f, r2 = mx2 > 0 ? 1.0f / mx2 : 0.0f;
-      s.c1[i] = nearest(sm.mid[0], zs, m * r1);
+      s.c1[i] = quant8_keep_sign(nearest(sm.mid[0], zs, m * r1), m, static_cast<uint8_t>(zs));
       s.c2[i] = nearest(sm.mid[1], zu, v * r2);
     }
   }

@@ -12,6 +12,7 @@
 #include "../kernels/quant8.h"
 #include "checks.h"
 #include "dispatch.h"
+#include "ops.h"
 
 namespace lmf::ops {
 
@@ -78,6 +79,20 @@ Common check_common(const OptimParam& p, size_t i, const char* op, size_t hp_len
   c.g = g.raw();
   c.g_bf16 = g.dtype == DType::bf16;
   return c;
+}
+
+// Parameters, masters and states are written in place: none may share memory with another operand
+// (the same parameter twice would be stepped twice). Gradients are only read and may share.
+void check_disjoint(const std::vector<OptimParam>& ps, const char* op) {
+  std::vector<InPlaceArg> args;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const std::string pi = "parameter " + std::to_string(i);
+    args.push_back({ps[i].param, true, pi});
+    args.push_back({ps[i].grad, false, "the gradient of " + pi});
+    if (ps[i].master) args.push_back({ps[i].master, true, "the master copy of " + pi});
+    for (size_t k = 0; k < ps[i].states.size(); ++k) args.push_back({ps[i].states[k], true, "state " + std::to_string(k) + " of " + pi});
+  }
+  check_no_alias(args, op);
 }
 
 }  // namespace
@@ -183,6 +198,7 @@ bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool
       slots.push_back(s);
     }
   }
+  check_disjoint(ps, op);
   if (dev == Device::cuda) {
     bool finite = true;
     LMF_CUDA_TWIN(op, {
@@ -211,6 +227,10 @@ double clip_grad_norm(const std::vector<const Tensor*>& grads, double max_norm) 
     LMF_CHECK(g.dtype == DType::f32 || g.dtype == DType::bf16, dtype, op, gi << " must be float32 or bfloat16, got " << dtype_name(g.dtype));
     views.push_back({g.raw(), g.dtype == DType::bf16, g.numel()});
   }
+  // Every gradient is scaled in place: one that shares memory with another would be scaled twice.
+  std::vector<InPlaceArg> args;
+  for (size_t i = 0; i < grads.size(); ++i) args.push_back({grads[i], true, "gradient " + std::to_string(i)});
+  check_no_alias(args, op);
   kernels::GradNormResult r;
   if (dev == Device::cuda) LMF_CUDA_TWIN(op, r = kernels::grad_sumsq_cuda(views, cuda_current_stream()));
   else r = kernels::grad_sumsq_cpu(views);
@@ -239,6 +259,12 @@ void hessian_ema(const std::vector<const Tensor*>& hs, const std::vector<const T
     check_hp(b2[i], op, "beta2", i, 0, 1);
     slots.push_back({hs[i]->data<float>(), e.raw(), e.dtype == DType::bf16, e.numel(), static_cast<float>(b2[i])});
   }
+  std::vector<InPlaceArg> args;
+  for (size_t i = 0; i < hs.size(); ++i) {
+    args.push_back({hs[i], true, "the Hessian state of parameter " + std::to_string(i)});
+    args.push_back({es[i], false, "the estimate of parameter " + std::to_string(i)});
+  }
+  check_no_alias(args, op);
   if (dev == Device::cuda) LMF_CUDA_TWIN(op, kernels::ema_update_cuda(slots, cuda_current_stream()));
   else kernels::ema_update_cpu(slots);
 }

@@ -1,5 +1,7 @@
 // Standalone checks of the optimizer kernels without Node: the 8-bit maps and nearest-code lookup against
-// brute force, and the fused Adam step (fp32 and 8-bit) on every CPU tier against a double loop.
+// brute force, the fused Adam step (fp32 and 8-bit) on every CPU tier against a double loop, and the first
+// moment's sign rule, identical on every tier.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -125,6 +127,60 @@ void test_adam(const char* tier) {
   }
   check(far == 0, std::string("adam8bit first-step codes on ") + tier);
 }
+// bitsandbytes' sign rule (quant8_keep_sign): a negative first moment that rounds to the code of 0 is stored
+// as the smallest-magnitude negative code; a positive one stays 0. One step from zero state gives m = 0.1 * g
+// exactly on every tier (m's old value is 0, so any fused multiply-add rounds the same), so the codes must
+// be identical between the scalar loop and the vector path, and equal to nearest code + rule. Each block
+// holds one large gradient and many tiny ones of both signs (|m| / absmax below the smallest code, 5.5e-7,
+// or near it), plus a tail block shorter than 256.
+std::vector<uint8_t> sign_rule_codes(const char* tier, const std::vector<float>& g) {
+  lmf::set_cpu_tier(tier);
+  const int64_t n = static_cast<int64_t>(g.size()), blocks = (n + 255) / 256;
+  std::vector<float> w(n, 0.5f), a1(blocks, 0), a2(blocks, 0);
+  std::vector<uint8_t> c1(n, quant8_map(true).zero), c2(n, quant8_map(false).zero);
+  Adam8Slot q;
+  q.w = w.data(); q.g = g.data(); q.c1 = c1.data(); q.c2 = c2.data(); q.a1 = a1.data(); q.a2 = a2.data(); q.n = n;
+  q.adam = {0.9f, 0.99f, 0.1f, 0.01f, 1e-8f, 0.0f, 1.0f, 1e-2f, 1.0f};
+  adam8bit_step_cpu({q});
+  return c1;
+}
+
+void test_sign_rule(const lmf::CpuFeatures& f) {
+  const Quant8Map& qs = quant8_map(true);
+  check(qs.zero > 0 && qs.code[qs.zero - 1] < 0.0f && qs.code[qs.zero + 1] > 0.0f, "codes beside 0 have opposite signs");
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const int64_t n = 8 * 256 + 77;
+  std::vector<float> g(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float scale = i % 256 == 0 ? 1.0f : i % 3 == 0 ? 1e-6f : i % 3 == 1 ? 3e-7f : 1e-3f;
+    g[i] = u(rng) * scale;
+  }
+  g[n - 1] = -1e-30f;  // tiny but negative: still keeps its sign
+  const std::vector<uint8_t> ref = sign_rule_codes("scalar", g);
+  int moved = 0, kept0 = 0, bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t b = i / 256 * 256, e = std::min(n, b + 256);
+    float mx = 0;
+    for (int64_t k = b; k < e; ++k) mx = std::max(mx, std::fabs(0.1f * g[k]));
+    const float m = 0.1f * g[i], x = m * (1.0f / mx);
+    const uint8_t near = quant8_nearest(qs, x), want = near == qs.zero && m < 0 ? qs.zero - 1 : near;
+    moved += near == qs.zero && m < 0;
+    kept0 += near == qs.zero && m > 0;
+    bad += ref[i] != want;
+  }
+  check(bad == 0 && moved > 100 && kept0 > 100, "sign rule on scalar: " + std::to_string(moved) + " negative moments moved off 0, " +
+                                                     std::to_string(kept0) + " positive ones kept at 0, " + std::to_string(bad) + " wrong");
+  std::vector<const char*> tiers;
+  if (f.avx2 && f.fma) tiers.push_back("avx2");
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) tiers.push_back("avx512");
+  for (const char* tier : tiers) {
+    const std::vector<uint8_t> c = sign_rule_codes(tier, g);
+    int differ = 0;
+    for (int64_t i = 0; i < n; ++i) differ += c[i] != ref[i];
+    check(differ == 0, std::string("sign rule: ") + tier + " codes identical to scalar (" + std::to_string(differ) + " differ)");
+  }
+}
 }  // namespace
 
 int main() {
@@ -136,6 +192,7 @@ int main() {
   if (f.avx2 && f.fma) test_adam("avx2");
   if (f.avx512f) test_adam("avx512");
   if (f.avx512f) test_codes_exact("avx512");
+  test_sign_rule(f);
   lmf::set_cpu_tier("");
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;

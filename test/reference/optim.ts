@@ -114,14 +114,18 @@ export interface Adam8State {
 
 /**
  * One 8-bit Adam step (Dettmers et al. 2022): per block of 256, dequantize m and v, update them and w in
- * float64, take the new absmax, requantize to the nearest code. Returns, per element and moment, the
- * normalised value's distance to its nearest midpoint (relative to that midpoint), for the tie tolerance.
+ * float64, take the new absmax, requantize to the nearest code. bitsandbytes' kernels then keep the sign of
+ * the first moment: where the code's sign bit differs from the value's, they step one code towards the
+ * value. With the nearest code that happens only for a negative value rounding to 0 (0.0's sign bit is
+ * clear), which gets the smallest-magnitude negative code. Returns, per element and moment, the normalised
+ * value's distance to its nearest midpoint (relative to that midpoint), for the tie tolerance.
  */
 export function adam8bitRef(
   w: Float64Array, g: ArrayLike<number>, s: Adam8State, h: AdamHp, mapS: Float64Array, mapU: Float64Array,
 ): { near1: Float64Array; near2: Float64Array } {
   const midS = midpointsRef(mapS);
   const midU = midpointsRef(mapU);
+  const zeroS = mapS.indexOf(0);
   const n = w.length;
   const bc1 = 1 - h.beta1 ** h.step;
   const bc2 = 1 - h.beta2 ** h.step;
@@ -153,7 +157,7 @@ export function adam8bitRef(
     for (let i = b; i < e; i++) {
       const q1 = nearestCodeRef(midS, mx1 > 0 ? m[i - b]! / mx1 : 0);
       const q2 = nearestCodeRef(midU, mx2 > 0 ? v[i - b]! / mx2 : 0);
-      s.c1[i] = q1.code;
+      s.c1[i] = q1.code === zeroS && m[i - b]! < 0 ? zeroS - 1 : q1.code;
       s.c2[i] = q2.code;
       near1[i] = q1.gap / Math.max(Math.abs(q1.midAt), 1e-30);
       near2[i] = q2.gap / Math.max(Math.abs(q2.midAt), 1e-30);
