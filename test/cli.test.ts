@@ -59,6 +59,47 @@ describe('lmforge CLI: bad input exits non-zero with one clear line', () => {
     }
     expect(runs[1]!.stdout).toContain('--resume DIR');
   });
+
+  it('every subcommand prints its own --help, generated from its option table', async () => {
+    const subs = [
+      ...['all', 'sweep', 'gemm', 'attention', 'layers', 'optim', 'kernels', 'overhead', 'gpu', 'soak', 'reference'].map((b) => ['bench', b]),
+      ['tokenizer', 'train'], ['tokenizer', 'stats'], ['compare', 'tokenizers'], ['data', 'stats'], ['eval'], ['sample'], ['info'],
+    ];
+    const runs = await Promise.all([...subs.map((s) => lmforge([...s, '--help'])), lmforge(['help', 'bench', 'sweep']), lmforge(['bench', 'gemm', '-h'])]);
+    runs.forEach((r, i) => {
+      const name = (subs[i] ?? (i === subs.length ? ['bench', 'sweep'] : ['bench', 'gemm'])).join(' ');
+      expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.split('\n')[0], name).toMatch(new RegExp(`^lmforge ${name} — `));
+      expect(r.stdout, name).toContain(`Usage: lmforge ${name}`);
+    });
+    const sweep = runs[1]!.stdout;
+    expect(sweep).toMatch(/--seq-lens A,B +sequence lengths \(default 128,256,512,1024,2048,4096; --quick 128,512,2048\)/);
+    expect(sweep).not.toContain('--M'); // gemm's option, not the sweep's
+    expect(runs[subs.length]!.stdout).toBe(sweep);
+  });
+
+  it('a mistyped option gets a suggestion; numbers are checked before any work starts', async () => {
+    const d = tmp();
+    const runs = await Promise.all([
+      lmforge(['train', '--seq-lenn', '64']),
+      lmforge(['bench', 'sweep', '--tokens-per-step', '1.5']),
+      lmforge(['bench', 'swep']),
+      // The checkpoint does not exist: the bad number is reported first, before anything is loaded.
+      lmforge(['sample', '--checkpoint', join(d, 'nothing-here'), '--temperature', 'hot']),
+      lmforge(['compare', 'tokenizers', '--bytes', '1000,2000']),
+    ]);
+    oneLineError(runs[0]!, /^train: unknown option --seq-lenn \(did you mean --seq-len\?\)$/, 2);
+    oneLineError(runs[1]!, /^bench sweep: --tokens-per-step must be a positive integer, got '1\.5'$/, 2);
+    oneLineError(runs[2]!, /^bench: unknown benchmark 'swep' \(did you mean sweep\?\)$/, 2);
+    oneLineError(runs[3]!, /^sample: --temperature must be a non-negative number, got 'hot'$/, 2);
+    oneLineError(runs[4]!, /^compare tokenizers: --bytes must be a positive integer, got '1000,2000'$/, 2);
+  });
+
+  it('--data is repeatable: every file given is read', async () => {
+    const d = tmp();
+    const r = await lmforge(['train', '--data', join(d, 'first-missing.txt'), '--data', join(d, 'second-missing.txt')]);
+    oneLineError(r, /no such file or folder: '.*first-missing\.txt'/, 2);
+  });
 });
 
 describe('lmforge CLI end to end', () => {

@@ -19,6 +19,8 @@ export interface RunOptions {
   cwd?: string;
   /** Token cache folder (XDG_CACHE_HOME; default a shared one under the system temporary folder). */
   cache?: string;
+  /** Flags for node itself, before the command (e.g. V8 heap sizes). */
+  nodeFlags?: string[];
   /** Called right after the spawn, e.g. to close the child's stdout. */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -26,7 +28,7 @@ export interface RunOptions {
 export function lmforge(args: string[], opts: RunOptions = {}): Promise<Run> {
   return new Promise((resolve) => {
     const cache = opts.cache ?? join(tmpdir(), 'lmf-cli-cache');
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: opts.cwd ?? process.cwd(), env: { ...process.env, XDG_CACHE_HOME: cache } });
+    const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), '--import', TSX, MAIN, ...args], { cwd: opts.cwd ?? process.cwd(), env: { ...process.env, XDG_CACHE_HOME: cache } });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));

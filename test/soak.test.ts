@@ -1,9 +1,11 @@
 // Memory over a long run, on a bounded budget: `lmforge bench soak --quick` in a child process of its own
 // (RSS is a per-process figure, and the suite's own process carries vitest). Before the allocator and
-// handle fixes, the training phase alone went from 116 to 588 MiB in 250 steps. Now the native part of
-// RSS (RSS less V8's heap) stays within 10% after warm-up; RSS itself may still step up by V8's heap
-// sizing (bounded, a few MiB at a time) within the short budget, so it gets a looser bound here. The
-// full soak (3,000 steps, 1,000 generate() calls, 100,000 cycles, RSS within 10%) is in bench/results.
+// handle fixes, the training phase alone went from 116 to 588 MiB in 250 steps. V8 grows its young
+// generation by allocation rate, in steps of several MiB over the first thousand steps, which within this
+// short budget could pass for growth; the child runs with that generation pinned small
+// (--max-semi-space-size=1), which leaves lmforge's memory as it is (neither cause of the old growth
+// depended on V8's heap size). The full soak (3,000 steps, 1,000 generate() calls, 100,000 cycles, default
+// V8 settings) is in bench/results.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,16 +17,17 @@ import { memory, randn } from '../lib/index.js';
 import { lmforge } from './cli_run.js';
 
 describe('memory plateaus over a long run', () => {
-  it('training steps, generate() calls and create/dispose cycles keep native memory within 10% after warm-up', async () => {
+  it('training steps, generate() calls and create/dispose cycles keep RSS within 10% after warm-up', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lmf-soak-'));
-    const r = await lmforge(['bench', 'soak', '--quick', '--out', out]);
+    const r = await lmforge(['bench', 'soak', '--quick', '--out', out], { nodeFlags: ['--max-semi-space-size=1'] });
     const report = JSON.parse(readFileSync(join(out, 'soak.json'), 'utf8')) as SoakReport;
     expect(report.phases.map((p) => p.name)).toEqual(['train steps', 'generate calls', 'create/dispose cycles']);
     expect(r.stdout).toMatch(/train steps: 900 in/);
+    expect(r.code, r.stderr).toBe(0);
     for (const p of report.phases) {
       const trace = `${p.name}: RSS ${p.rss.join(' ')}; less V8 heap ${p.nativeRss.join(' ')}`;
+      expect(p.growth, trace).toBeLessThanOrEqual(0.1);
       expect(p.nativeGrowth, trace).toBeLessThanOrEqual(0.1);
-      expect(p.growth, trace).toBeLessThanOrEqual(0.25);
       expect(p.liveBytes).toBeLessThan(4 << 20);
     }
   });

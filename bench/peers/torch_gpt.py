@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of lmforge's GPT training step (issue 8): the same model and the same step, timed.
+"""PyTorch peer of lmforge's GPT training step: the same model and the same step, timed.
 
 lib/bench/peer_torch.ts runs this script; it is not part of the package's runtime. The model mirrors
 lib/nn (pre-norm blocks, fused q/k/v projection, RoPE with NeoX 'half' or GPT-J 'interleaved' pairing,

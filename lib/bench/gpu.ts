@@ -1,5 +1,5 @@
 /**
- * GPU training benchmarks (issue 10): GPT training throughput on CUDA in bfloat16 (fp32 master weights and
+ * GPU training benchmarks: GPT training throughput on CUDA in bfloat16 (fp32 master weights and
  * optimizer state), in tokens/s and MFU against the dense bf16 peak of an H100/H200 (989 TFLOP/s), over
  * model sizes from GPT-2's 124M to about 1B parameters and sequence lengths 512..8192 at a fixed number of
  * tokens per step. The reference point is GPT-2 124M at seq 1024 (llm.c trains it at roughly 50% MFU on

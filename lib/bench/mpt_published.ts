@@ -1,6 +1,6 @@
 /**
  * MosaicML's published MPT training throughput by sequence length, the figures the projection is compared
- * with (issue 8). Data only: nothing here is measured by lmforge.
+ * with. Data only: nothing here is measured by lmforge.
  *
  * Source: mosaicml/llm-foundry, scripts/train/benchmarking/README.md, section "A100 80GB with 1600 Gbps
  * node-node interconnect (RoCE)", column "Throughput (T/s/GPU)" (tokens per second per GPU), 8 × A100 80GB,

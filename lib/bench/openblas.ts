@@ -1,5 +1,5 @@
 /**
- * OpenBLAS as a peer measured in the same run: native/tests/openblas_peer.c, compiled on first use
+ * OpenBLAS as a peer measured in the same run: bench/peers/openblas_peer.c, compiled on first use
  * where a C compiler and libopenblas are installed (Debian: libopenblas-dev). Absent either, the peer
  * is reported as unavailable with the reason; lmforge never needs OpenBLAS itself.
  */
@@ -29,7 +29,7 @@ function bestCoretype(): string {
 }
 
 export function openblasPeer(): OpenBlasPeer {
-  const src = join(root, 'native', 'tests', 'openblas_peer.c');
+  const src = join(root, 'bench', 'peers', 'openblas_peer.c');
   const bin = join(root, 'build', 'peers', 'openblas_peer');
   const coretype = bestCoretype();
   const unavailable = (reason: string): OpenBlasPeer => ({
@@ -40,7 +40,7 @@ export function openblasPeer(): OpenBlasPeer {
       throw new Error(`OpenBLAS peer unavailable: ${reason}`);
     },
   });
-  if (!existsSync(src)) return unavailable('native/tests/openblas_peer.c is missing');
+  if (!existsSync(src)) return unavailable('bench/peers/openblas_peer.c is missing');
   if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(dirname(bin), { recursive: true });
     const cc = process.env.CC ?? 'cc';

@@ -1,5 +1,5 @@
 /**
- * PyTorch as a peer measured in the same run (issue 8): bench/peers/torch_gpt.py builds the same GPT and
+ * PyTorch as a peer measured in the same run: bench/peers/torch_gpt.py builds the same GPT and
  * runs the same training step. Found where a python3 with torch is installed (Debian: python3-torch);
  * otherwise the peer is reported as absent with the reason, never as an error. lmforge never needs it.
  *

@@ -1,5 +1,5 @@
 /**
- * The MPT projection (issue 8, second part): what a longer sequence should cost the MPT sizes (125M to 30B)
+ * The MPT projection: what a longer sequence should cost the MPT sizes (125M to 30B)
  * at 4096 and 8192 tokens relative to 2048, from the FLOP model and the efficiencies measured by the sweep,
  * printed beside MosaicML's published A100 figures.
  *

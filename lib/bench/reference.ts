@@ -1,5 +1,5 @@
 /**
- * The reference configuration of issue 8, lmforge and PyTorch side by side in one run: a GPT of 6 layers,
+ * The reference configuration, lmforge and PyTorch side by side in one run: a GPT of 6 layers,
  * width 384, 6 heads, seq 256, batch 8, vocabulary 8192, RoPE, SwiGLU, RMSNorm without biases (13.77M
  * parameters), AdamW, fp32, on the threads lmforge runs with. The step is the Trainer's: forward,
  * cross-entropy, backward, clipping the total gradient norm to 1, AdamW, zeroing the gradients, reading
@@ -71,7 +71,7 @@ export interface ReferenceReport {
   torch: (ReferenceSide & { info: TorchPeerInfo; setting: TorchSetting | null }) | null;
   /** Why there is no PyTorch column. */
   torchAbsent: string | null;
-  /** lmforge tokens/s over PyTorch's (the issue's target: 2 or more). */
+  /** lmforge tokens/s over PyTorch's (the target: 2 or more). */
   ratio: number | null;
   breakdown: StepBreakdown | null;
   torchProfile: TorchProfile | null;
@@ -203,7 +203,7 @@ export function referenceMarkdown(r: ReferenceReport): string {
   const row = (s: ReferenceSide, extra: string): string =>
     `| ${s.name} | ${s.stepMs.toFixed(0)} | ${s.tokensPerSec.toFixed(0)} | ${s.gflops.toFixed(0)} | ${pct(s.mfu)} | ${s.roundsMs.map((v) => v.toFixed(0)).join(' / ')} | ${extra} |`;
   const lines = [
-    `Reference configuration (issue 8): GPT with ${m.layers} layers, width ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, batch ${m.batch}, vocabulary ${m.vocabSize}, ${m.position}, ${m.activation}, ${m.norm}, ${m.bias ? 'biases' : 'no biases'}, ${(m.params / 1e6).toFixed(2)}M parameters, fp32; step: ${r.step}.`,
+    `Reference configuration: GPT with ${m.layers} layers, width ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, batch ${m.batch}, vocabulary ${m.vocabSize}, ${m.position}, ${m.activation}, ${m.norm}, ${m.bias ? 'biases' : 'no biases'}, ${(m.params / 1e6).toFixed(2)}M parameters, fp32; step: ${r.step}.`,
     `${r.machine.cpu}, ${r.threads} thread(s), FMA peak ${r.peak.toFixed(0)} GFLOP/s measured in the same run, ${r.machine.date.slice(0, 10)}. ${r.rounds} alternating rounds of ${r.stepsPerRound} steps per side; medians over all timed steps. GFLOP/s and MFU by 6·N + 12·L·d·T = ${(m.flopsPerToken / 1e6).toFixed(1)} MFLOP per token.`,
     '',
     '| | step ms | tokens/s | GFLOP/s | MFU | round medians (ms) | setting |',

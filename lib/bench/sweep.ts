@@ -1,5 +1,5 @@
 /**
- * The sequence length × model size sweep (issue 8, first part): for each model size and sequence length,
+ * The sequence length × model size sweep: for each model size and sequence length,
  * train with a fixed number of tokens per step and report throughput, achieved FLOP rate and MFU against
  * the FMA peak measured in the same run, the share of FLOPs and of time in attention, peak memory, and the
  * throughput of each length relative to the shortest for the same size (the shape of MosaicML's table).

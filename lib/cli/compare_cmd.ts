@@ -7,7 +7,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ValueError } from '../errors.js';
 import { trainBpe } from '../data/bpe_train.js';
 import { trainUnigram } from '../data/unigram_train.js';
 import { splitDocuments, tokenizeDocuments } from '../data/dataset.js';
@@ -15,23 +14,30 @@ import { ByteTokenizer, loadTokenizer, type Tokenizer } from '../data/tokenizer.
 import { GPT } from '../nn/gpt.js';
 import { numThreads, setNumThreads } from '../runtime.js';
 import { Trainer } from '../train/trainer.js';
-import { intList, parseArgs } from './args.js';
+import { command, type CommandSpec } from './args.js';
 import { defaultConfig } from './config.js';
 import { documentsOf, makeOptimizer, modelConfigOf, scheduleOf } from './train_cmd.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
 
-export const COMPARE_HELP = `lmforge compare tokenizers — the same GPT trained on byte, BPE and Unigram tokens, in bits per byte
-
-Usage: lmforge compare tokenizers [FILES/FOLDERS...] [--vocab 2048,8192] [--bytes N] [--seq-len N] [--threads N] [--out DIR] [--quick]
-  --vocab A,B      vocabulary sizes of the BPE and Unigram tokenizers (default 2048,8192)
-  --bytes N        training text per model, in UTF-8 bytes (default 2000000; --quick 300000)
-  --seq-len N      the model's context in tokens (default 128)
-  --out DIR        write DIR/tokenizers.json, DIR/tokenizers.md and the trained tokenizer.json files
-Tokenizers are trained on the training documents of the text (default the bundled Brown corpus; the validation documents,
-5% chosen with seed 0, are held out); every model is the 'lmforge train' default GPT (4 layers, dim 128,
-seq 128 tokens, batch 16, AdamW with warmup and cosine decay) and sees the same number of bytes.`;
+export const COMPARE_TOKENIZERS = {
+  name: 'compare tokenizers',
+  summary: 'the same GPT trained on byte, BPE and Unigram tokens, in bits per byte',
+  positionals: 'FILES/FOLDERS...',
+  positionalsHelp: 'the text (default the bundled Brown corpus)',
+  options: [
+    { name: 'vocab', type: 'ints', default: [2048, 8192], help: 'vocabulary sizes of the BPE and Unigram tokenizers' },
+    { name: 'bytes', type: 'int', min: 1, help: 'training text per model, in UTF-8 bytes', defaultText: '2000000; --quick 300000' },
+    { name: 'seq-len', type: 'int', min: 1, help: "the model's context in tokens", defaultText: String(defaultConfig().model.seqLen) },
+    { name: 'threads', type: 'int', min: 1, help: 'CPU threads', defaultText: 'one per core' },
+    { name: 'out', type: 'string', arg: 'DIR', help: 'write DIR/tokenizers.json, DIR/tokenizers.md and the trained tokenizer.json files' },
+    { name: 'quick', type: 'flag', help: 'less training text (noisier)' },
+  ],
+  notes: `Tokenizers are trained on the training documents of the text (the validation documents, 5% chosen with
+seed 0, are held out); every model is the 'lmforge train' default GPT (4 layers, dim 128, seq 128 tokens,
+batch 16, AdamW with warmup and cosine decay) and sees the same number of bytes.`,
+} as const satisfies CommandSpec;
 
 export interface TokenizerRun {
   tokenizer: string;
@@ -62,20 +68,17 @@ export function compareMarkdown(runs: TokenizerRun[], bytes: number, label: stri
   return lines.join('\n');
 }
 
-async function compareTokenizers(argv: string[]): Promise<void> {
-  const op = 'compare tokenizers';
-  const a = parseArgs(argv, ['help', 'quick'], ['vocab', 'bytes', 'seq-len', 'threads', 'out']);
-  if (a.options.has('help')) return out(COMPARE_HELP);
-  const quick = a.options.has('quick');
-  const vocabs = a.options.has('vocab') ? intList('vocab', a.options.get('vocab') as string) : [2048, 8192];
-  const bytes = a.options.has('bytes') ? intList('bytes', a.options.get('bytes') as string)[0]! : quick ? 300_000 : 2_000_000;
-  if (a.options.has('threads')) setNumThreads(intList('threads', a.options.get('threads') as string)[0]!);
-  const outDir = a.options.get('out');
+export const compareTokenizersCommand = command(COMPARE_TOKENIZERS, async (a) => {
+  const v = a.values;
+  const vocabs = v.vocab;
+  const bytes = v.bytes ?? (v.quick ? 300_000 : 2_000_000);
+  if (v.threads !== undefined) setNumThreads(v.threads);
+  const outDir = v.out;
   const tokDir = typeof outDir === 'string' ? join(outDir, 'tokenizers') : mkdtempSync(join(tmpdir(), 'lmforge-compare-'));
   mkdirSync(tokDir, { recursive: true });
 
   const cfg = defaultConfig();
-  if (a.options.has('seq-len')) cfg.model.seqLen = intList('seq-len', a.options.get('seq-len') as string)[0]!;
+  if (v['seq-len'] !== undefined) cfg.model.seqLen = v['seq-len'];
   const { docs, label, skipped } = documentsOf(a.positionals);
   if (skipped) err(skipped);
   const split = { valFraction: cfg.data.valFraction, seed: cfg.data.splitSeed };
@@ -128,16 +131,9 @@ async function compareTokenizers(argv: string[]): Promise<void> {
   const md = compareMarkdown(runs, bytes, label);
   out(md);
   if (typeof outDir === 'string') {
-    const report = { command: `lmforge compare tokenizers ${argv.join(' ')}`.trim(), threads: numThreads(), bytes, runs };
+    const report = { command: `lmforge compare tokenizers ${a.argv.join(' ')}`.trim(), threads: numThreads(), bytes, runs };
     writeFileSync(join(outDir, 'tokenizers.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(outDir, 'tokenizers.md'), `${md}\n`);
     err(`wrote ${join(outDir, 'tokenizers.json')} and ${join(outDir, 'tokenizers.md')}`);
   }
-}
-
-export async function compareCommand(argv: string[]): Promise<void> {
-  const [what, ...rest] = argv;
-  if (what === undefined || what === '--help' || what === 'help') return out(COMPARE_HELP);
-  if (what === 'tokenizers') return compareTokenizers(rest);
-  throw new ValueError('compare', `unknown comparison '${what}' (available: tokenizers)`);
-}
+});

@@ -7,6 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 
 import { ValueError } from '../errors.js';
+import { NORMS } from '../nn/block.js';
+import { POSITION_KINDS } from '../nn/gpt.js';
+import { MLP_ACTIVATIONS } from '../nn/mlp.js';
+import type { Option } from './args.js';
 
 export interface RunConfig {
   model: {
@@ -43,33 +47,108 @@ export function defaultConfig(): RunConfig {
 
 type Kind = 'int' | 'number' | 'string' | 'bool' | 'strings' | 'int?' | 'string?';
 
-// Every key's type; `?` kinds also take null (meaning "the default that depends on other fields").
-const KINDS: { [S in keyof RunConfig]: Record<keyof RunConfig[S], Kind> } = {
+/** A config key: its type, its help, and (display only: the model and the optimizer check the values) its values. */
+interface Key {
+  kind: Kind;
+  help: string;
+  arg?: string;
+  /** What --help says the default is when it is null (a default that depends on other fields). */
+  defaultText?: string;
+}
+
+/** Optimizer names (optimizer.name, --optimizer). */
+export const OPTIMIZERS = ['adamw', 'adam', 'adamw8bit', 'lion', 'sophia', 'sgd'];
+
+// Every key of the config file, once: its type and its help. The flags are derived from it (FLAGS below), so
+// a key and its flag cannot drift apart. `?` kinds also take null.
+const KEYS: { [S in keyof RunConfig]: Record<keyof RunConfig[S], Key> } = {
   model: {
-    layers: 'int', dim: 'int', heads: 'int', kvHeads: 'int?', seqLen: 'int', position: 'string', activation: 'string', norm: 'string',
-    mlpHidden: 'int?', dropout: 'number', bias: 'bool', tieEmbeddings: 'bool', initStd: 'number', ropeBase: 'number', seed: 'int',
-    precision: 'string',
+    layers: { kind: 'int', help: 'transformer blocks' },
+    dim: { kind: 'int', help: 'model width' },
+    heads: { kind: 'int', help: 'attention heads (they divide dim)' },
+    kvHeads: { kind: 'int?', help: 'key/value heads, fewer for grouped-query attention', defaultText: 'heads' },
+    seqLen: { kind: 'int', help: 'context length in tokens' },
+    position: { kind: 'string', help: 'positional encoding', arg: POSITION_KINDS.join('|') },
+    activation: { kind: 'string', help: 'MLP activation (glu, geglu, swiglu, reglu are gated)', arg: MLP_ACTIVATIONS.join('|') },
+    norm: { kind: 'string', help: 'normalisation', arg: NORMS.join('|') },
+    mlpHidden: { kind: 'int?', help: 'MLP width', defaultText: '4·dim, or 8·dim/3 rounded up to a multiple of 64 when gated' },
+    dropout: { kind: 'number', help: 'dropout on the embeddings and each residual branch' },
+    bias: { kind: 'bool', help: 'biases in the projections and norms' },
+    tieEmbeddings: { kind: 'bool', help: 'the LM head reuses the token embedding' },
+    initStd: { kind: 'number', help: 'init std of weights and embeddings' },
+    ropeBase: { kind: 'number', help: 'RoPE base' },
+    seed: { kind: 'int', help: 'seed of the initial weights and the dropout masks' },
+    precision: { kind: 'string', help: 'compute precision (bf16: bfloat16 compute, float32 master weights)', arg: 'fp32|bf16' },
   },
   optimizer: {
-    name: 'string', lr: 'number', weightDecay: 'number', beta1: 'number', beta2: 'number', eps: 'number', momentum: 'number',
-    warmupSteps: 'int', minLr: 'number', decay: 'string', clip: 'number',
+    name: { kind: 'string', help: 'optimizer (sophia keeps its own betas and rho)', arg: OPTIMIZERS.join('|') },
+    lr: { kind: 'number', help: 'peak learning rate' },
+    weightDecay: { kind: 'number', help: 'decoupled weight decay (norms, biases and embeddings are not decayed)' },
+    beta1: { kind: 'number', help: 'first-moment decay (Adam, Lion)' },
+    beta2: { kind: 'number', help: 'second-moment decay (Adam), momentum decay (Lion)' },
+    eps: { kind: 'number', help: "Adam's epsilon" },
+    momentum: { kind: 'number', help: "SGD's momentum" },
+    warmupSteps: { kind: 'int', help: 'linear warm-up steps' },
+    minLr: { kind: 'number', help: 'learning rate at the end of the decay' },
+    decay: { kind: 'string', help: 'schedule after the warm-up', arg: 'cosine|linear|constant' },
+    clip: { kind: 'number', help: 'clip the total gradient norm to this (0: off)' },
   },
-  data: { files: 'strings', tokenizer: 'string', valFraction: 'number', splitSeed: 'int', cacheDir: 'string?' },
+  data: {
+    files: { kind: 'strings', help: 'training text, like the positional arguments', arg: 'FILE', defaultText: 'the bundled Brown corpus' },
+    tokenizer: { kind: 'string', help: 'tokenizer', arg: 'byte|PATH/tokenizer.json' },
+    valFraction: { kind: 'number', help: 'share of the documents held out for validation' },
+    splitSeed: { kind: 'int', help: 'seed of the train/validation split' },
+    cacheDir: { kind: 'string?', help: 'tokenized data cache', arg: 'DIR', defaultText: '~/.cache/lmforge/tokens' },
+  },
   train: {
-    steps: 'int?', tokens: 'int?', batchSize: 'int', gradAccum: 'int', evalEvery: 'int', evalBatches: 'int', seed: 'int', threads: 'int?',
-    checkpointEvery: 'int', sampleTokens: 'int', samplePrompt: 'string', temperature: 'number', topK: 'int?',
+    steps: { kind: 'int?', help: 'optimizer steps (the budget, or --tokens)' },
+    tokens: { kind: 'int?', help: 'the budget in tokens instead of steps', defaultText: 'none' },
+    batchSize: { kind: 'int', help: 'sequences per micro-batch' },
+    gradAccum: { kind: 'int', help: 'micro-batches per step' },
+    evalEvery: { kind: 'int', help: 'validate every N steps (0: at the end only)' },
+    evalBatches: { kind: 'int', help: 'batches per validation' },
+    seed: { kind: 'int', help: 'seed of the batch sampler' },
+    threads: { kind: 'int?', help: 'CPU threads', defaultText: 'one per core' },
+    checkpointEvery: { kind: 'int', help: 'checkpoint every N steps (0: at the end only)' },
+    sampleTokens: { kind: 'int', help: 'tokens sampled after training (0: no sample)' },
+    samplePrompt: { kind: 'string', help: 'prompt of that sample' },
+    temperature: { kind: 'number', help: 'temperature of that sample' },
+    topK: { kind: 'int?', help: 'top-k of that sample (null: off)' },
   },
 };
 
 /** Command-line flags: --seq-len sets model.seqLen, and so on. */
 export const FLAGS: Record<string, [keyof RunConfig, string]> = {};
-for (const [section, keys] of Object.entries(KINDS)) {
+for (const [section, keys] of Object.entries(KEYS)) {
   for (const key of Object.keys(keys)) {
     const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     // A few keys read better with their section in the flag; the rest are unique already.
     const name = { name: 'optimizer', seed: section === 'model' ? 'model-seed' : 'seed', files: 'data', tokens: 'tokens', splitSeed: 'split-seed' }[key] ?? flag;
     FLAGS[name] = [section as keyof RunConfig, key];
   }
+}
+
+const kindOf = (section: keyof RunConfig, key: string): Kind => (KEYS[section] as Record<string, Key>)[key]!.kind;
+
+/**
+ * The flags as options of `lmforge train`'s table, with the types, defaults and help of their keys. Flag
+ * values are checked as the flag's type here (args.ts) and again as the key's (check, below) when applied.
+ */
+export function configOptions(): Option[] {
+  const defaults = defaultConfig();
+  return Object.entries(FLAGS).map(([name, [section, key]]) => {
+    const k = (KEYS[section] as Record<string, Key>)[key]!;
+    const d = (defaults[section] as Record<string, unknown>)[key];
+    const type = ({ int: 'int', 'int?': 'int', number: 'number', bool: 'bool', string: 'string', 'string?': 'string', strings: 'string' } as const)[k.kind];
+    return {
+      name, type, help: `${k.help} [${section}.${key}]`, section: `${section}:`,
+      ...(k.kind.startsWith('int') ? { min: 0 } : {}),
+      ...(k.kind === 'int?' ? { nullable: true } : {}),
+      ...(k.kind === 'strings' ? { repeat: true } : {}),
+      ...(k.arg === undefined ? {} : { arg: k.arg }),
+      ...(k.defaultText !== undefined ? { defaultText: k.defaultText } : typeof d === 'number' || typeof d === 'string' || typeof d === 'boolean' ? { defaultText: typeof d === 'string' && !/^\S+$/.test(d) ? JSON.stringify(d) : String(d) } : {}),
+    };
+  });
 }
 
 function check(where: string, kind: Kind, v: unknown): unknown {
@@ -98,12 +177,12 @@ export function mergeConfig(base: RunConfig, partial: unknown, source: string): 
   if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) throw new ValueError('config', `${source} must hold a JSON object`);
   const out = structuredClone(base);
   for (const [section, values] of Object.entries(partial as Record<string, unknown>)) {
-    if (!(section in KINDS)) throw new ValueError('config', `unknown key '${section}' in ${source} (expected one of: ${Object.keys(KINDS).join(', ')})`);
+    if (!(section in KEYS)) throw new ValueError('config', `unknown key '${section}' in ${source} (expected one of: ${Object.keys(KEYS).join(', ')})`);
     if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new ValueError('config', `'${section}' in ${source} must be an object`);
-    const kinds = KINDS[section as keyof RunConfig] as Record<string, Kind>;
+    const keys = KEYS[section as keyof RunConfig] as Record<string, Key>;
     for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
-      if (!(k in kinds)) throw new ValueError('config', `unknown key '${section}.${k}' in ${source} (expected one of: ${Object.keys(kinds).join(', ')})`);
-      (out[section as keyof RunConfig] as Record<string, unknown>)[k] = check(`${section}.${k} in ${source}`, kinds[k]!, v);
+      if (!(k in keys)) throw new ValueError('config', `unknown key '${section}.${k}' in ${source} (expected one of: ${Object.keys(keys).join(', ')})`);
+      (out[section as keyof RunConfig] as Record<string, unknown>)[k] = check(`${section}.${k} in ${source}`, keys[k]!.kind, v);
     }
   }
   return out;
@@ -123,20 +202,11 @@ export function readConfigFile(path: string): unknown {
   }
 }
 
-/** Applies a flag's string value to the config, converting it to the key's type. */
-export function applyFlag(cfg: RunConfig, flag: string, raw: string): void {
+/** Applies a flag's value, already converted by the parser (args.ts), to the config; --data adds to data.files. */
+export function applyFlag(cfg: RunConfig, flag: string, value: unknown): void {
   const [section, key] = FLAGS[flag]!;
-  const kind = (KINDS[section] as Record<string, Kind>)[key]!;
-  let v: unknown = raw;
-  if (kind.startsWith('int') || kind === 'number') {
-    v = raw === 'null' && kind.endsWith('?') ? null : Number(raw);
-    if (typeof v === 'number' && Number.isNaN(v)) throw new ValueError('config', `--${flag} must be a number, got '${raw}'`);
-  } else if (kind === 'bool') {
-    if (raw !== 'true' && raw !== 'false') throw new ValueError('config', `--${flag} must be true or false, got '${raw}'`);
-    v = raw === 'true';
-  } else if (kind === 'strings') {
-    v = [...((cfg[section] as unknown as Record<string, string[]>)[key] ?? []), raw];
-  }
+  const kind = kindOf(section, key);
+  const v = kind === 'strings' ? [...((cfg[section] as unknown as Record<string, string[]>)[key] ?? []), ...(value as string[])] : value;
   (cfg[section] as Record<string, unknown>)[key] = check(`--${flag}`, kind, v);
 }
 

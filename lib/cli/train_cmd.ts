@@ -20,58 +20,73 @@ import { dataStats, tokenizeDocuments, type TokenDataset } from '../data/dataset
 import { loadTokenizer, tokenizerFromSpec, type Tokenizer } from '../data/tokenizer.js';
 import { estimateTrainingMemory, evaluate, Trainer } from '../train/trainer.js';
 import { loadCheckpoint, loadModel, nonFiniteWeights, type LoadedCheckpoint } from '../train/checkpoint.js';
-import { absolutePaths, applyFlag, defaultConfig, FLAGS, mergeConfig, readConfigFile, restorePaths, runPaths, type RunConfig } from './config.js';
-import { parseArgs } from './args.js';
+import { absolutePaths, applyFlag, configOptions, defaultConfig, FLAGS, mergeConfig, OPTIMIZERS, readConfigFile, restorePaths, runPaths, type RunConfig } from './config.js';
+import { command, type CommandSpec } from './args.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
 
-export const TRAIN_HELP = `lmforge train — train a GPT (defaults: 4 layers, dim 128, 4 heads, seq 128, RoPE, SwiGLU, RMSNorm,
-AdamW with warmup + cosine, 900 steps of 16×128 tokens on the bundled Brown corpus, byte tokenizer)
+const TEXT_HELP = `text: .txt/.md files (one document each), .jsonl (a 'text' field per line),
+folders (their .txt/.md/.jsonl files and text files without an extension; others are skipped
+and counted); default the bundled Brown corpus`;
 
-Usage: lmforge train [FILES/FOLDERS...] [--config FILE] [--out DIR] [--resume DIR] [--flags]
+/** `lmforge train`: a few options of its own, then one per config key (config.ts), grouped by section. */
+export const TRAIN = {
+  name: 'train',
+  summary: 'train a GPT (no options: a small one on the bundled Brown corpus, CPU, ~2-3 min)',
+  positionals: 'FILES/FOLDERS...',
+  positionalsHelp: TEXT_HELP,
+  options: [
+    { name: 'config', type: 'string', arg: 'FILE', help: 'JSON: { "model": {...}, "optimizer": {...}, "data": {...}, "train": {...} }; flags override it' },
+    { name: 'out', type: 'string', arg: 'DIR', help: 'run folder: config.json, log.jsonl, checkpoints/', defaultText: 'runs/<date-time>' },
+    { name: 'resume', type: 'string', arg: 'DIR', help: 'continue a run from its checkpoint (run folder or checkpoint folder), writing into\nthat run folder (or --out); data paths are stored absolute, so any working directory works' },
+    { name: 'force', type: 'flag', help: "start even when the memory estimate exceeds the machine's memory" },
+    { name: 'quiet', type: 'flag', help: 'no progress output' },
+    ...configOptions(),
+  ],
+  notes: `The flags of the sections set the config keys in [brackets] (--seq-len is model.seqLen), over --config's
+values. The number keys whose default depends on others (kv-heads, mlp-hidden, steps, tokens, threads, top-k)
+also take null.`,
+} satisfies CommandSpec;
 
-  FILES/FOLDERS        training text: .txt/.md files (one document each), .jsonl (a 'text' field per line), folders
-                       (their .txt/.md/.jsonl files and text files without an extension; others are skipped and counted)
-  --config FILE        JSON: { "model": {...}, "optimizer": {...}, "data": {...}, "train": {...} }; flags override it
-  --out DIR            run folder: config.json, log.jsonl, checkpoints/ (default runs/<date-time>)
-  --resume DIR         continue a run from its checkpoint (run folder or checkpoint folder), writing into
-                       that run folder (or --out); data paths are stored absolute, so any working directory works
-  --force              start even when the memory estimate exceeds the machine's memory
-  --quiet              no progress output
-model:     --layers --dim --heads --kv-heads --seq-len --position rope|alibi|learned|none
-           --activation gelu|relu|swish|swiglu|geglu|... --norm layernorm|rmsnorm --mlp-hidden --dropout --bias true|false
-           --tie-embeddings true|false --init-std --rope-base --model-seed
-           --precision fp32|bf16 (bf16: bfloat16 compute, float32 master weights)
-optimizer: --optimizer adamw|adam|adamw8bit|lion|sophia|sgd --lr --weight-decay --beta1 --beta2 --eps --momentum
-           --warmup-steps --min-lr --decay cosine|linear|constant --clip (0: off)
-data:      --data FILE (repeatable) --tokenizer byte|PATH/tokenizer.json --val-fraction --split-seed --cache-dir
-train:     --steps | --tokens (budget) --batch-size --grad-accum --eval-every --eval-batches --seed --threads
-           --checkpoint-every --sample-tokens --sample-prompt --temperature --top-k`;
+export const EVAL = {
+  name: 'eval',
+  summary: 'validation loss and bits per byte of a checkpoint',
+  options: [
+    { name: 'checkpoint', type: 'string', arg: 'DIR', required: true, help: 'a run folder, its checkpoints/ folder, or one step folder' },
+    { name: 'batches', type: 'int', min: 1, help: 'validation batches to score', defaultText: 'the whole validation split' },
+    { name: 'batch-size', type: 'int', min: 1, help: 'sequences per batch', defaultText: "the run's" },
+    { name: 'json', type: 'flag', help: 'print the result as one JSON line' },
+  ],
+} as const satisfies CommandSpec;
 
-export const EVAL_HELP = `lmforge eval — validation loss and bits per byte of a checkpoint
+export const SAMPLE = {
+  name: 'sample',
+  summary: 'generate text from a checkpoint',
+  positionalsHint: 'put the prompt in --prompt "..."',
+  options: [
+    { name: 'checkpoint', type: 'string', arg: 'DIR', required: true, help: 'a run folder, its checkpoints/ folder, or one step folder' },
+    { name: 'prompt', type: 'string', arg: 'TEXT', default: '', help: 'text to continue', defaultText: 'the start of a document' },
+    { name: 'tokens', type: 'int', min: 0, help: 'new tokens', defaultText: 'as many as the context allows, up to 200' },
+    { name: 'temperature', type: 'number', min: 0, default: 0.8, help: '0 = greedy' },
+    { name: 'top-k', type: 'int', min: 0, default: 40, help: 'sample among the K most likely tokens', arg: 'K' },
+    { name: 'seed', type: 'int', min: 0, default: 0, help: 'sampling seed' },
+  ],
+} as const satisfies CommandSpec;
 
-Usage: lmforge eval --checkpoint DIR [--batches N] [--batch-size B] [--json]
-  --checkpoint DIR     a run folder, its checkpoints/ folder, or one step folder
-  --batches N          validation batches to score (default: the whole validation split)`;
-
-export const SAMPLE_HELP = `lmforge sample — generate text from a checkpoint
-
-Usage: lmforge sample --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
-  --prompt TEXT        text to continue (default: the start of a document)
-  --tokens N           new tokens (default: as many as the context allows, up to 200)
-  --temperature T      0 = greedy (default 0.8)
-  --top-k K            sample among the K most likely tokens (default 40)
-  --seed S             sampling seed (default 0)`;
-
-export const DATA_HELP = `lmforge data stats — what a corpus looks like in tokens
-
-Usage: lmforge data stats [FILES/FOLDERS...] [--seq-len N] [--tokenizer byte|PATH] [--json]
-  FILES/FOLDERS        text files, .jsonl, folders (default: the bundled Brown corpus); a folder gives its
-                       .txt/.md/.jsonl files and text files without an extension, and the others are counted as skipped
-  --seq-len N          the context length the statistics refer to (default 128)
-Prints documents, tokens, a length histogram, the share of documents longer than N tokens, and how often
-each token is seen per epoch when windows of N tokens are drawn evenly from inside documents.`;
+export const DATA_STATS = {
+  name: 'data stats',
+  summary: 'documents, tokens, length histogram, repetition at a sequence length',
+  positionals: 'FILES/FOLDERS...',
+  positionalsHelp: TEXT_HELP,
+  options: [
+    { name: 'seq-len', type: 'int', min: 1, default: 128, help: 'the context length the statistics refer to' },
+    { name: 'tokenizer', type: 'string', arg: 'byte|PATH', default: 'byte', help: 'tokenizer (a tokenizer.json file)' },
+    { name: 'json', type: 'flag', help: 'print the statistics as one JSON line' },
+  ],
+  notes: `Prints documents, tokens, a length histogram, the share of documents longer than N tokens, and how often
+each token is seen per epoch when windows of N tokens are drawn evenly from inside documents.`,
+} as const satisfies CommandSpec;
 
 const fmtBytes = (b: number): string => {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
@@ -177,8 +192,6 @@ export function modelConfigOf(cfg: RunConfig, vocabSize: number): GPTConfig {
   };
 }
 
-const OPTIMIZERS = ['adamw', 'adam', 'adamw8bit', 'lion', 'sophia', 'sgd'];
-
 export function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
   const o = cfg.optimizer;
   // Norms, biases and embeddings are not decayed (paramGroups decides by name and rank).
@@ -238,32 +251,29 @@ async function sampleText(model: GPT, tok: Tokenizer, prompt: string, maxTokens:
   }
 }
 
-const TRAIN_FLAGS = ['quiet', 'help', 'force'];
-
-export async function trainCommand(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, TRAIN_FLAGS, ['config', 'out', 'resume', ...Object.keys(FLAGS)]);
-  if (a.options.has('help')) return out(TRAIN_HELP);
-  const quiet = a.options.has('quiet');
+export const trainCommand = command(TRAIN, async (a) => {
+  const v = a.values as Record<string, unknown> & { config?: string; out?: string; resume?: string; force: boolean; quiet: boolean };
+  const quiet = v.quiet;
   let cfg = defaultConfig();
   let resumeDir: string | null = null;
   let outDir: string | null = null;
-  if (a.options.has('resume')) {
-    resumeDir = a.options.get('resume') as string;
+  if (v.resume !== undefined) {
+    resumeDir = v.resume;
     const ck = loadCheckpoint(resumeDir);
     cfg = runConfigOf(ck, 'train', "was not written by 'lmforge train' (no run config); resume it from a script with Trainer.resume");
     // The run goes on in the folder it was resumed from, never in the one recorded (that may be the original of a copy).
     outDir = runFolderOf(ck);
-    if (outDir === null && !a.options.has('out')) throw new ValueError('train', `${ck.dir} is not in a run folder's checkpoints/ folder: give --out DIR for the resumed run`);
+    if (outDir === null && v.out === undefined) throw new ValueError('train', `${ck.dir} is not in a run folder's checkpoints/ folder: give --out DIR for the resumed run`);
   }
-  if (a.options.has('config')) cfg = mergeConfig(cfg, readConfigFile(a.options.get('config') as string), a.options.get('config') as string);
-  for (const [k, v] of a.options) if (k in FLAGS) applyFlag(cfg, k, v as string);
+  if (v.config !== undefined) cfg = mergeConfig(cfg, readConfigFile(v.config), v.config);
+  for (const k of a.given) if (k in FLAGS) applyFlag(cfg, k, v[k]);
   if (a.positionals.length) cfg.data.files = [...cfg.data.files, ...a.positionals];
-  if (cfg.train.tokens !== null && a.options.has('tokens') && !a.options.has('steps')) cfg.train.steps = null;
+  if (cfg.train.tokens !== null && a.given.has('tokens') && !a.given.has('steps')) cfg.train.steps = null;
   if (cfg.train.steps !== null && cfg.train.tokens !== null) throw new ValueError('config', 'give train.steps or train.tokens, not both (set the other to null)');
   if (cfg.train.steps === null && cfg.train.tokens === null) throw new ValueError('config', 'a budget is needed: train.steps or train.tokens');
   if (!OPTIMIZERS.includes(cfg.optimizer.name)) throw new ValueError('config', `unknown optimizer.name '${cfg.optimizer.name}' (expected one of: ${OPTIMIZERS.join(', ')})`);
   absolutePaths(cfg);
-  outDir = resolve((a.options.get('out') as string | undefined) ?? outDir ?? join('runs', stamp()));
+  outDir = resolve(v.out ?? outDir ?? join('runs', stamp()));
   if (cfg.train.threads !== null) setNumThreads(cfg.train.threads);
   const plausible = LR_PLAUSIBLE[cfg.optimizer.name]!;
   // A warning, not an error: the rule is a heuristic, and the trainer stops a run that does diverge.
@@ -271,7 +281,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     err(`lmforge train: warning: learning rate ${cfg.optimizer.lr >= 1e4 ? cfg.optimizer.lr.toExponential() : cfg.optimizer.lr} is implausibly large for ${cfg.optimizer.name} (above ${plausible.max}; usual values are ${plausible.usual}): expect the run to diverge`);
 
   const tokenizer = loadTokenizer(cfg.data.tokenizer);
-  if (!a.options.has('force')) checkMemory(cfg, tokenizer.vocabSize);
+  if (!v.force) checkMemory(cfg, tokenizer.vocabSize);
   const { ds, tok, label, docs, skipped } = await buildData(cfg, quiet, tokenizer);
   const model = new GPT(modelConfigOf(cfg, tok.vocabSize));
   const optimizer = makeOptimizer(cfg, model);
@@ -293,7 +303,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     err(`data:  ${label}: ${docs} documents, ${ds.train.tokens.length.toLocaleString('en-US')} train + ${ds.val.tokens.length.toLocaleString('en-US')} validation tokens (${tok.name} tokenizer, vocab ${tok.vocabSize})`);
     if (skipped) err(`       ${skipped}`);
     err(`model: GPT ${m.layers} layers, dim ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, ${m.position}, ${m.activation}, ${m.norm}: ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
-    err(`train: ${cfg.optimizer.name} lr ${cfg.optimizer.lr} (${info.kind === 'constant' ? 'constant' : `warmup ${info.warmupSteps}, ${cfg.optimizer.decay} to ${cfg.optimizer.minLr}`}), ${totalSteps} steps × ${t.batchSize}×${t.gradAccum}×${m.seqLen} tokens, ${numThreads()} threads, cpu`);
+    err(`train: ${cfg.optimizer.name} lr ${cfg.optimizer.lr} (${info.kind === 'constant' ? 'constant' : `warmup ${info.warmupSteps}, ${cfg.optimizer.decay} to ${cfg.optimizer.minLr}`}), ${totalSteps} steps × ${t.batchSize}×${t.gradAccum}×${m.seqLen} tokens, ${numThreads()} threads, ${model.device}`);
     err(`out:   ${outDir}${resumeDir ? ` (resuming at step ${trainer.step})` : ''}`);
   }
   const r = trainer.fit();
@@ -307,75 +317,45 @@ export async function trainCommand(argv: string[]): Promise<void> {
     out(`sample (temperature ${t.temperature}, top-k ${t.topK ?? 'off'}):`);
     out(`${t.samplePrompt}${s.text}`);
   }
-}
+});
 
-function checkpointArg(a: { options: Map<string, string | true> }, cmd: string): string {
-  const c = a.options.get('checkpoint');
-  if (typeof c !== 'string') throw new ValueError(cmd, '--checkpoint DIR is required');
-  return c;
-}
-
-export async function evalCommand(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, ['help', 'json'], ['checkpoint', 'batches', 'batch-size']);
-  if (a.options.has('help')) return out(EVAL_HELP);
-  if (a.positionals.length) throw new ValueError('eval', `unexpected argument '${a.positionals[0]}'`);
-  const { model, checkpoint } = loadModel(checkpointArg(a, 'eval'));
+export const evalCommand = command(EVAL, async ({ values: v }) => {
+  const { model, checkpoint } = loadModel(v.checkpoint);
   const cfg = runConfigOf(checkpoint, 'eval', 'holds no run config, so its validation data is unknown');
   checkFinite('eval', model, checkpoint.dir);
   const { ds } = await buildData(cfg, true);
-  const num = (k: string): number | undefined => {
-    if (!a.options.has(k)) return undefined;
-    const v = Number(a.options.get(k));
-    if (!Number.isInteger(v) || v < 1) throw new ValueError('eval', `--${k} must be a positive integer, got '${String(a.options.get(k))}'`);
-    return v;
-  };
-  const batches = num('batches');
-  const e = evaluate(model, ds.val, { batchSize: num('batch-size') ?? cfg.train.batchSize, seqLen: cfg.model.seqLen, step: checkpoint.trainer.step, ...(batches === undefined ? {} : { batches }) });
+  const batches = v.batches;
+  const e = evaluate(model, ds.val, { batchSize: v['batch-size'] ?? cfg.train.batchSize, seqLen: cfg.model.seqLen, step: checkpoint.trainer.step, ...(batches === undefined ? {} : { batches }) });
   if (!Number.isFinite(e.loss)) throw new ValueError('eval', `the validation loss of ${checkpoint.dir} is ${e.loss} (its weights are finite, but the forward pass overflows)`);
-  if (a.options.has('json')) return out(JSON.stringify(e));
+  if (v.json) return out(JSON.stringify(e));
   out(`checkpoint ${checkpoint.dir} (step ${checkpoint.trainer.step})`);
   out(`validation: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte over ${e.tokens.toLocaleString('en-US')} tokens`);
   const P = e.perPosition.length;
   const marks = [0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 2047].filter((i) => i < P);
   if (marks[marks.length - 1] !== P - 1) marks.push(P - 1);
   out(`loss by position: ${marks.map((i) => `${i + 1}:${e.perPosition[i]!.toFixed(2)}`).join('  ')}`);
-}
+});
 
-export async function sampleCommand(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, ['help'], ['checkpoint', 'prompt', 'tokens', 'temperature', 'top-k', 'seed']);
-  if (a.options.has('help')) return out(SAMPLE_HELP);
-  if (a.positionals.length) throw new ValueError('sample', `unexpected argument '${a.positionals[0]}' (put the prompt in --prompt "...")`);
-  const num = (k: string, int: boolean): number | undefined => {
-    if (!a.options.has(k)) return undefined;
-    const v = Number(a.options.get(k));
-    if (!Number.isFinite(v) || v < 0 || (int && !Number.isInteger(v))) throw new ValueError('sample', `--${k} must be a non-negative ${int ? 'integer' : 'number'}, got '${String(a.options.get(k))}'`);
-    return v;
-  };
-  const { model, checkpoint } = loadModel(checkpointArg(a, 'sample'));
+export const sampleCommand = command(SAMPLE, async ({ values: v }) => {
+  const { model, checkpoint } = loadModel(v.checkpoint);
   checkFinite('sample', model, checkpoint.dir);
   const spec = checkpoint.trainer.tokenizer;
   if (!spec) throw new ValueError('sample', `${checkpoint.dir} does not record its tokenizer`);
   const tok = tokenizerFromSpec(spec);
-  const prompt = (a.options.get('prompt') as string | undefined) ?? '';
+  const prompt = v.prompt;
   const promptLen = Math.max(1, (await tok.encode(prompt)).length);
-  const tokens = num('tokens', true) ?? Math.max(0, Math.min(200, model.config.seqLen - promptLen));
-  const s = await sampleText(model, tok, prompt, tokens, num('temperature', false) ?? 0.8, num('top-k', true) ?? 40, num('seed', true) ?? 0);
+  const tokens = v.tokens ?? Math.max(0, Math.min(200, model.config.seqLen - promptLen));
+  const s = await sampleText(model, tok, prompt, tokens, v.temperature, v['top-k'], v.seed);
   out(`${prompt}${s.text}`);
-}
+});
 
-export async function dataCommand(argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === 'help') return out(DATA_HELP);
-  if (sub !== 'stats') throw new ValueError('data', `unknown subcommand '${sub}' (available: stats)`);
-  const a = parseArgs(rest, ['help', 'json'], ['seq-len', 'tokenizer']);
-  if (a.options.has('help')) return out(DATA_HELP);
-  const seqLen = Number(a.options.get('seq-len') ?? 128);
-  if (!Number.isInteger(seqLen) || seqLen < 1) throw new ValueError('data stats', `--seq-len must be a positive integer, got '${String(a.options.get('seq-len'))}'`);
-  const tok = loadTokenizer((a.options.get('tokenizer') as string | undefined) ?? 'byte');
+export const dataStatsCommand = command(DATA_STATS, async (a) => {
+  const seqLen = a.values['seq-len'];
+  const tok = loadTokenizer(a.values.tokenizer);
   const { docs, label, skipped, skippedFiles } = documentsOf(a.positionals);
   const ds = await tokenizeDocuments(docs, tok, { valFraction: 0 });
   const s = dataStats(ds.train.docLengths, seqLen, ds.train.bytes);
-  if (a.options.has('json')) return out(JSON.stringify({ ...s, skippedFiles }));
+  if (a.values.json) return out(JSON.stringify({ ...s, skippedFiles }));
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   out(`${label} (${tok.name} tokenizer)`);
   if (skipped) out(skipped);
@@ -389,4 +369,4 @@ export async function dataCommand(argv: string[]): Promise<void> {
   out(`windows of ${seqLen} tokens inside documents, sampled evenly, one epoch = ${s.tokens.toLocaleString('en-US')} tokens:`);
   out(`  ${w.eligibleDocuments} documents (${pct(1 - w.unseenShare)} of tokens) can supply a window; ${pct(w.unseenShare)} of tokens are never seen`);
   out(`  a reachable token is seen ${w.meanTimesSeen.toFixed(2)} times per epoch on average, at most ${w.maxTimesSeen.toFixed(2)}`);
-}
+});

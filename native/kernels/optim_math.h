@@ -1,5 +1,5 @@
 // Scalar update rules of the optimizers, one element at a time, shared by the CPU loops (which the compiler
-// vectorises inside target-attributed drivers) and the CUDA twin to come. Every rule is written branch-free
+// vectorises inside target-attributed drivers) and the CUDA twin (optim_cuda.cu). Every rule is written branch-free
 // in float so that a loop of them vectorises; the per-step constants (bias corrections, 1 - lr*wd) are
 // computed once per tensor on the host in double and passed in.
 #pragma once

@@ -5,8 +5,9 @@
 
 namespace lmf::ops {
 
-// Kernels exist for the CPU only until the CUDA twins land; a CUDA tensor cannot be created in a
-// build without CUDA, so this names the missing piece either way.
+// For an op whose kernel has a CPU twin only. Every kernel family has its CUDA twin now (compiled where nvcc
+// is found; they have not yet run on a GPU), so no op calls this today. A CUDA tensor cannot be created in a
+// build without CUDA, so the message names the missing piece either way.
 inline void check_cpu(const Tensor& t, const char* op) {
   LMF_CHECK(t.device() == Device::cpu, device, op, "no CUDA kernel for this op yet (tensor is on " << device_name(t.device()) << ")");
 }

@@ -1,7 +1,7 @@
 // Tuning harness for the CPU GEMM (the user-facing benchmark lives in bench/): GFLOP/s, median of >= 5
 // timed runs after warm-up, 1 and 2 threads, forward shapes and the two backward transposes.
 // Usage: matmul_bench [dtype=f32|bf16|f16] [reps] [max threads, 1 or 2]
-//        matmul_bench one M N K transA transB threads reps [dtype]   (openblas_peer's arguments; one JSON line)
+//        matmul_bench one M N K transA transB threads reps [dtype]   (bench/peers/openblas_peer.c's arguments; one JSON line)
 // LMF_BENCH_TIER=avx2|scalar|... forces a lower CPU tier.
 #include <algorithm>
 #include <chrono>
@@ -42,7 +42,7 @@ double time_gemm(const GemmParams& p, int reps) {
   return 2.0 * p.M * p.N * p.K * p.batch / med * 1e-9;
 }
 
-// Same values as openblas_peer.c (in [-0.5, 0.5), no denormals, which would slow some FPUs), in dtype.
+// Same values as bench/peers/openblas_peer.c (in [-0.5, 0.5), no denormals, which would slow some FPUs), in dtype.
 void fill(std::vector<char>& buf, DType dt, size_t mul) {
   const size_t n = buf.size() / lmf::dtype_size(dt);
   for (size_t i = 0; i < n; ++i) {

@@ -1,7 +1,7 @@
 // Standalone check of matmul_forward_cpu against a float64 loop, on every CPU tier this machine has, for
 // f32/bf16/f16, every transpose (and a non-unit-stride layout), shapes that are multiples of no block size,
 // broadcast batches, alpha/beta, bias and residual, and 1-3 threads.
-// Build: scripts/build_native_tests.sh; run: build/native-tests/matmul_test
+// Built and run by scripts/native_tests.sh (CMake); alone: build/native/matmul_test
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
