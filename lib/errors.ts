@@ -53,3 +53,29 @@ export function fromNative(e: unknown): unknown {
   const where = (e as { where?: unknown }).where;
   return new Cls(typeof op === 'string' ? op : 'native', e.message, typeof where === 'string' ? where : undefined);
 }
+
+/**
+ * Turns a Node file-system error (ENOENT, ENOTDIR, EACCES, ENOSPC, ...) into a ValueError that names the op
+ * and the path, e.g. "saveCheckpoint: cannot write 'runs/x': ENOTDIR: not a directory"; other errors pass
+ * through unchanged.
+ */
+export function fromFsError(op: string, verb: string, path: string, e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (!(e instanceof Error) || e instanceof LmforgeError || typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return e; // errno codes, not ERR_*
+  return new ValueError(op, `cannot ${verb} '${path}': ${e.message.split(',')[0]}`);
+}
+
+// ---- argument checks that the lowest modules (memory, grad mode, tensor) need without importing the ops;
+// the rest live in lib/ops/util.ts, which re-exports these ----
+
+/** A value as an error message shows it: `null`, `an array`, `Map`, `number 1.5`. */
+export function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  if (typeof x === 'object') return (x as object).constructor?.name ?? 'an object';
+  return `${typeof x} ${String(x)}`;
+}
+
+export function checkFunction(op: string, name: string, f: unknown): asserts f is (...args: never[]) => unknown {
+  if (typeof f !== 'function') throw new ArgumentTypeError(op, `${name} must be a function, got ${describe(f)}`);
+}

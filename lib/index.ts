@@ -1,4 +1,7 @@
 /** lmforge: tensors on native C++ kernels. This module has no side effects beyond loading the addon. */
+// Tensor and Module are Disposable (`using`): a consumer compiling against lib ES2022 needs this lib for
+// Symbol.dispose; preserve="true" keeps the directive in dist/index.d.ts.
+/// <reference lib="esnext.disposable" preserve="true" />
 export { Tensor } from './tensor.js';
 export type { Scalar } from './tensor.js';
 export type { DataTypeMap, Device, DType, FloatDType } from './dtype.js';
@@ -24,18 +27,26 @@ export {
 export { argmax, argmin, max, mean, min, sum } from './ops/reduce.js';
 export { bmm, linear, matmul } from './ops/matmul.js';
 export type { MatmulOptions } from './ops/matmul.js';
-export { crossEntropy, logSoftmax, softmax } from './ops/softmax.js';
-export type { CrossEntropyOptions } from './ops/softmax.js';
+export { crossEntropy, logSoftmax, softmax } from './ops/softmax_xent.js';
+export type { CrossEntropyOptions } from './ops/softmax_xent.js';
 export { embedding } from './ops/embedding.js';
 export { astype, cat, clone, contiguous, copyInto, expand, permute, reshape, slice, squeeze, to, transpose, unsqueeze } from './ops/views.js';
 export { enableGrad, isGradEnabled, noGrad } from './autograd/grad_mode.js';
 export { gradcheck } from './autograd/gradcheck.js';
 export type { GradcheckOptions, GradcheckResult } from './autograd/gradcheck.js';
-export { cpuInfo, cudaAvailable, getDefaultDevice, matmulKernel, numThreads, setCpuTier, setDefaultDevice, setNumThreads } from './runtime.js';
-export type { CpuTier } from './runtime.js';
+export {
+  backendInfo, cpuInfo, cudaAvailable, getDefaultDevice, matmulKernel, numThreads, setCpuTier, setDefaultDevice, setNumThreads,
+} from './runtime.js';
+export type { BackendInfo, CpuTier } from './runtime.js';
 export type { CudaInfo } from './native.js';
-export { activation, alibiSlopes, attention, dropout, gatedActivation, layerNorm, rmsNorm, rope } from './ops/layers.js';
-export type { ActivationKind, AttentionOptions, AttentionPosition, GatedKind, RopeOptions, RopePairing } from './ops/layers.js';
+export { activation, gatedActivation } from './ops/activation.js';
+export { alibiSlopes, attention } from './ops/attention.js';
+export { dropout } from './ops/dropout.js';
+export { layerNorm, rmsNorm } from './ops/norm.js';
+export { rope } from './ops/rope.js';
+export type { ActivationKind, GatedKind } from './ops/activation.js';
+export type { AttentionOptions, AttentionPosition } from './ops/attention.js';
+export type { RopeOptions, RopePairing } from './ops/rope.js';
 export {
   Block, CausalSelfAttention, defaultMlpHidden, Dropout, Embedding, GPT, initNormal, initUniform, isGated, KVCache, LayerNorm, Linear,
   makeNorm, MLP, MLP_ACTIVATIONS, Module, ModuleList, NORMS, parameterCount, POSITION_KINDS, resolveGPTConfig, RMSNorm, sampleToken, seedFor,

@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 import type { Device } from './dtype.js';
 import { deviceCode } from './dtype.js';
+import { ArgumentTypeError, checkFunction, describe } from './errors.js';
 import { native, type NativeHandle } from './native.js';
 
 /** What memory() tracks of a tensor; implemented by Tensor. */
@@ -88,6 +89,7 @@ function finish(scope: Scope, parent: Scope | undefined, result: unknown): void 
  * the function across `await`, and tensors are disposed when its promise settles.
  */
 export function tidy<T>(fn: () => T): T {
+  checkFunction('tidy', 'fn', fn);
   const parent = scopes.getStore();
   const scope: Scope = { tensors: new Set() };
   let result: T;
@@ -120,6 +122,7 @@ export function withoutScope<T>(fn: () => T): T {
 
 /** Exempts a tensor from every enclosing tidy() scope; it lives until disposed or collected. */
 export function keep<T extends Tracked>(t: T): T {
+  if (!isTracked(t)) throw new ArgumentTypeError('keep', `t must be a Tensor, got ${describe(t)}`);
   kept.add(t);
   return t;
 }

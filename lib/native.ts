@@ -2,10 +2,7 @@
  * The only file that loads the addon. It types the whole native surface (native/core/op_list.h) and
  * turns native errors into lmforge's error classes (lib/errors.ts).
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
+import { loadAddon } from './backend.js';
 import { fromNative } from './errors.js';
 
 /** A native tensor: a view over shared storage. Codes are those of lib/dtype.ts. */
@@ -60,6 +57,74 @@ export interface NativeCpuFeatures {
 
 type H = NativeHandle;
 
+// ---- optimizer hyperparameters: one object per group of a fused step, read by name by the binding
+// (native/binding/optim_groups.h) into the structs of native/ops/ops.h, and validated there in double.
+// `step` counts applied steps, 1 for the first.
+
+/** SGD (PyTorch semantics); states [momentum buffer] when momentum > 0, none otherwise. */
+export interface SgdHyper {
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  step: number;
+}
+
+/** Adam (L2 weight decay) and AdamW (decoupled); states [first moment, second moment], float32. */
+export interface AdamHyper {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  decoupled: boolean;
+  step: number;
+}
+
+/**
+ * 8-bit Adam and AdamW. eightBit: states [first-moment codes, second-moment codes (uint8), first-moment
+ * absmax, second-moment absmax (float32, one per block of 256)]; false: float32 moments as Adam (the
+ * tensors too small for 8-bit state).
+ */
+export interface Adam8bitHyper extends AdamHyper {
+  eightBit: boolean;
+}
+
+/** Lion; states [momentum]. */
+export interface LionHyper {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+}
+
+/** SophiaG; states [first moment, Hessian EMA]. */
+export interface SophiaHyper {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  rho: number;
+  eps: number;
+}
+
+/** Parameters sharing one hyperparameter object in a fused step (masters: float32 copies of bfloat16 parameters). */
+export interface NativeStepGroup<Hp> {
+  hyper: Hp;
+  params: H[];
+  grads: (H | null)[];
+  masters: (H | null)[];
+  /** Per parameter, its state tensors in the order the hyperparameter type documents. */
+  states: H[][];
+}
+
+/** Sophia's Hessian EMA over one group: h = beta2·h + (1 − beta2)·estimate, pairwise. */
+export interface NativeHessianGroup {
+  beta2: number;
+  hessians: H[];
+  estimates: H[];
+}
+
 export interface NativeAddon {
   full(shape: number[], dtype: number, value: number, device: number): H;
   arange(start: number, stop: number, step: number, dtype: number, device: number): H;
@@ -86,7 +151,7 @@ export interface NativeAddon {
   crossEntropy(logits: H, targets: H, ignoreIndex: number, reduction: string, zLoss?: number): [H, H, number];
   crossEntropyBackward(logits: H, targets: H, lse: H, rowGrad: H, ignoreIndex: number, zLoss?: number): H;
   /**
-   * kind: relu, gelu, gelu_erf, silu, swish, glu, geglu, swiglu, reglu (gated: [..., 2h] -> [..., h]).
+   * kind: relu, gelu (exact, erf), swish, glu, geglu, swiglu, reglu (gated: [..., 2h] -> [..., h]): lib/ops' ActivationKind and GatedKind.
    * op: the public function that errors name (default 'activation').
    */
   activation(kind: string, x: H, op?: string): H;
@@ -121,16 +186,19 @@ export interface NativeAddon {
   fmaPeak(threads: number, seconds: number): number;
   /** STREAM-triad GB/s on `threads` threads (the memory-bound benchmarks' ceiling). */
   memBandwidth(threads: number, seconds: number): number;
-  /** The compiler, C++ standard and N-API version that built the addon (benchmark reports). */
-  buildInfo(): { compiler: string; cplusplus: number; napiVersion: number };
-  // ---- optimizers (native/ops/optim.cpp has the hyperparameter layouts); return false when skipped ----
-  sgdStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
-  adamStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
-  lionStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
-  sophiaStep(params: H[], grads: (H | null)[], masters: (H | null)[], states: H[][], hyper: number[][], checkFinite: boolean): boolean;
+  /** The compiler, C++ standard and N-API version that built the addon (benchmark reports); cudaArchs: CMake's CUDA architecture list, '' without CUDA. */
+  buildInfo(): { compiler: string; cplusplus: number; napiVersion: number; cudaArchs?: string };
+  // ---- optimizers (native/ops/ops.h): one fused call over every group; false when a gradient held NaN
+  // or Inf (checked on every call, before anything is written) and nothing changed ----
+  sgdStep(groups: NativeStepGroup<SgdHyper>[]): boolean;
+  adamStep(groups: NativeStepGroup<AdamHyper>[]): boolean;
+  adam8bitStep(groups: NativeStepGroup<Adam8bitHyper>[]): boolean;
+  lionStep(groups: NativeStepGroup<LionHyper>[]): boolean;
+  sophiaStep(groups: NativeStepGroup<SophiaHyper>[]): boolean;
   /** The total gradient norm; grads scaled in place when it is finite and above maxNorm. */
   clipGradNorm(grads: H[], maxNorm: number): number;
-  hessianEma(hessians: H[], estimates: H[], beta2: number[]): void;
+  /** SophiaG's Hessian EMA; false (nothing changed) when an estimate held NaN or Inf. */
+  hessianEma(groups: NativeHessianGroup[]): boolean;
   quant8Map(signed: boolean): H;
   /** [codes (uint8), absmax (float32, one per block of 256)] */
   quantize8(x: H, signed: boolean): [H, H];
@@ -163,17 +231,44 @@ export interface NativeAddon {
   };
 }
 
+/** Receives the name and wall seconds of every call through the native table while set (lib/bench/profile.ts). */
+export type NativeCallObserver = (op: string, seconds: number) => void;
+
+let observer: NativeCallObserver | null = null;
+
+/**
+ * @internal Sets the observer of native calls (null: none) and returns the previous one. The table's
+ * functions never change, so a reference taken before profiling started is observed too; with no
+ * observer a call pays one null check.
+ */
+export function setNativeObserver(o: NativeCallObserver | null): NativeCallObserver | null {
+  const previous = observer;
+  observer = o;
+  return previous;
+}
+
+function observed(o: NativeCallObserver, name: string, f: (...a: unknown[]) => unknown, args: unknown[]): unknown {
+  const t0 = performance.now();
+  try {
+    return f(...args);
+  } catch (e) {
+    throw fromNative(e);
+  } finally {
+    o(name, (performance.now() - t0) / 1000);
+  }
+}
+
 function load(): NativeAddon {
-  const require = createRequire(import.meta.url);
-  // lib/ in a checkout and dist/ in the package both sit one level below the package root.
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const raw = require('node-gyp-build')(root) as Record<string, unknown>;
+  // lib/backend.ts picks the binary (the CUDA package's or this package's) and explains a failure to load.
+  const raw = loadAddon();
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(raw)) {
     if (typeof fn !== 'function' || name === 'TensorHandle') continue;
+    const f = fn as (...a: unknown[]) => unknown;
     wrapped[name] = (...args: unknown[]) => {
+      if (observer !== null) return observed(observer, name, f, args);
       try {
-        return (fn as (...a: unknown[]) => unknown)(...args);
+        return f(...args);
       } catch (e) {
         throw fromNative(e);
       }

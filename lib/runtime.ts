@@ -1,8 +1,9 @@
 /** Process-wide settings of the native runtime: threads, CPU kernel tier, CUDA availability. */
-import { ValueError } from './errors.js';
+import { DTypeError, ValueError } from './errors.js';
 import { native, type CudaInfo, type NativeCpuFeatures } from './native.js';
 import { checkInt } from './ops/util.js';
 export { getDefaultDevice, setDefaultDevice } from './ops/util.js';
+export { backendInfo, CUDA_PACKAGE, type BackendInfo } from './backend.js';
 
 /** Threads used by native kernels (default: the machine's cores). */
 export function numThreads(): number {
@@ -42,5 +43,7 @@ export function cudaAvailable(): CudaInfo {
 
 /** The GEMM micro-kernel the current tier selects for a dtype (for benchmark reports). */
 export function matmulKernel(dtype: 'float32' | 'bfloat16' | 'float16' = 'float32'): string {
+  if (dtype !== 'float32' && dtype !== 'bfloat16' && dtype !== 'float16')
+    throw new DTypeError('matmulKernel', `dtype must be 'float32', 'bfloat16' or 'float16' (the GEMM dtypes), got ${JSON.stringify(dtype)}`);
   return native.matmulKernelName(dtype === 'float32' ? 0 : dtype === 'bfloat16' ? 1 : 2);
 }

@@ -7,13 +7,13 @@ import type { DataTypeMap, Device, DType } from './dtype.js';
 import { deviceFromCode, dtypeFromCode, isFloatDType } from './dtype.js';
 import { runBackward } from './autograd/backward.js';
 import { type GradNode, unrefNode } from './autograd/node.js';
-import { DisposedError, DTypeError, ShapeError, ValueError } from './errors.js';
+import { ArgumentTypeError, describe, DisposedError, DTypeError, ShapeError, ValueError } from './errors.js';
 import { track, untrack } from './memory.js';
 import { handleCall, native, type NativeHandle } from './native.js';
 import * as ew from './ops/elementwise.js';
 import * as mm from './ops/matmul.js';
 import * as red from './ops/reduce.js';
-import * as sm from './ops/softmax.js';
+import * as sm from './ops/softmax_xent.js';
 import * as vw from './ops/views.js';
 import { formatTensor } from './format.js';
 import { decodeHalf } from './half.js';
@@ -71,6 +71,7 @@ export class Tensor<D extends DType = DType> {
 
   /** True when both tensors are views of one storage buffer. */
   sharesStorageWith(other: Tensor): boolean {
+    if (!(other instanceof Tensor)) throw new ArgumentTypeError('sharesStorageWith', `other must be a Tensor, got ${describe(other)}`);
     return handleCall(() => this.live('sharesStorageWith').sameStorage(other.live('sharesStorageWith')));
   }
 

@@ -4,8 +4,7 @@ import {
   ArgumentTypeError, cpuInfo, DisposedError, DTypeError, gradcheck, memory, numThreads, randn, resetPeakMemory, setCpuTier, setNumThreads,
   ShapeError, tensor, tidy, ValueError, type Tensor,
 } from '../lib/index.js';
-import { fusedAttention, type FusedAttentionOptions } from '../lib/ops/attention_fused.js';
-import { alibiSlopes } from '../lib/ops/layers.js';
+import { alibiSlopes, fusedAttention, type FusedAttentionOptions } from '../lib/ops/attention.js';
 import { refAttention, type RefAttentionShape } from './reference/attention.js';
 import { assertThrows } from './reference/check.js';
 import { BASE_SEED, Rng } from './reference/prng.js';

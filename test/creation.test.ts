@@ -199,18 +199,20 @@ describe('rand/randn bad input', () => {
 });
 
 describe('full, zeros, ones, arange', () => {
-  it('fill every dtype, rounding and saturating as astype does', () => {
+  it('fill every dtype, rounding floats as astype does; integer dtypes take only the integers they hold', () => {
     const v = new Rng('full').uniform(-100, 100);
     const shape = [3, 1, 5];
     for (const dtype of ['float32', 'bfloat16', 'float16', 'float64', 'int32', 'uint8', 'int8'] as const) {
-      const t = full(shape, dtype.startsWith('float') || dtype === 'bfloat16' ? v : Math.trunc(v), { dtype });
+      const x = dtype.startsWith('float') || dtype === 'bfloat16' ? v : dtype === 'uint8' ? Math.abs(Math.trunc(v)) : Math.trunc(v);
+      const t = full(shape, x, { dtype });
       expect(t.dtype).toBe(dtype);
       assertShape(t.shape, shape);
-      const want = dtype.startsWith('float') || dtype === 'bfloat16' ? cast(v, 'float64', dtype) : cast(Math.trunc(v), 'float64', dtype);
-      assertEqual(t.dataSync(), new Array(15).fill(want), `full ${dtype}`);
+      assertEqual(t.dataSync(), new Array(15).fill(cast(x, 'float64', dtype)), `full ${dtype}`);
     }
-    assertEqual(full([2], 300, { dtype: 'uint8' }).dataSync(), [255, 255], 'uint8 saturates');
-    assertEqual(full([2], -1e10, { dtype: 'int32' }).dataSync(), [-2147483648, -2147483648], 'int32 saturates');
+    // as tensor() does: a value an integer dtype cannot hold is refused, not saturated or truncated
+    assertThrows(() => full([2], 300, { dtype: 'uint8' }), ValueError, 'full', '300', 'uint8');
+    assertThrows(() => full([2], -1e10, { dtype: 'int32' }), ValueError, 'full', '-10000000000', 'int32');
+    assertThrows(() => full([2], 1.5, { dtype: 'int8' }), ValueError, 'full', '1.5', 'int8');
     assertEqual(full([2], 1e6, { dtype: 'float16' }).dataSync(), [Infinity, Infinity], 'f16 overflows to inf');
     assertEqual(full([1], NaN).dataSync(), [NaN], 'NaN in float32');
     assertEqual(zeros([4, 3], { dtype: 'int8' }).dataSync(), new Array(12).fill(0), 'zeros');

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
 import { DTypeError, gradcheck, memory, noGrad, ShapeError, tensor, tidy, ValueError, type Tensor } from '../lib/index.js';
-import {
-  activation, alibiSlopes, attention, dropout, gatedActivation, layerNorm, rmsNorm, rope,
-  type ActivationKind, type GatedKind, type RopePairing,
-} from '../lib/ops/layers.js';
+import { activation, gatedActivation, type ActivationKind, type GatedKind } from '../lib/ops/activation.js';
+import { alibiSlopes, attention } from '../lib/ops/attention.js';
+import { dropout } from '../lib/ops/dropout.js';
+import { layerNorm, rmsNorm } from '../lib/ops/norm.js';
+import { rope, type RopePairing } from '../lib/ops/rope.js';
 import { assertClose, assertThrows, TOL, type Tol } from './reference/check.js';
 import { refActivation, refAlibiSlopes, refAttention, refGated, refLayerNorm, refRmsNorm, refRope } from './reference/layers.js';
 import { nd, type NdArray } from './reference/ndarray.js';
@@ -93,10 +94,10 @@ describe('attention against the explicit T×T reference', () => {
     const q = tensor(new Float32Array(2 * 6 * 5 * 8).fill(0.5), [2, 6, 5, 8]);
     const k4 = tensor(new Float32Array(2 * 4 * 5 * 8).fill(0.5), [2, 4, 5, 8]);
     const k2 = tensor(new Float32Array(2 * 2 * 5 * 8).fill(0.5), [2, 2, 5, 8]);
-    assertThrows(() => attention(q, k4, k4), ShapeError, 'attention', 'query heads 6', 'key/value heads 4');
+    assertThrows(() => attention(q, k4, k4), ShapeError, 'attention', 'query heads (6)', 'key/value heads (4)');
     assertThrows(() => attention(q, k2, k2.slice(3, 0, 4)), ShapeError, 'attention', '[2, 2, 5, 4]');
     assertThrows(() => attention(q.reshape(12, 5, 8), k2, k2), ShapeError, 'attention', '[12, 5, 8]');
-    assertThrows(() => attention(q, k2.slice(2, 0, 3), k2.slice(2, 0, 3)), ShapeError, 'Tq 5 > Tk 3');
+    assertThrows(() => attention(q, k2.slice(2, 0, 3), k2.slice(2, 0, 3)), ShapeError, 'Tq = 5 > Tk = 3');
     assertThrows(() => attention(q, k2, k2, { position: 'sinusoid' as 'none' }), ValueError, 'attention', '"sinusoid"');
     assertThrows(() => attention(q, k2, k2, { position: 'alibi', alibiSlopes: [1, 2] }), ValueError, 'alibiSlopes', '6');
     assertThrows(() => attention(q, k2, k2, { position: 'alibi', causal: false }), ValueError, 'causal');

@@ -7,7 +7,7 @@ import {
   Block, CausalSelfAttention, Dropout, Embedding, GPT, LayerNorm, Linear, MLP, MLP_ACTIVATIONS, Module, ModuleList, RMSNorm,
   type GPTConfig, type MLPActivation,
 } from '../lib/nn/index.js';
-import { rmsNorm } from '../lib/ops/layers.js';
+import { rmsNorm } from '../lib/ops/norm.js';
 import { assertClose, assertEqual, assertThrows, type Tol } from './reference/check.js';
 import { REF_ACT, refGated, refLayerNorm, refLinear, refSelfAttention } from './reference/layers.js';
 import { nd, type NdArray } from './reference/ndarray.js';

@@ -331,8 +331,9 @@ describe('bad input', () => {
     const { native } = await import('../lib/native.js');
     const [p] = makeParams(98, [300]);
     const g = tensor(normals(299, 1), [299]);
-    expect(() => native.lionStep([p!.handle], [g.handle], [null], [[g.handle]], [[1e-4, 0, 0.9, 0.99]], true)).toThrow(ShapeError);
-    expect(() => native.lionStep([p!.handle], [null], [null], [[]], [[1e-4, 0, 0.9, 0.99]], true)).toThrow(/grads\[0\] is missing|no gradient/);
+    const hyper = { lr: 1e-4, weightDecay: 0, beta1: 0.9, beta2: 0.99 };
+    expect(() => native.lionStep([{ hyper, params: [p!.handle], grads: [g.handle], masters: [null], states: [[g.handle]] }])).toThrow(ShapeError);
+    expect(() => native.lionStep([{ hyper, params: [p!.handle], grads: [null], masters: [null], states: [[]] }])).toThrow(/grads\[0\] is missing|no gradient/);
   });
 });
 

@@ -66,7 +66,7 @@ describe('bad input does not crash the process', () => {
     expect(() => zeros([2], { device: 'tpu' as never })).toThrow(/zeros: unknown device "tpu"/);
     expect(() => zeros([2], { dtype: 'complex64' as never })).toThrow(/zeros: unknown dtype "complex64"/);
     expect(() => zeros([2], { dytpe: 'float32' } as never)).toThrow(/zeros: unknown option 'dytpe'/);
-    expect(() => full([2], NaN, { dtype: 'int32' })).toThrow(/full: NaN cannot be stored in int32/);
+    expect(() => full([2], NaN, { dtype: 'int32' })).toThrow(/full: value NaN is not a int32/);
     expect(full([2], NaN).dataSync().every(Number.isNaN)).toBe(true);
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(ShapeError);
     expect(() => memory('gpu' as never)).toThrow(DeviceError);

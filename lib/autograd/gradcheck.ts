@@ -4,9 +4,10 @@
  * random input directions v, d/de <u, f(x + e v)> at e = 0 must equal sum_i <grad_i(<u, f>), v_i>.
  * Each input is also checked alone, so a wrong rule is pinned to its input.
  */
-import { DTypeError, ValueError } from '../errors.js';
+import { ArgumentTypeError, checkFunction, describe, DTypeError, ValueError } from '../errors.js';
 import { tidy } from '../memory.js';
 import { randn } from '../ops/creation.js';
+import { checkTensor } from '../ops/util.js';
 import { Tensor } from '../tensor.js';
 import { enableGrad, noGrad } from './grad_mode.js';
 
@@ -38,6 +39,9 @@ function dot(a: Tensor, b: Tensor): number {
  * a tensor (or an array of tensors, concatenated for the check) and must be deterministic.
  */
 export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+  checkFunction('gradcheck', 'fn', fn);
+  if (!Array.isArray(inputs)) throw new ArgumentTypeError('gradcheck', `inputs must be an array of Tensors, got ${describe(inputs)}`);
+  inputs.forEach((x, i) => checkTensor('gradcheck', `inputs[${i}]`, x));
   const { eps = 1e-6, atol = 1e-6, rtol = 1e-4, directions = 2, seed = 1234 } = opts;
   if (!inputs.some((x) => x.requiresGrad)) throw new ValueError('gradcheck', 'no input requires a gradient');
   for (const x of inputs)

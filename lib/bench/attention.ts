@@ -8,10 +8,10 @@
  */
 import { randn, tensor } from '../ops/creation.js';
 import { add } from '../ops/elementwise.js';
-import { alibiSlopes, rope } from '../ops/layers.js';
+import { rope } from '../ops/rope.js';
 import { matmul } from '../ops/matmul.js';
-import { softmax } from '../ops/softmax.js';
-import { fusedAttention } from '../ops/attention_fused.js';
+import { softmax } from '../ops/softmax_xent.js';
+import { alibiSlopes, fusedAttention } from '../ops/attention.js';
 import { keep, memory, resetPeakMemory, tidy } from '../memory.js';
 import { numThreads } from '../runtime.js';
 import type { Tensor } from '../tensor.js';

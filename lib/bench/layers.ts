@@ -8,10 +8,12 @@
  */
 import { tidy } from '../memory.js';
 import { native } from '../native.js';
-import { crossEntropy } from '../ops/softmax.js';
+import { crossEntropy } from '../ops/softmax_xent.js';
 import { cat } from '../ops/views.js';
 import { randn, zeros } from '../ops/creation.js';
-import { fusedActivation, fusedGatedActivation, fusedLayerNorm, fusedRmsNorm, fusedRope } from '../ops/layers_fused.js';
+import { fusedActivation, fusedGatedActivation } from '../ops/activation.js';
+import { fusedLayerNorm, fusedRmsNorm } from '../ops/norm.js';
+import { fusedRope } from '../ops/rope.js';
 import { numThreads } from '../runtime.js';
 import { Tensor } from '../tensor.js';
 import { machineInfo, memoryBandwidth, type MachineInfo } from './machine.js';
@@ -56,10 +58,10 @@ export interface LayerBenchReport {
   rows: LayerBenchRow[];
 }
 
-const gelu = (x: Tensor): Tensor => x.mul(x.mul(x).mul(0.044715).add(1).mul(x).mul(Math.sqrt(2 / Math.PI)).tanh().add(1)).mul(0.5);
-const geluErf = (x: Tensor): Tensor => x.mul(x.mul(Math.SQRT1_2).erf().add(1)).mul(0.5);
-const silu = (x: Tensor): Tensor => x.mul(x.sigmoid());
-const COMPOSED_ACT: Record<string, (x: Tensor) => Tensor> = { relu: (x) => x.relu(), gelu, gelu_erf: geluErf, silu, glu: (x) => x.sigmoid(), geglu: gelu, swiglu: silu, reglu: (x) => x.relu() };
+// The kinds as lib/ops names them (ActivationKind, GatedKind): gelu is the exact (erf) form.
+const gelu = (x: Tensor): Tensor => x.mul(x.mul(Math.SQRT1_2).erf().add(1)).mul(0.5);
+const swish = (x: Tensor): Tensor => x.mul(x.sigmoid());
+const COMPOSED_ACT: Record<string, (x: Tensor) => Tensor> = { relu: (x) => x.relu(), gelu, swish, glu: (x) => x.sigmoid(), geglu: gelu, swiglu: swish, reglu: (x) => x.relu() };
 
 function composedGated(kind: string, x: Tensor): Tensor {
   const h = x.shape[x.ndim - 1]! / 2;
@@ -103,7 +105,7 @@ export function benchLayers(opts: LayerBenchOptions = {}): LayerBenchReport {
   for (const C of dims) {
     const N = tokens * C;
     const x = rnd([tokens, C], 1), dy = rnd([tokens, C], 2), x2 = rnd([tokens, 2 * C], 3);
-    for (const kind of ['relu', 'gelu', 'gelu_erf', 'silu']) {
+    for (const kind of ['relu', 'gelu', 'swish']) {
       if (!want(kind)) continue;
       push(kind, 'fused', 'forward', [tokens, C], 2 * N * esz, time(() => native.activation(kind, x.handle).dispose()));
       push(kind, 'fused', 'backward', [tokens, C], 3 * N * esz, time(() => native.activationBackward(kind, dy.handle, x.handle).dispose()));

@@ -3,17 +3,16 @@
  * it ran in (forward, backward, optimizer), and the time outside native calls (TypeScript, autograd
  * bookkeeping, handle reads and disposals) as the remainder of the wall time.
  *
- * Off by default and free when off: `startProfile()` replaces the functions of lib/native.ts's `native`
- * table with timed wrappers and `stopProfile()` puts the originals back, so no call site pays a check
- * while nobody profiles. Code that calls `native.x(...)` at call time is seen; a reference to a native
- * function taken before profiling started is not (the optimizers read theirs through a getter for that
- * reason). Methods of tensor handles (read, dispose) are not native-table functions: their time is part
- * of "outside native ops".
+ * Off by default and nearly free when off: every function of lib/native.ts's `native` table calls through
+ * one wrapper, which times the call only while an observer is set (`setNativeObserver`, one null check
+ * otherwise); `startProfile()` sets this module's and `stopProfile()` clears it. The table itself is never
+ * changed, so every native call is seen however its caller reached the function. Methods of tensor
+ * handles (read, dispose) are not native-table functions: their time is part of "outside native ops".
  *
  * The phase is 'backward' while Tensor.backward() runs (wrapped the same way while profiling),
  * 'optimizer' for the fused optimizer and clipping calls, and 'forward' otherwise.
  */
-import { native } from '../native.js';
+import { setNativeObserver } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { ValueError } from '../errors.js';
 
@@ -35,11 +34,10 @@ export interface ProfileData {
   ops: OpTime[];
 }
 
-const OPTIMIZER_OPS = new Set(['sgdStep', 'adamStep', 'lionStep', 'sophiaStep', 'clipGradNorm', 'hessianEma']);
+const OPTIMIZER_OPS = new Set(['sgdStep', 'adamStep', 'adam8bitStep', 'lionStep', 'sophiaStep', 'clipGradNorm', 'hessianEma']);
 
 interface Session {
   t0: number;
-  originals: Map<string, unknown>;
   backward: Tensor['backward'];
   stats: Map<string, OpTime>;
   backwardDepth: number;
@@ -55,31 +53,18 @@ export function isProfiling(): boolean {
 /** Starts recording every native call. One profile at a time. */
 export function startProfile(): void {
   if (session) throw new ValueError('startProfile', 'a profile is already running (call stopProfile() first)');
-  const table = native as unknown as Record<string, unknown>;
-  const s: Session = { t0: 0, originals: new Map(), backward: Tensor.prototype.backward, stats: new Map(), backwardDepth: 0 };
-  for (const [name, fn] of Object.entries(table)) {
-    if (typeof fn !== 'function') continue;
-    s.originals.set(name, fn);
-    const f = fn as (...a: unknown[]) => unknown;
-    const optimizer = OPTIMIZER_OPS.has(name);
-    table[name] = (...args: unknown[]): unknown => {
-      const t0 = performance.now();
-      try {
-        return f(...args);
-      } finally {
-        const dt = (performance.now() - t0) / 1000;
-        const phase: ProfilePhase = optimizer ? 'optimizer' : s.backwardDepth > 0 ? 'backward' : 'forward';
-        const key = `${name}\u0000${phase}`;
-        const st = s.stats.get(key);
-        if (st) {
-          st.calls += 1;
-          st.seconds += dt;
-        } else {
-          s.stats.set(key, { op: name, phase, calls: 1, seconds: dt });
-        }
-      }
-    };
-  }
+  const s: Session = { t0: 0, backward: Tensor.prototype.backward, stats: new Map(), backwardDepth: 0 };
+  const record = (name: string, seconds: number): void => {
+    const phase: ProfilePhase = OPTIMIZER_OPS.has(name) ? 'optimizer' : s.backwardDepth > 0 ? 'backward' : 'forward';
+    const key = `${name}\u0000${phase}`;
+    const st = s.stats.get(key);
+    if (st) {
+      st.calls += 1;
+      st.seconds += seconds;
+    } else {
+      s.stats.set(key, { op: name, phase, calls: 1, seconds });
+    }
+  };
   const backward = s.backward;
   Tensor.prototype.backward = function (this: Tensor, ...args: Parameters<Tensor['backward']>): void {
     s.backwardDepth += 1;
@@ -89,17 +74,17 @@ export function startProfile(): void {
       s.backwardDepth -= 1;
     }
   };
+  setNativeObserver(record);
   session = s;
   s.t0 = performance.now();
 }
 
-/** Stops recording, restores the native table, and returns what was recorded. */
+/** Stops recording and returns what was recorded. */
 export function stopProfile(): ProfileData {
   const s = session;
   if (!s) throw new ValueError('stopProfile', 'no profile is running (call startProfile() first)');
   const wallSeconds = (performance.now() - s.t0) / 1000;
-  const table = native as unknown as Record<string, unknown>;
-  for (const [name, fn] of s.originals) table[name] = fn;
+  setNativeObserver(null);
   Tensor.prototype.backward = s.backward;
   session = null;
   const ops = [...s.stats.values()].sort((a, b) => b.seconds - a.seconds);

@@ -17,7 +17,7 @@
  */
 import os from 'node:os';
 
-import { fusedAttention } from '../ops/attention_fused.js';
+import { fusedAttention } from '../ops/attention.js';
 import { emptyCache, keep, memory, resetPeakMemory, tidy } from '../memory.js';
 import { GPT, parameterCount, type PositionKind } from '../nn/gpt.js';
 import type { MLPActivation } from '../nn/mlp.js';

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 
 import { fmaPeak, machineInfo } from '../bench/machine.js';
 import { LmforgeError, ValueError } from '../errors.js';
-import { cpuInfo, cudaAvailable, matmulKernel, numThreads } from '../runtime.js';
+import { backendInfo, cpuInfo, cudaAvailable, matmulKernel, numThreads } from '../runtime.js';
 import { command, hint, synopsis, type Command } from './args.js';
 import { BENCHES } from './bench_cmd.js';
 import { dataStatsCommand, evalCommand, sampleCommand, trainCommand } from './train_cmd.js';
@@ -16,7 +16,7 @@ function version(): string {
   return (require('../../package.json') as { version: string }).version;
 }
 
-const infoCommand = command({ name: 'info', summary: 'the machine, CPU features, kernel tiers, threads, FMA peak and CUDA status', options: [] }, () => {
+const infoCommand = command({ name: 'info', summary: 'the machine, CPU features, kernel tiers, threads, FMA peak, CUDA status and which native binary loaded', options: [] }, () => {
   const m = machineInfo();
   const f = cpuInfo();
   const cuda = cudaAvailable();
@@ -28,6 +28,9 @@ const infoCommand = command({ name: 'info', summary: 'the machine, CPU features,
   console.log(`threads:  ${numThreads()}`);
   console.log(`fma peak: ${fmaPeak(numThreads(), 0.3).toFixed(0)} GFLOP/s fp32 on ${numThreads()} thread(s)`);
   console.log(`cuda:     ${cuda.available ? `${cuda.devices} device(s)` : `unavailable (${cuda.reason})`}`);
+  const b = backendInfo();
+  console.log(`binary:   ${b.path} (${b.origin === 'prebuilt' ? 'prebuilt' : 'built from source'}, package ${b.package})`);
+  console.log(`backend:  ${b.backend}${b.fallback ? ' (fallback)' : ''}: ${b.reason}; CUDA code ${b.cudaArchs.join(' ') || 'none'}`);
 });
 
 /** Every command, in the order `lmforge help` lists them; a two-word name belongs to the group of its first word. */

@@ -9,6 +9,7 @@
  */
 import { ValueError } from '../errors.js';
 import { native } from '../native.js';
+import { checkOptions } from '../ops/util.js';
 import { BpeTokenizer, type BpeParts } from './bpe.js';
 import { forEachPiece, gpt2SplitRegex, tokenStringToBytes, wtf8Encode } from './pretokenize.js';
 import { trainedEotToken } from './tokenizer_json.js';
@@ -40,6 +41,7 @@ export function countWords(texts: Iterable<string>, op = 'countWords'): Map<stri
 export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): BpeTokenizer {
   const op = 'trainBpe';
   if (opts === null || typeof opts !== 'object') throw new ValueError(op, 'options must be an object with vocabSize');
+  checkOptions(op, opts, ['vocabSize', 'specialTokens', 'minFrequency']);
   const specials = opts.specialTokens ?? ['<|endoftext|>'];
   const minFrequency = opts.minFrequency ?? 2;
   if (!Array.isArray(specials)) throw new ValueError(op, 'specialTokens must be an array of strings');

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ValueError } from '../errors.js';
+import { ArgumentTypeError, ValueError } from '../errors.js';
+import { checkFinite, checkFunction, checkInt, checkObject, checkOptions, describe } from '../ops/util.js';
 import type { Document } from './documents.js';
 import type { Tokenizer, TokenizerSpec } from './tokenizer.js';
 
@@ -54,9 +55,22 @@ export function hashUniform(seed: number, n: number): number {
   return ((a >>> 5) * 67108864 + (b >>> 6)) / 9007199254740992;
 }
 
+function isTokenArray(x: unknown): x is TokenArray {
+  return x instanceof Uint16Array || x instanceof Uint32Array;
+}
+
+/** Throws unless `split` is a TokenSplit: packed tokens (Uint16Array or Uint32Array) and a byte count. */
+export function checkSplit(op: string, name: string, split: unknown): asserts split is TokenSplit {
+  const s = checkObject(op, name, split);
+  if (!isTokenArray(s.tokens)) throw new ArgumentTypeError(op, `${name}.tokens must be a Uint16Array or Uint32Array, got ${describe(s.tokens)}`);
+  checkFinite(op, `${name}.bytes`, s.bytes, 0);
+}
+
 /** Indices of the validation documents: a seeded shuffle of 0..n-1, first ⌈valFraction·n⌉ taken. */
 export function splitDocuments(n: number, opts: SplitOptions = {}): { train: number[]; val: number[] } {
   const op = 'splitDocuments';
+  checkOptions(op, opts, ['valFraction', 'seed']);
+  checkInt(op, 'n', n, 0, 2 ** 32 - 1); // the most elements a JS array holds
   const frac = opts.valFraction ?? 0.05;
   const seed = opts.seed ?? 0;
   if (typeof frac !== 'number' || !(frac >= 0 && frac < 1)) throw new ValueError(op, `valFraction must be in [0, 1), got ${JSON.stringify(frac)}`);
@@ -73,8 +87,20 @@ export function splitDocuments(n: number, opts: SplitOptions = {}): { train: num
   return { train: idx.filter((i) => !isVal.has(i)).sort((a, b) => a - b), val };
 }
 
-/** Packs documents' tokens into one array, each followed by `eot`; uint16 when the vocabulary fits. */
+/**
+ * Packs documents' tokens into one array, each followed by `eot`; uint16 when the vocabulary fits. Every id,
+ * eot included, must lie in [0, vocabSize): one beyond it would be stored wrapped (70000 as 4464 in uint16).
+ */
 export function packDocuments(docs: readonly Int32Array[], eot: number, vocabSize: number): TokenArray {
+  const op = 'packDocuments';
+  if (!Array.isArray(docs)) throw new ArgumentTypeError(op, `docs must be an array of Int32Array, got ${describe(docs)}`);
+  checkInt(op, 'vocabSize', vocabSize, 1, 2 ** 32);
+  checkInt(op, 'eot', eot, 0, vocabSize - 1);
+  docs.forEach((d, i) => {
+    if (!(d instanceof Int32Array)) throw new ArgumentTypeError(op, `docs[${i}] must be an Int32Array, got ${describe(d)}`);
+    for (let j = 0; j < d.length; j++)
+      if (d[j]! < 0 || d[j]! >= vocabSize) throw new ValueError(op, `docs[${i}][${j}] = ${d[j]} is outside the vocabulary [0, ${vocabSize})`);
+  });
   const total = docs.reduce((s, d) => s + d.length + 1, 0);
   const out = vocabSize <= 65536 ? new Uint16Array(total) : new Uint32Array(total);
   let o = 0;
@@ -154,6 +180,11 @@ function readCache(dir: string, key: string): TokenDataset | null {
  */
 export async function tokenizeDocuments(docs: readonly Document[], tok: Tokenizer, opts: TokenizeOptions = {}): Promise<TokenDataset> {
   const op = 'tokenizeDocuments';
+  if (!Array.isArray(docs)) throw new ArgumentTypeError(op, `docs must be an array of { text } documents, got ${describe(docs)}`);
+  docs.forEach((d, i) => {
+    if (typeof checkObject(op, `docs[${i}]`, d).text !== 'string') throw new ArgumentTypeError(op, `docs[${i}].text must be a string, got ${describe((d as { text: unknown }).text)}`);
+  });
+  checkFunction(op, 'tokenizer.encode', checkObject(op, 'tokenizer', tok).encode);
   if (docs.length === 0) throw new ValueError(op, 'no documents to tokenize');
   const split = { valFraction: opts.valFraction ?? 0.05, seed: opts.seed ?? 0 };
   const { train, val } = splitDocuments(docs.length, split);
@@ -219,12 +250,15 @@ export interface Sampler {
   setState(s: SamplerState): void;
 }
 
+const MAX_IDS = 2 ** 31 - 1;
+
 abstract class WindowSampler implements Sampler {
   abstract readonly kind: 'random' | 'sequential';
   position = 0;
   protected readonly windows: number;
 
   constructor(protected readonly tokens: TokenArray, readonly seqLen: number, readonly seed: number, op: string) {
+    if (!isTokenArray(tokens)) throw new ArgumentTypeError(op, `tokens must be a Uint16Array or Uint32Array, got ${describe(tokens)}`);
     if (!Number.isInteger(seqLen) || seqLen < 1) throw new ValueError(op, `seqLen must be an integer >= 1, got ${JSON.stringify(seqLen)}`);
     if (!Number.isInteger(seed) || seed < 0) throw new ValueError(op, `seed must be a non-negative integer, got ${JSON.stringify(seed)}`);
     // A window needs seqLen inputs plus one more token for the last target.
@@ -235,8 +269,9 @@ abstract class WindowSampler implements Sampler {
   protected abstract start(n: number): number;
 
   next(batch: number): Batch {
-    if (!Number.isInteger(batch) || batch < 1) throw new ValueError(`${this.constructor.name}.next`, `batch must be an integer >= 1, got ${JSON.stringify(batch)}`);
     const T = this.seqLen;
+    // batch·seqLen ids per array; more than a typed array holds is refused, not handed to a RangeError.
+    checkInt(`${this.constructor.name}.next`, 'batch', batch, 1, Math.floor(MAX_IDS / T));
     const inputs = new Int32Array(batch * T), targets = new Int32Array(batch * T);
     for (let b = 0; b < batch; b++) {
       const s = this.start(this.position++);
@@ -322,6 +357,9 @@ export interface DataStats {
 export function dataStats(docLengths: readonly number[], seqLen: number, bytes?: number): DataStats {
   const op = 'dataStats';
   if (!Number.isInteger(seqLen) || seqLen < 1) throw new ValueError(op, `seqLen must be an integer >= 1, got ${JSON.stringify(seqLen)}`);
+  if (!Array.isArray(docLengths)) throw new ArgumentTypeError(op, `docLengths must be an array of document lengths, got ${describe(docLengths)}`);
+  docLengths.forEach((len, i) => checkInt(op, `docLengths[${i}]`, len, 0));
+  if (bytes !== undefined) checkInt(op, 'bytes', bytes, 0);
   const n = docLengths.length;
   if (n === 0) throw new ValueError(op, 'no documents');
   const sorted = [...docLengths].sort((a, b) => a - b);

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 
 import { ValueError } from '../errors.js';
+import { checkString } from '../ops/util.js';
 
 export interface Document {
   /** Where it came from: a path, `path:line` for JSONL, or `brown:ca01`. */
@@ -135,6 +136,7 @@ export function loadDocuments(paths: readonly string[]): Document[] {
  * put before punctuation is taken out again.
  */
 export function stripBrownTags(line: string): string {
+  checkString('stripBrownTags', 'line', line);
   const words: string[] = [];
   for (const tok of line.trim().split(/\s+/)) {
     if (tok === '') continue;

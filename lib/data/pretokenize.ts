@@ -9,6 +9,9 @@
  * - the GPT-2 byte -> character map that spells byte strings as printable tokens in tokenizer.json.
  */
 
+import { ArgumentTypeError } from '../errors.js';
+import { checkString, describe } from '../ops/util.js';
+
 /**
  * The GPT-2 pattern with `\s` spelled as the Unicode White_Space property: Hugging Face's `tokenizers`
  * runs this regex with Oniguruma, whose `\s` is White_Space (it includes U+0085 and not U+FEFF, unlike
@@ -25,6 +28,7 @@ export function gpt2SplitRegex(): RegExp {
 
 /** The pieces of `text` under the GPT-2 regex, in order; their concatenation is `text`. */
 export function pretokenize(text: string): string[] {
+  checkString('pretokenize', 'text', text);
   return text.match(gpt2SplitRegex()) ?? [];
 }
 
@@ -76,6 +80,7 @@ export function wtf8EncodeInto(s: string, out: Uint8Array, at: number): number {
 
 /** The WTF-8 bytes of `s` (UTF-8 when `s` is well formed). */
 export function wtf8Encode(s: string): Uint8Array {
+  checkString('wtf8Encode', 's', s);
   const buf = new Uint8Array(maxBytes(s));
   return buf.slice(0, wtf8EncodeInto(s, buf, 0));
 }
@@ -89,6 +94,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * TextDecoder does.
  */
 export function wtf8Decode(bytes: Uint8Array): string {
+  if (!(bytes instanceof Uint8Array)) throw new ArgumentTypeError('wtf8Decode', `bytes must be a Uint8Array, got ${describe(bytes)}`);
   try {
     return strictUtf8.decode(bytes); // the common case, at native speed
   } catch {

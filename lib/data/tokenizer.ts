@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
-import { NativeError, ValueError } from '../errors.js';
+import { ArgumentTypeError, NativeError, ValueError } from '../errors.js';
+import { checkObject, describe } from '../ops/util.js';
 import { loadTokenizerFile } from './tokenizer_file.js';
 import { EOT_NAMES } from './tokenizer_json.js';
 
@@ -54,6 +55,8 @@ export class ByteTokenizer implements Tokenizer {
   }
 
   decodeSync(ids: ArrayLike<number>): string {
+    if (!Array.isArray(ids) && !(ArrayBuffer.isView(ids) && !(ids instanceof DataView)))
+      throw new ArgumentTypeError('ByteTokenizer.decode', `ids must be an array or typed array of token ids, got ${describe(ids)}`);
     const bytes = new Uint8Array(ids.length);
     let n = 0;
     for (let i = 0; i < ids.length; i++) {
@@ -161,6 +164,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
 
 /** Loads the tokenizer a spec describes; a Hugging Face file must still hash to the recorded digest. */
 export function tokenizerFromSpec(spec: TokenizerSpec): Tokenizer {
+  checkObject('tokenizerFromSpec', 'spec', spec);
   if (spec.kind === 'byte') return new ByteTokenizer();
   if (spec.kind === 'huggingface') {
     const t = HuggingFaceTokenizer.fromFile(spec.path);

@@ -4,6 +4,7 @@
  * is a clear error naming the component (loadTokenizerFile hands such files to `tokenizers`).
  */
 import { ValueError } from '../errors.js';
+import { checkString } from '../ops/util.js';
 import { wtf8Decode, wtf8Encode } from './pretokenize.js';
 import { escapeRegex, isObject } from './tokenizer_json.js';
 
@@ -274,5 +275,6 @@ const defaultPreTokenize = parsePreTokenizer(UNIGRAM_PIPELINE.pre_tokenizer, 'un
 
 /** The words lmforge's Unigram pipeline makes of a text segment (what the trainer counts). */
 export function unigramWords(segment: string, first = true): string[] {
+  checkString('unigramWords', 'segment', segment);
   return defaultPreTokenize(defaultNormalize(segment), first);
 }

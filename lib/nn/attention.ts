@@ -3,17 +3,19 @@
  * attention op, and the output projection; plus the KV cache that generation writes into.
  */
 import type { Device, FloatDType } from '../dtype.js';
-import { ShapeError, ValueError } from '../errors.js';
+import { ArgumentTypeError, ShapeError, ValueError } from '../errors.js';
 import { noGrad } from '../autograd/grad_mode.js';
 import { keep, tidy, withoutScope } from '../memory.js';
 import { zeros } from '../ops/creation.js';
-import { attention, rope, type AttentionPosition, type RopePairing } from '../ops/layers.js';
+import { attention, ATTENTION_DEFAULTS, ATTENTION_POSITIONS, type AttentionPosition } from '../ops/attention.js';
+import { rope, ROPE_PAIRINGS, type RopePairing } from '../ops/rope.js';
+import { checkTensor, describe, LAYER_DEFAULTS } from '../ops/util.js';
 import { copyInto } from '../ops/views.js';
 import type { Tensor } from '../tensor.js';
 import { seedFor } from './init.js';
 import { checkSize, Linear } from './linear.js';
 import { Module } from './module.js';
-import { getDefaultDevice } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
 
 /**
  * Keys and values of past positions for one attention layer, preallocated at full length
@@ -27,8 +29,13 @@ export class KVCache {
   length = 0;
 
   constructor(batch: number, kvHeads: number, capacity: number, headDim: number, opts: { dtype?: FloatDType; device?: Device } = {}) {
-    const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
-    this.capacity = checkSize('KVCache', 'capacity', capacity);
+    const op = 'KVCache';
+    const r = new OptionReader(op, opts, ['dtype', 'device']);
+    checkSize(op, 'batch', batch);
+    checkSize(op, 'kvHeads', kvHeads);
+    this.capacity = checkSize(op, 'capacity', capacity);
+    checkSize(op, 'headDim', headDim);
+    const o = { dtype: r.dtype(), device: r.device() };
     // Outside every tidy() scope: the cache outlives the steps that write it.
     [this.k, this.v] = withoutScope(() => [keep(zeros([batch, kvHeads, capacity, headDim], o)), keep(zeros([batch, kvHeads, capacity, headDim], o))]);
   }
@@ -38,9 +45,16 @@ export class KVCache {
    * cached so far. The write is not recorded by autograd: generation runs under noGrad().
    */
   append(k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const op = 'KVCache.append';
+    checkTensor(op, 'k', k);
+    checkTensor(op, 'v', v);
+    const [B, Hkv, , Dh] = this.k.shape as [number, number, number, number];
     const T = k.shape[2]!;
+    const fits = (t: Tensor): boolean => t.ndim === 4 && t.shape[0] === B && t.shape[1] === Hkv && t.shape[2] === T && t.shape[3] === Dh;
+    if (!fits(k) || !fits(v))
+      throw new ShapeError(op, `k and v must both be [${B}, ${Hkv}, T, ${Dh}], got [${k.shape.join(', ')}] and [${v.shape.join(', ')}]`);
     if (this.length + T > this.capacity)
-      throw new ShapeError('KVCache', `appending ${T} positions to ${this.length} exceeds the capacity ${this.capacity}`);
+      throw new ShapeError(op, `appending ${T} positions to ${this.length} exceeds the capacity ${this.capacity}`);
     noGrad(() => {
       copyInto(this.k.slice(2, this.length, this.length + T), k);
       copyInto(this.v.slice(2, this.length, this.length + T), v);
@@ -59,6 +73,12 @@ export class KVCache {
   }
 }
 
+/** RoPE rotates pairs of each head's dimensions: the head dimension dim / heads must be even. */
+export function checkRopeHeadDim(op: string, dim: number, heads: number): void {
+  const hd = dim / heads;
+  if (hd % 2 !== 0) throw new ValueError(op, `position 'rope' needs an even head dimension, got dim ${dim} / heads ${heads} = ${hd}`);
+}
+
 export interface CausalSelfAttentionOptions {
   dim: number;
   heads: number;
@@ -66,6 +86,7 @@ export interface CausalSelfAttentionOptions {
   kvHeads?: number;
   /** Default 'none' (a GPT with learned positions adds them to the embeddings instead). */
   position?: AttentionPosition;
+  /** Defaults: LAYER_DEFAULTS (base 10000, pairing 'half'). */
   ropeBase?: number;
   ropePairing?: RopePairing;
   /** Biases in both projections (default true). */
@@ -78,6 +99,10 @@ export interface CausalSelfAttentionOptions {
   projStd?: number;
   seed?: number;
 }
+
+const ATTENTION_KEYS: readonly (keyof CausalSelfAttentionOptions)[] = [
+  'dim', 'heads', 'kvHeads', 'position', 'ropeBase', 'ropePairing', 'bias', 'dtype', 'device', 'std', 'projStd', 'seed',
+];
 
 export interface AttentionForwardOptions {
   /** Past keys and values: this call's positions start at cache.length. */
@@ -100,25 +125,26 @@ export class CausalSelfAttention extends Module {
   constructor(opts: CausalSelfAttentionOptions) {
     super();
     const op = 'CausalSelfAttention';
-    this.dim = checkSize(op, 'dim', opts.dim);
-    this.heads = checkSize(op, 'heads', opts.heads);
-    this.kvHeads = checkSize(op, 'kvHeads', opts.kvHeads ?? opts.heads);
+    const o = new OptionReader(op, opts, ATTENTION_KEYS, { required: true });
+    this.dim = checkSize(op, 'dim', o.get('dim'));
+    this.heads = checkSize(op, 'heads', o.get('heads'));
+    this.kvHeads = checkSize(op, 'kvHeads', o.get('kvHeads') ?? this.heads);
     if (this.dim % this.heads !== 0) throw new ValueError(op, `dim ${this.dim} is not divisible by heads ${this.heads}`);
     if (this.heads % this.kvHeads !== 0) throw new ValueError(op, `kvHeads ${this.kvHeads} does not divide heads ${this.heads}`);
     this.headDim = this.dim / this.heads;
-    this.position = opts.position ?? 'none';
-    if (!['rope', 'alibi', 'none'].includes(this.position))
-      throw new ValueError(op, `unknown position ${JSON.stringify(this.position)} (expected one of: rope, alibi, none)`);
-    if (this.position === 'rope' && this.headDim % 2 !== 0)
-      throw new ValueError(op, `RoPE needs an even head dimension, got dim ${this.dim} / heads ${this.heads} = ${this.headDim}`);
-    this.ropeBase = opts.ropeBase ?? 10000;
-    this.ropePairing = opts.ropePairing ?? 'half';
-    const child = (name: string): number | undefined => (opts.seed === undefined ? undefined : seedFor(opts.seed, name));
-    const common = { bias: opts.bias ?? true, dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
+    // Checked here, at construction, so that a bad config fails before the first forward.
+    this.position = o.oneOf('position', ATTENTION_POSITIONS, ATTENTION_DEFAULTS.position);
+    if (this.position === 'rope') checkRopeHeadDim(op, this.dim, this.heads);
+    // The rope op's domain (a GPT config asks for more: base > 1).
+    this.ropeBase = o.number('ropeBase', { above: 0 }, LAYER_DEFAULTS.ropeBase);
+    this.ropePairing = o.oneOf('ropePairing', ROPE_PAIRINGS, LAYER_DEFAULTS.ropePairing);
+    const seed = o.seed();
+    const child = (name: string): number | undefined => (seed === undefined ? undefined : seedFor(seed, name));
+    const common = { bias: o.bool('bias', true), dtype: o.dtype(), device: o.device() };
     const qkvOut = (this.heads + 2 * this.kvHeads) * this.headDim;
-    const std = opts.std, projStd = opts.projStd ?? opts.std;
-    this.qkv = this.registerModule('qkv', new Linear(this.dim, qkvOut, { ...common, ...(std === undefined ? {} : { std }), seed: child('qkv') }));
-    this.proj = this.registerModule('proj', new Linear(this.dim, this.dim, { ...common, ...(projStd === undefined ? {} : { std: projStd }), seed: child('proj') }));
+    const std = o.number('std', { min: 0 }), projStd = o.number('projStd', { min: 0 }) ?? std;
+    this.qkv = this.registerModule('qkv', new Linear(this.dim, qkvOut, { ...common, std, seed: child('qkv') }));
+    this.proj = this.registerModule('proj', new Linear(this.dim, this.dim, { ...common, std: projStd, seed: child('proj') }));
   }
 
   /**
@@ -133,9 +159,13 @@ export class CausalSelfAttention extends Module {
   /** x [B, T, dim] -> [B, T, dim]. */
   forward(x: Tensor, opts: AttentionForwardOptions = {}): Tensor {
     const op = 'CausalSelfAttention';
+    checkTensor(op, 'x', x);
+    const o = new OptionReader(op, opts, ['cache', 'residual']);
+    const cache = o.get('cache'), residual = o.get('residual');
+    if (cache !== undefined && !(cache instanceof KVCache)) throw new ArgumentTypeError(op, `cache must be a KVCache, got ${describe(cache)}`);
+    if (residual !== undefined) checkTensor(op, 'residual', residual);
     if (x.ndim !== 3 || x.shape[2] !== this.dim) throw new ShapeError(op, `input must be [B, T, ${this.dim}], got [${x.shape.join(', ')}]`);
     const [B, T] = x.shape as [number, number, number];
-    const { cache, residual } = opts;
     const H = this.heads, Hkv = this.kvHeads, Dh = this.headDim;
     return tidy(() => {
       const qkv = this.qkv.forward(x);

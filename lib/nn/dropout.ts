@@ -1,9 +1,11 @@
 /** Dropout as a module: active in training mode only. */
 import { ValueError } from '../errors.js';
-import { dropout } from '../ops/layers.js';
+import { dropout } from '../ops/dropout.js';
 import type { Tensor } from '../tensor.js';
 import { seedFor } from './init.js';
 import { Module } from './module.js';
+import { showValue } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
 
 export interface DropoutOptions {
   /**
@@ -20,9 +22,10 @@ export class Dropout extends Module {
 
   constructor(p: number, opts: DropoutOptions = {}) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new ValueError('Dropout', `p must be in [0, 1), got ${p}`);
+    const o = new OptionReader('Dropout', opts, ['seed']);
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new ValueError('Dropout', `p must be in [0, 1), got ${showValue(p)}`);
     this.p = p;
-    this.seed = opts.seed;
+    this.seed = o.seed();
   }
 
   /**

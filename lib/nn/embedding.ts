@@ -5,7 +5,7 @@ import type { Tensor } from '../tensor.js';
 import { initNormal } from './init.js';
 import { checkSize } from './linear.js';
 import { Module } from './module.js';
-import { getDefaultDevice } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
 
 export interface EmbeddingOptions {
   dtype?: FloatDType;
@@ -15,16 +15,18 @@ export interface EmbeddingOptions {
   seed?: number;
 }
 
+const EMBEDDING_KEYS: readonly (keyof EmbeddingOptions)[] = ['dtype', 'device', 'std', 'seed'];
+
 export class Embedding extends Module {
   readonly numEmbeddings: number;
   readonly dim: number;
 
   constructor(numEmbeddings: number, dim: number, opts: EmbeddingOptions = {}) {
     super();
+    const o = new OptionReader('Embedding', opts, EMBEDDING_KEYS);
     this.numEmbeddings = checkSize('Embedding', 'numEmbeddings', numEmbeddings);
     this.dim = checkSize('Embedding', 'dim', dim);
-    const init = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice(), ...(opts.seed === undefined ? {} : { seed: opts.seed }) } as const;
-    this.registerParameter('weight', initNormal([numEmbeddings, dim], opts.std ?? 1, init));
+    this.registerParameter('weight', initNormal([numEmbeddings, dim], o.number('std', { min: 0 }, 1), o.init()));
   }
 
   /** [numEmbeddings, dim] */

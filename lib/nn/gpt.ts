@@ -13,11 +13,11 @@ import { noGrad } from '../autograd/grad_mode.js';
 import { tidy } from '../memory.js';
 import { rand, tensor } from '../ops/creation.js';
 import { matmul } from '../ops/matmul.js';
-import type { RopePairing } from '../ops/layers.js';
-import { crossEntropy } from '../ops/softmax.js';
-import { checkOptions, describe } from '../ops/util.js';
+import { ROPE_PAIRINGS, type RopePairing } from '../ops/rope.js';
+import { crossEntropy } from '../ops/softmax_xent.js';
+import { describe, LAYER_DEFAULTS, oneOf, showValue } from '../ops/util.js';
 import { Tensor } from '../tensor.js';
-import type { KVCache } from './attention.js';
+import { checkRopeHeadDim, type KVCache } from './attention.js';
 import { Block, makeNorm, NORMS, type NormKind } from './block.js';
 import { Dropout } from './dropout.js';
 import { Embedding } from './embedding.js';
@@ -25,6 +25,7 @@ import { seedFor } from './init.js';
 import { Linear } from './linear.js';
 import { isGated, MLP_ACTIVATIONS, type MLPActivation } from './mlp.js';
 import { Module, ModuleList } from './module.js';
+import { OptionReader } from './option_reader.js';
 import type { LayerNorm, RMSNorm } from './norm.js';
 import { sampleToken } from './sample.js';
 import { getDefaultDevice } from '../ops/util.js';
@@ -43,7 +44,7 @@ export interface GPTConfig {
   kvHeads?: number;
   /** Default 'learned'. 'rope' and 'alibi' follow DESIGN.md's "Algorithms, as published". */
   position?: PositionKind;
-  /** RoPE's base (default 10000). */
+  /** RoPE's base (default LAYER_DEFAULTS.ropeBase, 10000). */
   ropeBase?: number;
   /** RoPE's pairing: 'half' (GPT-NeoX, default) or 'interleaved' (GPT-J, Meta). */
   ropePairing?: RopePairing;
@@ -53,7 +54,7 @@ export interface GPTConfig {
   mlpHidden?: number;
   /** Default 'layernorm'. */
   norm?: NormKind;
-  /** Norm epsilon (default 1e-5 for layernorm, 1e-6 for rmsnorm). */
+  /** Norm epsilon (default LAYER_DEFAULTS: 1e-5 for layernorm, 1e-6 for rmsnorm). */
   normEps?: number;
   /** The LM head reuses the token embedding (default true). */
   tieEmbeddings?: boolean;
@@ -88,57 +89,44 @@ const CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
 
 /** The default MLP width for a dim and activation (see GPTConfig.mlpHidden). */
 export function defaultMlpHidden(dim: number, activation: MLPActivation): number {
+  const op = 'defaultMlpHidden';
+  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) throw new ValueError(op, `dim must be an integer >= 1, got ${showValue(dim)}`);
+  oneOf(op, 'activation', activation, MLP_ACTIVATIONS);
   return isGated(activation) ? Math.ceil((8 * dim) / 3 / 64) * 64 : 4 * dim;
 }
 
 /** Fills in the defaults and validates every field; errors name the field and its value. */
 export function resolveGPTConfig(config: GPTConfig): ResolvedGPTConfig {
   const op = 'GPTConfig';
-  if (typeof config !== 'object' || config === null) throw new ArgumentTypeError(op, `config must be an object, got ${describe(config)}`);
-  checkOptions(op, config, CONFIG_KEYS);
-  const int = (name: keyof GPTConfig, v: unknown, min: number): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ValueError(op, `${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const pick = <T extends string>(name: keyof GPTConfig, v: unknown, allowed: readonly T[]): T => {
-    if (!(allowed as readonly unknown[]).includes(v)) throw new ValueError(op, `unknown ${name} ${JSON.stringify(v)} (expected one of: ${allowed.join(', ')})`);
-    return v as T;
-  };
-  const bool = (name: keyof GPTConfig, v: unknown): boolean => {
-    if (typeof v !== 'boolean') throw new ValueError(op, `${name} must be a boolean, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const vocabSize = int('vocabSize', config.vocabSize, 1);
-  const seqLen = int('seqLen', config.seqLen, 1);
-  const layers = int('layers', config.layers, 1);
-  const dim = int('dim', config.dim, 1);
-  const heads = int('heads', config.heads, 1);
-  const kvHeads = int('kvHeads', config.kvHeads ?? heads, 1);
+  const o = new OptionReader(op, config, CONFIG_KEYS, { required: true, name: 'config' });
+  const vocabSize = o.int('vocabSize', 1);
+  const seqLen = o.int('seqLen', 1);
+  const layers = o.int('layers', 1);
+  const dim = o.int('dim', 1);
+  const heads = o.int('heads', 1);
+  const kvHeads = o.int('kvHeads', 1, heads);
   if (dim % heads !== 0) throw new ValueError(op, `dim ${dim} is not divisible by heads ${heads}`);
   if (heads % kvHeads !== 0) throw new ValueError(op, `kvHeads ${kvHeads} does not divide heads ${heads}`);
-  const position = pick('position', config.position ?? 'learned', POSITION_KINDS);
-  const ropeBase = config.ropeBase ?? 10000;
-  if (typeof ropeBase !== 'number' || !(ropeBase > 1) || !Number.isFinite(ropeBase)) throw new ValueError(op, `ropeBase must be a finite number > 1, got ${JSON.stringify(ropeBase)}`);
-  const ropePairing = pick('ropePairing', config.ropePairing ?? 'half', ['half', 'interleaved'] as const);
-  if (position === 'rope' && (dim / heads) % 2 !== 0)
-    throw new ValueError(op, `position 'rope' needs an even head dimension, got dim ${dim} / heads ${heads} = ${dim / heads}`);
-  const activation = pick('activation', config.activation ?? 'gelu', MLP_ACTIVATIONS);
-  const mlpHidden = int('mlpHidden', config.mlpHidden ?? defaultMlpHidden(dim, activation), 1);
-  const norm = pick('norm', config.norm ?? 'layernorm', NORMS);
-  const normEps = config.normEps ?? (norm === 'layernorm' ? 1e-5 : 1e-6);
-  if (typeof normEps !== 'number' || !(normEps >= 0) || !Number.isFinite(normEps)) throw new ValueError(op, `normEps must be a finite number >= 0, got ${JSON.stringify(normEps)}`);
-  const tieEmbeddings = bool('tieEmbeddings', config.tieEmbeddings ?? true);
-  const dropout = config.dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ValueError(op, `dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
-  const bias = bool('bias', config.bias ?? true);
-  const initStd = config.initStd ?? 0.02;
-  if (typeof initStd !== 'number' || !(initStd >= 0) || !Number.isFinite(initStd)) throw new ValueError(op, `initStd must be a finite number >= 0, got ${JSON.stringify(initStd)}`);
-  const seed = int('seed', config.seed ?? 0, 0);
-  const dtype = config.dtype ?? 'float32';
-  if (typeof dtype !== 'string' || !isFloatDType(dtype as FloatDType)) throw new ValueError(op, `dtype must be a floating-point dtype, got ${JSON.stringify(dtype)}`);
-  const device = config.device ?? getDefaultDevice();
-  if (!isDevice(device)) throw new ValueError(op, `unknown device ${JSON.stringify(device)} (expected 'cpu' or 'cuda')`);
-  const precision = pick('precision', config.precision ?? 'fp32', ['fp32', 'bf16'] as const);
+  const position = o.oneOf('position', POSITION_KINDS, 'learned');
+  const ropeBase = o.number('ropeBase', { above: 1 }, LAYER_DEFAULTS.ropeBase);
+  const ropePairing = o.oneOf('ropePairing', ROPE_PAIRINGS, LAYER_DEFAULTS.ropePairing);
+  if (position === 'rope') checkRopeHeadDim(op, dim, heads);
+  const activation = o.oneOf('activation', MLP_ACTIVATIONS, 'gelu');
+  const mlpHidden = o.int('mlpHidden', 1, defaultMlpHidden(dim, activation));
+  const norm = o.oneOf('norm', NORMS, 'layernorm');
+  const normEps = o.number('normEps', { min: 0 }, norm === 'layernorm' ? LAYER_DEFAULTS.layerNormEps : LAYER_DEFAULTS.rmsNormEps);
+  const tieEmbeddings = o.bool('tieEmbeddings', true);
+  const dropout = o.number('dropout', { min: 0, below: 1 }, 0);
+  const bias = o.bool('bias', true);
+  const initStd = o.number('initStd', { min: 0 }, 0.02);
+  const seed = o.seed() ?? 0;
+  // dtype and device are ValueErrors here, as every other field of a config (the modules' are DTypeError
+  // and DeviceError, as in the creation ops).
+  const dtype = (o.get('dtype') ?? 'float32') as FloatDType;
+  if (typeof dtype !== 'string' || !isFloatDType(dtype)) throw new ValueError(op, `dtype must be a floating-point dtype, got ${showValue(dtype)}`);
+  const device = o.get('device') ?? getDefaultDevice();
+  if (!isDevice(device)) throw new ValueError(op, `unknown device ${showValue(device)} (expected 'cpu' or 'cuda')`);
+  const precision = o.oneOf('precision', ['fp32', 'bf16'] as const, 'fp32');
   if (precision === 'bf16' && dtype !== 'float32')
     throw new ValueError(op, `precision 'bf16' keeps float32 master weights: dtype must be float32, got ${dtype}`);
   return {
@@ -202,7 +190,7 @@ export class GPT extends Module {
     return this.#precision;
   }
   set precision(p: Precision) {
-    if (p !== 'fp32' && p !== 'bf16') throw new ValueError('GPT.precision', `precision must be 'fp32' or 'bf16', got ${JSON.stringify(p)}`);
+    if (p !== 'fp32' && p !== 'bf16') throw new ValueError('GPT.precision', `precision must be 'fp32' or 'bf16', got ${showValue(p)}`);
     if (p === 'bf16' && this.tokenEmbedding.weight.dtype !== 'float32')
       throw new ValueError('GPT.precision', `precision 'bf16' keeps float32 master weights: the parameters are ${this.tokenEmbedding.weight.dtype}`);
     this.#precision = p;
@@ -247,14 +235,18 @@ export class GPT extends Module {
       if (targets.ndim !== 2 || targets.shape[0] !== tokens.shape[0] || targets.shape[1] !== tokens.shape[1])
         throw new ShapeError('GPT.forward', `targets must have the tokens' shape [${tokens.shape.join(', ')}], got [${targets.shape.join(', ')}]`);
     }
-    return tidy(() => {
-      // Token ids follow the parameters to their device (a model moved with to() keeps its config).
-      const dev = this.device;
-      const tok = tokens.device === dev ? tokens : tokens.to(dev);
-      const logits = this.run(tok, null, false);
-      if (targets === undefined) return { logits };
-      return { logits, loss: crossEntropy(logits, targets.device === dev ? targets : targets.to(dev)) };
-    });
+    try {
+      return tidy(() => {
+        // Token ids follow the parameters to their device (a model moved with to() keeps its config).
+        const dev = this.device;
+        const tok = tokens.device === dev ? tokens : tokens.to(dev);
+        const logits = this.run(tok, null, false);
+        if (targets === undefined) return { logits };
+        return { logits, loss: crossEntropy(logits, targets.device === dev ? targets : targets.to(dev)) };
+      });
+    } catch (e) {
+      throw this.namedTokenError(e, 'GPT.forward', 'tokens', tokens);
+    }
   }
 
   /**
@@ -267,13 +259,11 @@ export class GPT extends Module {
     const op = 'GPT.generate';
     if (!(prompt instanceof Tensor)) throw new ArgumentTypeError(op, `prompt must be an int32 Tensor, got ${describe(prompt)}`);
     if (prompt.ndim !== 1 && prompt.ndim !== 2) throw new ShapeError(op, `prompt must be [T] or [B, T], got [${prompt.shape.join(', ')}]`);
-    checkOptions(op, opts, ['maxTokens', 'temperature', 'topK', 'seed']);
-    if (typeof opts !== 'object' || opts === null) throw new ArgumentTypeError(op, 'options with maxTokens are required');
-    const { maxTokens, temperature = 1, topK, seed } = opts;
-    if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 0) throw new ValueError(op, `maxTokens must be an integer >= 0, got ${JSON.stringify(maxTokens)}`);
-    if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) throw new ValueError(op, `temperature must be a finite number >= 0, got ${JSON.stringify(temperature)}`);
-    if (topK !== undefined && (typeof topK !== 'number' || !Number.isInteger(topK) || topK < 1)) throw new ValueError(op, `topK must be an integer >= 1, got ${JSON.stringify(topK)}`);
-    if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0)) throw new ValueError(op, `seed must be an integer >= 0, got ${JSON.stringify(seed)}`);
+    const o = new OptionReader(op, opts, ['maxTokens', 'temperature', 'topK', 'seed'], { required: true });
+    const maxTokens = o.int('maxTokens', 0);
+    const temperature = o.number('temperature', { min: 0 }, 1);
+    const topK = o.get('topK') === undefined ? undefined : o.int('topK', 1);
+    const seed = o.seed();
     const rows = prompt.ndim === 2 ? prompt.reshape(prompt.shape as number[]) : prompt.reshape([1, prompt.shape[0]!]);
     try {
       this.checkTokens(op, 'prompt', rows);
@@ -284,6 +274,7 @@ export class GPT extends Module {
       const V = this.config.vocabSize;
       const out = new Int32Array(B * total);
       const given = rows.dataSync();
+      this.checkTokenIds(op, 'prompt', given, T);
       for (let b = 0; b < B; b++) out.set(given.subarray(b * T, (b + 1) * T), b * total);
       const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
       this.eval();
@@ -359,12 +350,29 @@ export class GPT extends Module {
     const T = tokens.shape[1]!;
     if (T > this.config.seqLen) throw new ShapeError(op, `${name} have length ${T}, more than seqLen ${this.config.seqLen}`);
     if (T === 0 || tokens.shape[0] === 0) throw new ShapeError(op, `${name} must not be empty, got [${tokens.shape.join(', ')}]`);
-    // A host read of B·T ids: cheap next to the model, and it names the bad token where the gather could not.
-    const ids = tokens.dataSync() as Int32Array;
+  }
+
+  // The ids of tokens [B, T] must lie in [0, vocabSize). Each training step leaves that check to the
+  // embedding kernel, which makes it while gathering (a host read of the ids would synchronise with the
+  // device every step); this scan runs on ids already on the host: generate's prompt, and the error path.
+  private checkTokenIds(op: string, name: string, ids: Int32Array, T: number): void {
     const V = this.config.vocabSize;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (id < 0 || id >= V) throw new ValueError(op, `${name}[${Math.floor(i / T)}, ${i % T}] = ${id} is outside the vocabulary [0, ${V})`);
     }
+  }
+
+  // The embedding op's range error names a flat position in its own terms; this names the token as the
+  // caller wrote it (tokens[b, t], the vocabulary). Any other error, or one these tokens did not cause
+  // (on CUDA a fault is reported at the next synchronisation, possibly of a later call), passes unchanged.
+  private namedTokenError(e: unknown, op: string, name: string, tokens: Tensor): unknown {
+    if (!(e instanceof ValueError) || e.op !== 'embedding') return e;
+    try {
+      this.checkTokenIds(op, name, tokens.dataSync() as Int32Array, tokens.shape[1]!);
+    } catch (named) {
+      return named;
+    }
+    return e;
   }
 }

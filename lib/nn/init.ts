@@ -3,7 +3,8 @@ import type { Device, FloatDType } from '../dtype.js';
 import { ValueError } from '../errors.js';
 import { rand, randn } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
-import { getDefaultDevice } from '../ops/util.js';
+import { checkInt, checkString, showValue } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
 
 export interface InitOptions {
   dtype?: FloatDType;
@@ -12,20 +13,22 @@ export interface InitOptions {
   seed?: number;
 }
 
-function common(opts: InitOptions): InitOptions {
-  return { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice(), ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
-}
+const INIT_KEYS = ['dtype', 'device', 'seed'] as const;
 
 /** Normal(0, std²) numbers. */
 export function initNormal(shape: readonly number[], std: number, opts: InitOptions = {}): Tensor {
-  if (!(std >= 0) || !Number.isFinite(std)) throw new ValueError('initNormal', `std must be a non-negative finite number, got ${std}`);
-  return randn(shape, { ...common(opts), std });
+  const op = 'initNormal';
+  const o = new OptionReader(op, opts, INIT_KEYS);
+  if (typeof std !== 'number' || !(std >= 0) || !Number.isFinite(std)) throw new ValueError(op, `std must be a non-negative finite number, got ${showValue(std)}`);
+  return randn(shape, { ...o.init(), std });
 }
 
 /** Uniform numbers in [-bound, bound). */
 export function initUniform(shape: readonly number[], bound: number, opts: InitOptions = {}): Tensor {
-  if (!(bound >= 0) || !Number.isFinite(bound)) throw new ValueError('initUniform', `bound must be a non-negative finite number, got ${bound}`);
-  return rand(shape, { ...common(opts), low: -bound, high: bound });
+  const op = 'initUniform';
+  const o = new OptionReader(op, opts, INIT_KEYS);
+  if (typeof bound !== 'number' || !(bound >= 0) || !Number.isFinite(bound)) throw new ValueError(op, `bound must be a non-negative finite number, got ${showValue(bound)}`);
+  return rand(shape, { ...o.init(), low: -bound, high: bound });
 }
 
 /**
@@ -34,6 +37,8 @@ export function initUniform(shape: readonly number[], bound: number, opts: InitO
  * many tensors were drawn before it.
  */
 export function seedFor(seed: number, name: string): number {
+  checkInt('seedFor', 'seed', seed, 0, Number.MAX_SAFE_INTEGER);
+  checkString('seedFor', 'name', name);
   const s = `${seed}:${name}`;
   let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
   for (let i = 0; i < s.length; i++) {

@@ -3,11 +3,11 @@ import type { Device, FloatDType } from '../dtype.js';
 import { ShapeError } from '../errors.js';
 import { matmul } from '../ops/matmul.js';
 import { zeros } from '../ops/creation.js';
-import { checkInt } from '../ops/util.js';
+import { checkInt, checkTensor } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
 import { initNormal, initUniform } from './init.js';
 import { Module } from './module.js';
-import { getDefaultDevice } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
 
 export interface LinearOptions {
   /** Learn a bias (default true); it starts at zero. */
@@ -18,6 +18,8 @@ export interface LinearOptions {
   std?: number;
   seed?: number;
 }
+
+const LINEAR_KEYS: readonly (keyof LinearOptions)[] = ['bias', 'dtype', 'device', 'std', 'seed'];
 
 export function checkSize(op: string, name: string, n: unknown): number {
   checkInt(op, name, n);
@@ -32,12 +34,14 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
+    const o = new OptionReader('Linear', opts, LINEAR_KEYS);
     this.inFeatures = checkSize('Linear', 'inFeatures', inFeatures);
     this.outFeatures = checkSize('Linear', 'outFeatures', outFeatures);
-    this.hasBias = opts.bias ?? true;
-    const init = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice(), ...(opts.seed === undefined ? {} : { seed: opts.seed }) } as const;
+    this.hasBias = o.bool('bias', true);
+    const std = o.number('std', { min: 0 });
+    const init = o.init();
     const shape = [outFeatures, inFeatures];
-    this.registerParameter('weight', opts.std === undefined ? initUniform(shape, 1 / Math.sqrt(inFeatures), init) : initNormal(shape, opts.std, init));
+    this.registerParameter('weight', std === undefined ? initUniform(shape, 1 / Math.sqrt(inFeatures), init) : initNormal(shape, std, init));
     if (this.hasBias) this.registerParameter('bias', zeros([outFeatures], { dtype: init.dtype, device: init.device }));
   }
 
@@ -52,6 +56,7 @@ export class Linear extends Module {
 
   /** x [..., in] -> [..., out]; `residual` ([..., out]) is added in the same GEMM pass. */
   forward(x: Tensor, residual?: Tensor): Tensor {
+    checkTensor('Linear', 'x', x);
     const w = this.weight;
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures)
       throw new ShapeError('Linear', `input must be [..., ${this.inFeatures}], got [${x.shape.join(', ')}]`);

@@ -1,13 +1,13 @@
 /** MLP: up-projection, activation (plain or gated), down-projection. */
 import type { Device, FloatDType } from '../dtype.js';
-import { ValueError } from '../errors.js';
 import { tidy } from '../memory.js';
-import { activation, ACTIVATIONS, gatedActivation, GATED_ACTIVATIONS, type ActivationKind, type GatedKind } from '../ops/layers.js';
+import { activation, ACTIVATIONS, gatedActivation, GATED_ACTIVATIONS, type ActivationKind, type GatedKind } from '../ops/activation.js';
 import type { Tensor } from '../tensor.js';
 import { seedFor } from './init.js';
 import { checkSize, Linear } from './linear.js';
 import { Module } from './module.js';
-import { getDefaultDevice } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
+import { checkTensor } from '../ops/util.js';
 
 export type MLPActivation = ActivationKind | GatedKind;
 export const MLP_ACTIVATIONS: readonly MLPActivation[] = [...ACTIVATIONS, ...GATED_ACTIVATIONS];
@@ -31,6 +31,8 @@ export interface MLPOptions {
   seed?: number;
 }
 
+const MLP_KEYS: readonly (keyof MLPOptions)[] = ['dim', 'hidden', 'activation', 'bias', 'dtype', 'device', 'std', 'projStd', 'seed'];
+
 export class MLP extends Module {
   readonly activation: MLPActivation;
   readonly hidden: number;
@@ -41,21 +43,22 @@ export class MLP extends Module {
 
   constructor(opts: MLPOptions) {
     super();
-    if (!(MLP_ACTIVATIONS as readonly unknown[]).includes(opts.activation))
-      throw new ValueError('MLP', `unknown activation ${JSON.stringify(opts.activation)} (expected one of: ${MLP_ACTIVATIONS.join(', ')})`);
-    this.activation = opts.activation;
-    const dim = checkSize('MLP', 'dim', opts.dim);
-    this.hidden = checkSize('MLP', 'hidden', opts.hidden);
-    const child = (name: string): number | undefined => (opts.seed === undefined ? undefined : seedFor(opts.seed, name));
-    const common = { bias: opts.bias ?? true, dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
+    const o = new OptionReader('MLP', opts, MLP_KEYS, { required: true });
+    this.activation = o.oneOf('activation', MLP_ACTIVATIONS);
+    const dim = checkSize('MLP', 'dim', o.get('dim'));
+    this.hidden = checkSize('MLP', 'hidden', o.get('hidden'));
+    const seed = o.seed();
+    const child = (name: string): number | undefined => (seed === undefined ? undefined : seedFor(seed, name));
+    const common = { bias: o.bool('bias', true), dtype: o.dtype(), device: o.device() };
     const up = isGated(this.activation) ? 2 * this.hidden : this.hidden;
-    const std = opts.std, projStd = opts.projStd ?? opts.std;
-    this.fc = this.registerModule('fc', new Linear(dim, up, { ...common, ...(std === undefined ? {} : { std }), seed: child('fc') }));
-    this.proj = this.registerModule('proj', new Linear(this.hidden, dim, { ...common, ...(projStd === undefined ? {} : { std: projStd }), seed: child('proj') }));
+    const std = o.number('std', { min: 0 }), projStd = o.number('projStd', { min: 0 }) ?? std;
+    this.fc = this.registerModule('fc', new Linear(dim, up, { ...common, std, seed: child('fc') }));
+    this.proj = this.registerModule('proj', new Linear(this.hidden, dim, { ...common, std: projStd, seed: child('proj') }));
   }
 
   /** x [..., dim] -> [..., dim]; `residual` is added inside the down-projection's GEMM. */
   forward(x: Tensor, residual?: Tensor): Tensor {
+    checkTensor('MLP', 'x', x);
     return tidy(() => {
       const h = this.fc.forward(x);
       const a = isGated(this.activation) ? gatedActivation(h, this.activation) : activation(h, this.activation);

@@ -10,12 +10,13 @@
  */
 import type { Device, DType } from '../dtype.js';
 import { isFloatDType } from '../dtype.js';
-import { DTypeError, ShapeError, ValueError } from '../errors.js';
+import { ArgumentTypeError, DisposedError, DTypeError, ShapeError, ValueError } from '../errors.js';
 import { noGrad } from '../autograd/grad_mode.js';
 import { keep, withoutScope } from '../memory.js';
 import { copyInto } from '../ops/views.js';
 import { Tensor } from '../tensor.js';
-import { checkDevice } from '../ops/util.js';
+import { checkDevice, checkObject, describe, showValue } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$/;
 
@@ -59,7 +60,7 @@ export abstract class Module {
   }
 
   private checkName(op: string, name: string): void {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new ValueError(op, `name must be an identifier or an index, got ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || !NAME.test(name)) throw new ValueError(op, `name must be an identifier or an index, got ${showValue(name)}`);
     if (this.#params.has(name) || this.#children.has(name)) throw new ValueError(op, `name '${name}' is already registered in ${this.constructor.name}`);
   }
 
@@ -146,8 +147,8 @@ export abstract class Module {
    */
   loadStateDict(state: StateDict | Map<string, Tensor>, opts: LoadStateDictOptions = {}): void {
     const op = 'loadStateDict';
-    const strict = opts.strict ?? true;
-    const entries = state instanceof Map ? new Map(state) : new Map(Object.entries(state ?? {}));
+    const strict = new OptionReader(op, opts, ['strict']).bool('strict', true);
+    const entries = state instanceof Map ? new Map(state) : new Map(Object.entries(checkObject(op, 'state', state)));
     const params = new Map(this.namedParameters());
     const missing = [...params.keys()].filter((k) => !entries.has(k));
     const unexpected = [...entries.keys()].filter((k) => !params.has(k));
@@ -159,10 +160,12 @@ export abstract class Module {
     }
     const pairs: [Tensor, Tensor][] = [];
     for (const [k, p] of params) {
-      const src = entries.get(k);
-      if (src === undefined) continue;
-      if (!(src instanceof Tensor)) throw new ValueError(op, `'${k}' must be a Tensor`);
-      if (src.isDisposed) throw new ValueError(op, `'${k}' is a disposed tensor`);
+      // A key given with the value undefined is an error, not a missing key: it is there, and strict
+      // would not have caught it.
+      if (!entries.has(k)) continue;
+      const src: unknown = entries.get(k);
+      if (!(src instanceof Tensor)) throw new ArgumentTypeError(op, `'${k}' must be a Tensor, got ${describe(src)}`);
+      if (src.isDisposed) throw new DisposedError(op, `'${k}' is a disposed tensor`);
       if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i]))
         throw new ShapeError(op, `'${k}' has shape ${fmt(src.shape)}, the parameter has ${fmt(p.shape)}`);
       if (src.dtype !== p.dtype) throw new DTypeError(op, `'${k}' is ${src.dtype}, the parameter is ${p.dtype} (astype() it first)`);
@@ -246,6 +249,8 @@ export class ModuleList<M extends Module = Module> extends Module {
 
   constructor(items: Iterable<M> = []) {
     super();
+    if (typeof (items as Partial<Iterable<M>> | null)?.[Symbol.iterator] !== 'function' || typeof items === 'string')
+      throw new ArgumentTypeError('ModuleList', `items must be an iterable of modules, got ${describe(items)}`);
     for (const m of items) this.push(m);
   }
 

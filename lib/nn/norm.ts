@@ -1,12 +1,12 @@
 /** LayerNorm and RMSNorm over the last dimension, with weights starting at one (and bias at zero). */
 import type { Device, FloatDType } from '../dtype.js';
-import { ValueError } from '../errors.js';
 import { ones, zeros } from '../ops/creation.js';
-import { layerNorm, rmsNorm } from '../ops/layers.js';
+import { layerNorm, readEps, rmsNorm } from '../ops/norm.js';
 import type { Tensor } from '../tensor.js';
 import { checkSize } from './linear.js';
 import { Module } from './module.js';
-import { getDefaultDevice } from '../ops/util.js';
+import { OptionReader } from './option_reader.js';
+import { LAYER_DEFAULTS } from '../ops/util.js';
 
 export interface NormOptions {
   eps?: number;
@@ -14,25 +14,23 @@ export interface NormOptions {
   device?: Device;
 }
 
-function checkEps(op: string, eps: number): number {
-  if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new ValueError(op, `eps must be a non-negative finite number, got ${eps}`);
-  return eps;
-}
+const NORM_KEYS: readonly (keyof NormOptions)[] = ['eps', 'dtype', 'device'];
 
 export class LayerNorm extends Module {
   readonly dim: number;
   readonly eps: number;
   readonly hasBias: boolean;
 
-  /** eps defaults to 1e-5; `bias: false` drops the additive term (as in some GPT variants). */
+  /** eps defaults to LAYER_DEFAULTS.layerNormEps (1e-5); `bias: false` drops the additive term (as in some GPT variants). */
   constructor(dim: number, opts: NormOptions & { bias?: boolean } = {}) {
     super();
+    const o = new OptionReader('LayerNorm', opts, [...NORM_KEYS, 'bias']);
     this.dim = checkSize('LayerNorm', 'dim', dim);
-    this.eps = checkEps('LayerNorm', opts.eps ?? 1e-5);
-    this.hasBias = opts.bias ?? true;
-    const o = { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() } as const;
-    this.registerParameter('weight', ones([dim], o));
-    if (this.hasBias) this.registerParameter('bias', zeros([dim], o));
+    this.eps = readEps('LayerNorm', o.get('eps') ?? LAYER_DEFAULTS.layerNormEps);
+    this.hasBias = o.bool('bias', true);
+    const t = { dtype: o.dtype(), device: o.device() };
+    this.registerParameter('weight', ones([dim], t));
+    if (this.hasBias) this.registerParameter('bias', zeros([dim], t));
   }
 
   get weight(): Tensor {
@@ -52,12 +50,13 @@ export class RMSNorm extends Module {
   readonly dim: number;
   readonly eps: number;
 
-  /** eps defaults to 1e-6 (LLaMA's and T5's). */
+  /** eps defaults to LAYER_DEFAULTS.rmsNormEps (1e-6, LLaMA's and T5's). */
   constructor(dim: number, opts: NormOptions = {}) {
     super();
+    const o = new OptionReader('RMSNorm', opts, NORM_KEYS);
     this.dim = checkSize('RMSNorm', 'dim', dim);
-    this.eps = checkEps('RMSNorm', opts.eps ?? 1e-6);
-    this.registerParameter('weight', ones([dim], { dtype: opts.dtype ?? 'float32', device: opts.device ?? getDefaultDevice() }));
+    this.eps = readEps('RMSNorm', o.get('eps') ?? LAYER_DEFAULTS.rmsNormEps);
+    this.registerParameter('weight', ones([dim], { dtype: o.dtype(), device: o.device() }));
   }
 
   get weight(): Tensor {

@@ -1,5 +1,6 @@
 /** Picking the next token from a row of logits: greedy, or sampled with temperature and top-k, in float64 on the host. */
-import { ValueError } from '../errors.js';
+import { ArgumentTypeError, ValueError } from '../errors.js';
+import { checkFinite, checkInt, describe } from '../ops/util.js';
 
 /**
  * The token for logits[offset .. offset + V): with temperature 0 the first maximum; otherwise a draw
@@ -7,6 +8,14 @@ import { ValueError } from '../errors.js';
  * largest is kept), by inverting the cumulative distribution at u in [0, 1).
  */
 export function sampleToken(logits: ArrayLike<number>, offset: number, V: number, temperature: number, topK: number | undefined, u: number): number {
+  const op = 'sampleToken';
+  if (typeof logits !== 'object' || logits === null || typeof logits.length !== 'number')
+    throw new ArgumentTypeError(op, `logits must be an array or typed array, got ${describe(logits)}`);
+  checkInt(op, 'V', V, 1, logits.length);
+  checkInt(op, 'offset', offset, 0, logits.length - V);
+  checkFinite(op, 'temperature', temperature, 0);
+  if (topK !== undefined) checkInt(op, 'topK', topK, 1);
+  if (!(checkFinite(op, 'u', u, 0) < 1)) throw new ValueError(op, `u must be in [0, 1), got ${u}`);
   let best = 0, max = -Infinity;
   for (let i = 0; i < V; i++) {
     const l = logits[offset + i]!;

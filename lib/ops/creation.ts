@@ -4,7 +4,7 @@ import { deviceCode, dtypeCode, isFloatDType } from '../dtype.js';
 import { ArgumentTypeError, ShapeError, ValueError } from '../errors.js';
 import { native } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { checkDevice, checkDType, checkInt, checkNumber, checkOptions, checkShape, describe, getDefaultDevice, wrap } from './util.js';
+import { checkDevice, checkDType, checkInt, checkNumber, checkOptions, checkShape, checkTensor, describe, getDefaultDevice, wrap } from './util.js';
 
 export interface CreateOptions<D extends DType> {
   dtype?: D;
@@ -21,6 +21,7 @@ function target<D extends DType>(op: string, opts: CreateOptions<D> | undefined,
 export function full<D extends DType = 'float32'>(shape: readonly number[], value: number, opts?: CreateOptions<D>): Tensor<D> {
   const { dtype, device } = target('full', opts);
   checkNumber('full', 'value', value);
+  checkIntValue('full', value, dtype); // as tensor() does: an integer dtype holds no 1.5, 300 (int8) or NaN
   return wrap(native.full(checkShape('full', shape), dtypeCode(dtype), value, deviceCode(device)));
 }
 
@@ -35,10 +36,12 @@ export function ones<D extends DType = 'float32'>(shape: readonly number[], opts
 }
 
 export function zerosLike<D extends DType>(t: Tensor<D>): Tensor<D> {
+  checkTensor('zerosLike', 't', t);
   return zeros(t.shape, { dtype: t.dtype, device: t.device });
 }
 
 export function onesLike<D extends DType>(t: Tensor<D>): Tensor<D> {
+  checkTensor('onesLike', 't', t);
   return ones(t.shape, { dtype: t.dtype, device: t.device });
 }
 
@@ -182,15 +185,18 @@ const INT_RANGE: Record<string, [number, number]> = {
   int8: [-128, 127],
 };
 
+/** Throws unless v fits dtype exactly (any number fits a float dtype; `at` places v in the data). */
+function checkIntValue(op: string, v: number, dtype: DType, at = ''): void {
+  const range = INT_RANGE[dtype];
+  if (range && !(Number.isInteger(v) && v >= range[0] && v <= range[1]))
+    throw new ValueError(op, `value ${v}${at} is not a ${dtype} (integers in [${range[0]}, ${range[1]}])`);
+}
+
 function encode(values: ArrayLike<number>, dtype: DType, op: string): ArrayBufferView {
   const range = INT_RANGE[dtype];
   if (range && defaultDType(values) === dtype) return values as unknown as ArrayBufferView; // already exact
   if (range) {
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (!Number.isInteger(v) || v < range[0] || v > range[1])
-        throw new ValueError(op, `value ${v} at index ${i} is not a ${dtype} (integers in [${range[0]}, ${range[1]}])`);
-    }
+    for (let i = 0; i < values.length; i++) checkIntValue(op, values[i]!, dtype, ` at index ${i}`);
     if (dtype === 'int32') return Int32Array.from(values);
     if (dtype === 'uint8') return Uint8Array.from(values);
     return Int8Array.from(values);

@@ -21,11 +21,11 @@
  *   after, which changes the step by a factor (1 − lr·wd) on the update only.
  */
 import { ArgumentTypeError, ValueError } from '../errors.js';
-import { native } from '../native.js';
+import { native, type Adam8bitHyper, type NativeStepGroup } from '../native.js';
 import { full, zeros } from '../ops/creation.js';
 import { Tensor } from '../tensor.js';
-import { Adam, type AdamOptions } from './adamw.js';
-import type { ParamGroup, ParamGroupInput, ParamState } from './optimizer.js';
+import { ADAM_SPECS, adamDefaults, adamHyper, adamState, type AdamOptions } from './adamw.js';
+import { Optimizer, type ParamGroup, type ParamGroupInput, type ParamState, type StepEntry } from './optimizer.js';
 
 export interface Adam8bitExtra {
   /** Tensors with fewer elements keep float32 state (default 4096, as bitsandbytes). */
@@ -88,21 +88,17 @@ function state8(p: Tensor, minSize: number, fp32: Set<Tensor>): ParamState | nul
   };
 }
 
-function order8(st: ParamState): Tensor[] | null {
-  return st.expAvgCodes ? [st.expAvgCodes, st.expAvgSqCodes!, st.expAvgAbsmax!, st.expAvgSqAbsmax!] : null;
-}
-
 /** Adam (L2 weight decay, or decoupled with `decoupledWeightDecay: true`) with 8-bit blockwise state. */
-export class Adam8bit extends Adam {
-  override get name(): string {
+export class Adam8bit extends Optimizer<AdamOptions, Adam8bitHyper> {
+  get name(): string {
     return 'Adam8bit';
   }
-  protected override readonly decoupled: boolean;
+  protected readonly decoupled: boolean;
   private readonly minSize: number;
   private readonly fp32: Set<Tensor>;
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> & Adam8bitExtra = {}, defaultWd = 0) {
     const [rest, minSize, fp32, decoupled] = split(opts, `${new.target.name}.constructor`);
-    super(params, rest, defaultWd);
+    super(params, adamDefaults(rest, defaultWd), ADAM_SPECS);
     this.decoupled = decoupled;
     this.minSize = minSize;
     this.fp32 = fp32;
@@ -112,11 +108,19 @@ export class Adam8bit extends Adam {
     if (this.state.has(p)) throw new ValueError(this.opName('useFp32State'), 'the parameter already has state (call before the first step)');
     this.fp32.add(p);
   }
-  protected override initState(p: Tensor, group: ParamGroup<AdamOptions>): ParamState {
-    return state8(p, this.minSize, this.fp32) ?? super.initState(p, group);
+  protected initState(p: Tensor, _group: ParamGroup<AdamOptions>): ParamState {
+    return state8(p, this.minSize, this.fp32) ?? adamState(p);
   }
-  protected override stateOrder(st: ParamState): Tensor[] {
-    return order8(st) ?? super.stateOrder(st);
+  protected stepEntry(g: ParamGroup<AdamOptions>, step: number, st: ParamState): StepEntry<Adam8bitHyper> {
+    // The state's layout is said, not guessed from the number of tensors.
+    const eightBit = st.expAvgCodes !== undefined;
+    return {
+      hyper: { ...adamHyper(g, step, this.decoupled), eightBit },
+      states: eightBit ? [st.expAvgCodes!, st.expAvgSqCodes!, st.expAvgAbsmax!, st.expAvgSqAbsmax!] : [st.expAvg!, st.expAvgSq!],
+    };
+  }
+  protected runStep(groups: NativeStepGroup<Adam8bitHyper>[]): boolean {
+    return native.adam8bitStep(groups);
   }
 }
 

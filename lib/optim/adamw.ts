@@ -1,7 +1,7 @@
 /** Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), as PyTorch defines them. */
-import { native } from '../native.js';
+import { native, type AdamHyper, type NativeStepGroup } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState, type StepEntry } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
   beta1: number;
@@ -17,31 +17,42 @@ export const ADAM_SPECS = {
   eps: { kind: 'number', min: 0 },
 } as const;
 
+/** Adam's options with the defaults filled in (weight decay `defaultWd` unless given). */
+export function adamDefaults(opts: Partial<AdamOptions>, defaultWd: number): AdamOptions {
+  return { lr: 1e-3, weightDecay: defaultWd, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...opts };
+}
+
+/** Adam's hyperparameters for the native step (shared by Adam, AdamW and the 8-bit variants). */
+export function adamHyper(g: ParamGroup<AdamOptions>, step: number, decoupled: boolean): AdamHyper {
+  return { lr: g.lr, weightDecay: g.weightDecay, beta1: g.beta1, beta2: g.beta2, eps: g.eps, decoupled, step };
+}
+
+/** Float32 first and second moments. */
+export function adamState(p: Tensor): ParamState {
+  return { expAvg: zeroState(p), expAvgSq: zeroState(p) };
+}
+
 /**
  * m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε).
  * Adam adds wd·w to g first (L2); AdamW multiplies w by (1 − lr·wd) first (Loshchilov & Hutter).
  * fp32 state: 8 bytes per parameter.
  */
-export class Adam extends Optimizer<AdamOptions> {
+export class Adam extends Optimizer<AdamOptions, AdamHyper> {
   get name(): string {
     return 'Adam';
   }
   protected readonly decoupled: boolean = false;
-  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
-  protected get nativeStep(): NativeStepFn {
-    return native.adamStep;
-  }
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<AdamOptions>[], opts: Partial<AdamOptions> = {}, defaultWd = 0) {
-    super(params, { lr: 1e-3, weightDecay: defaultWd, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...opts }, ADAM_SPECS);
+    super(params, adamDefaults(opts, defaultWd), ADAM_SPECS);
   }
   protected initState(p: Tensor, _group: ParamGroup<AdamOptions>): ParamState {
-    return { expAvg: zeroState(p), expAvgSq: zeroState(p) };
+    return adamState(p);
   }
-  protected stateOrder(st: ParamState): Tensor[] {
-    return [st.expAvg!, st.expAvgSq!];
+  protected stepEntry(g: ParamGroup<AdamOptions>, step: number, st: ParamState): StepEntry<AdamHyper> {
+    return { hyper: adamHyper(g, step, this.decoupled), states: [st.expAvg!, st.expAvgSq!] };
   }
-  protected hyper(g: ParamGroup<AdamOptions>, step: number): number[] {
-    return [g.lr, g.weightDecay, g.beta1, g.beta2, g.eps, this.decoupled ? 1 : 0, step];
+  protected runStep(groups: NativeStepGroup<AdamHyper>[]): boolean {
+    return native.adamStep(groups);
   }
 }
 

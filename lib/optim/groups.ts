@@ -1,5 +1,6 @@
 /** Parameter groups: weight decay for matrices, none for norms, biases and embeddings. */
 import { ArgumentTypeError } from '../errors.js';
+import { checkFinite, checkObject, describe } from '../ops/util.js';
 import { Tensor } from '../tensor.js';
 
 export interface NamedParamGroup {
@@ -25,11 +26,17 @@ export function isNoDecay(name: string, p: Tensor): boolean {
  * embeddings — by name, or by rank ≤ 1 — go in the group with weightDecay 0.
  */
 export function paramGroups(namedParams: Iterable<[string, Tensor]> | Record<string, Tensor>, opts: { weightDecay: number }): NamedParamGroup[] {
-  const entries: [string, Tensor][] = Symbol.iterator in Object(namedParams) ? [...(namedParams as Iterable<[string, Tensor]>)] : Object.entries(namedParams);
-  const decay: NamedParamGroup = { params: [], names: [], weightDecay: opts.weightDecay };
+  const op = 'paramGroups';
+  if (typeof namedParams !== 'object' || namedParams === null)
+    throw new ArgumentTypeError(op, `namedParams must be an iterable of [name, Tensor] or a record of Tensors, got ${describe(namedParams)}`);
+  const weightDecay = checkFinite(op, 'weightDecay', checkObject(op, 'options', opts).weightDecay, 0);
+  const entries: [string, Tensor][] = Symbol.iterator in namedParams ? [...(namedParams as Iterable<[string, Tensor]>)] : Object.entries(namedParams);
+  const decay: NamedParamGroup = { params: [], names: [], weightDecay };
   const none: NamedParamGroup = { params: [], names: [], weightDecay: 0 };
-  for (const [name, p] of entries) {
-    if (!(p instanceof Tensor)) throw new ArgumentTypeError('paramGroups', `parameter '${name}' must be a Tensor`);
+  for (const entry of entries) {
+    if (!Array.isArray(entry)) throw new ArgumentTypeError(op, `namedParams must hold [name, Tensor] pairs, got ${describe(entry)}`);
+    const [name, p] = entry as [string, Tensor];
+    if (!(p instanceof Tensor)) throw new ArgumentTypeError(op, `parameter '${name}' must be a Tensor, got ${describe(p)}`);
     const g = isNoDecay(name, p) ? none : decay;
     g.params.push(p);
     g.names.push(name);

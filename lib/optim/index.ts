@@ -1,6 +1,7 @@
 /** Optimizers, schedules, clipping and parameter groups. */
 export { Optimizer } from './optimizer.js';
-export type { GroupOptions, OptimizerStateDict, ParamGroup, ParamGroupInput, ParamState, SavedTensor } from './optimizer.js';
+export type { GroupOptions, OptimizerStateDict, ParamGroup, ParamGroupInput, ParamState, SavedTensor, StepContext, StepEntry } from './optimizer.js';
+export type { Adam8bitHyper, AdamHyper, LionHyper, NativeStepGroup, SgdHyper, SophiaHyper } from '../native.js';
 export { SGD } from './sgd.js';
 export type { SGDOptions } from './sgd.js';
 export { Adam, AdamW } from './adamw.js';

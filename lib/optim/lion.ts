@@ -1,7 +1,7 @@
 /** Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms", 2023). */
-import { native } from '../native.js';
+import { native, type LionHyper, type NativeStepGroup } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState, type StepEntry } from './optimizer.js';
 
 export interface LionOptions extends GroupOptions {
   beta1: number;
@@ -13,13 +13,9 @@ export interface LionOptions extends GroupOptions {
  * parameter. Use a learning rate 3–10× smaller and a weight decay 3–10× larger than AdamW's.
  * Defaults: lr 1e-4, β = (0.9, 0.99), wd 0.
  */
-export class Lion extends Optimizer<LionOptions> {
+export class Lion extends Optimizer<LionOptions, LionHyper> {
   get name(): string {
     return 'Lion';
-  }
-  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
-  protected get nativeStep(): NativeStepFn {
-    return native.lionStep;
   }
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<LionOptions>[], opts: Partial<LionOptions> = {}) {
     super(params, { lr: 1e-4, weightDecay: 0, beta1: 0.9, beta2: 0.99, ...opts }, {
@@ -32,10 +28,10 @@ export class Lion extends Optimizer<LionOptions> {
   protected initState(p: Tensor, _g: ParamGroup<LionOptions>): ParamState {
     return { expAvg: zeroState(p) };
   }
-  protected stateOrder(st: ParamState): Tensor[] {
-    return [st.expAvg!];
+  protected stepEntry(g: ParamGroup<LionOptions>, _step: number, st: ParamState): StepEntry<LionHyper> {
+    return { hyper: { lr: g.lr, weightDecay: g.weightDecay, beta1: g.beta1, beta2: g.beta2 }, states: [st.expAvg!] };
   }
-  protected hyper(g: ParamGroup<LionOptions>): number[] {
-    return [g.lr, g.weightDecay, g.beta1, g.beta2];
+  protected runStep(groups: NativeStepGroup<LionHyper>[]): boolean {
+    return native.lionStep(groups);
   }
 }

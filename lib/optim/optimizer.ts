@@ -6,11 +6,16 @@
  * copy in the optimizer state: the update runs on the master, which is then rounded into the parameter.
  * Each parameter appears once: a tensor listed twice (in one group or two) is a ValueError, and the fused
  * step refuses distinct tensors over the same memory, so nothing is ever updated twice in one step.
+ *
+ * What a subclass supplies is its contract with the native step: one builder, `stepEntry()`, that gives a
+ * parameter's hyperparameters (the typed object of lib/native.ts the binding reads by name) and its state
+ * tensors in the native order; `runStep()`, its fused native op; and optionally `afterStep()`, work between
+ * steps that a training loop triggers (SophiaG's Hessian refresh).
  */
 import type { DType } from '../dtype.js';
 import { ArgumentTypeError, DeviceError, DisposedError, DTypeError, ShapeError, ValueError } from '../errors.js';
 import { keep } from '../memory.js';
-import type { NativeHandle } from '../native.js';
+import type { NativeHandle, NativeStepGroup } from '../native.js';
 import { tensor, zeros } from '../ops/creation.js';
 import { Tensor } from '../tensor.js';
 import { contiguousGrad } from './clip.js';
@@ -53,14 +58,21 @@ function describe(x: unknown): string {
   return `${typeof x} ${String(x)}`;
 }
 
-export type NativeStepFn = (
-  params: NativeHandle[],
-  grads: (NativeHandle | null)[],
-  masters: (NativeHandle | null)[],
-  states: NativeHandle[][],
-  hyper: number[][],
-  checkFinite: boolean,
-) => boolean;
+/** One parameter's part of a fused step, as an optimizer's builder makes it. */
+export interface StepEntry<Hp> {
+  /** Its hyperparameters for the step about to run; parameters with equal ones share a native group. */
+  hyper: Hp;
+  /** Its state tensors, in the order the native step takes them. */
+  states: Tensor[];
+}
+
+/** What a training loop hands `afterStep()`. */
+export interface StepContext {
+  /** Recomputes the logits [..., V] of the step's last micro-batch with autograd on (for a second backward pass). */
+  logits: () => Tensor;
+  /** A seed for anything the hook samples; the Trainer passes the step, so a resumed run draws the same. */
+  seed: number;
+}
 
 /** How an option is checked: a number range or a boolean. */
 export interface OptionSpec {
@@ -71,7 +83,7 @@ export interface OptionSpec {
   below?: number;
 }
 
-export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
+export abstract class Optimizer<O extends GroupOptions = GroupOptions, Hp extends object = object> {
   /** The optimizer's name in messages and state dicts ('AdamW', 'Lion', ...). */
   abstract get name(): string;
   readonly paramGroups: ParamGroup<O>[] = [];
@@ -164,13 +176,18 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
 
   // ---- what a subclass supplies ----
 
-  protected abstract readonly nativeStep: NativeStepFn;
   /** Creates the state of a parameter (without `master`). */
   protected abstract initState(p: Tensor, group: ParamGroup<O>): ParamState;
-  /** The state tensors in the order the native step takes them. */
-  protected abstract stateOrder(st: ParamState): Tensor[];
-  /** The hyperparameter row of a parameter for the step about to run (step = stepCount + 1). */
-  protected abstract hyper(group: ParamGroup<O>, step: number, st: ParamState): number[];
+  /** The builder: a parameter's hyperparameters for the step about to run (step = stepCount + 1) and its state tensors in native order. */
+  protected abstract stepEntry(group: ParamGroup<O>, step: number, st: ParamState): StepEntry<Hp>;
+  /** The fused native step over every group (it checks the gradients for NaN/Inf itself: false when it skipped). */
+  protected abstract runStep(groups: NativeStepGroup<Hp>[]): boolean;
+
+  /**
+   * Called by a training loop after each step() and zeroGrad(), applied or skipped: an optimizer with work
+   * between steps does it here (SophiaG refreshes its Hessian estimate every k steps). The default does nothing.
+   */
+  afterStep(_ctx: StepContext): void {}
 
   protected stateOf(p: Tensor, group: ParamGroup<O>): ParamState {
     let st = this.state.get(p);
@@ -188,11 +205,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
    * holds NaN or Inf; `skippedSteps` counts those. A parameter without a gradient is an error.
    */
   step(): boolean {
-    const params: NativeHandle[] = [];
-    const grads: NativeHandle[] = [];
-    const masters: (NativeHandle | null)[] = [];
-    const states: NativeHandle[][] = [];
-    const hyper: number[][] = [];
+    const groups: NativeStepGroup<Hp>[] = [];
     const step = this.stepCount + 1;
     for (const group of this.paramGroups) {
       this.checkGroupOptions(group as unknown as Record<string, unknown>, 'a parameter group');
@@ -203,16 +216,22 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
         if (g.shape.length !== p.shape.length || g.shape.some((d, k) => d !== p.shape[k]))
           throw new ShapeError(this.opName('step'), `the gradient of ${group.names[i]} has shape [${g.shape.join(', ')}] but the parameter has [${p.shape.join(', ')}]`);
         const st = this.stateOf(p, group);
-        params.push(p.handle);
-        grads.push(g.handle);
-        masters.push(st.master ? st.master.handle : null);
-        states.push(this.stateOrder(st).map((t) => t.handle));
-        hyper.push(this.hyper(group, step, st));
+        const e = this.stepEntry(group, step, st);
+        // Consecutive parameters with equal hyperparameters share one native group (usually a whole group).
+        let ng = groups[groups.length - 1];
+        if (!ng || !sameHyper(ng.hyper, e.hyper)) {
+          ng = { hyper: e.hyper, params: [], grads: [], masters: [], states: [] };
+          groups.push(ng);
+        }
+        ng.params.push(p.handle);
+        ng.grads.push(g.handle);
+        ng.masters.push(st.master ? st.master.handle : null);
+        ng.states.push(e.states.map((t) => t.handle));
       });
     }
-    // Always checked, in the same native call that applies them: a mark left by clipGradNorm would not see
-    // gradients written since (one extra read of the gradients; the update pass reads them anyway).
-    const applied = this.nativeStep(params, grads, masters, states, hyper, true);
+    // The native step checks every gradient for NaN/Inf itself, in the same call that applies them: no
+    // result of clipGradNorm is trusted, since a gradient may be written between the two.
+    const applied = this.runStep(groups);
     if (applied) this.stepCount = step;
     else this.skippedSteps += 1;
     return applied;
@@ -309,6 +328,12 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
     this.stepCount = sd.step;
     this.skippedSteps = sd.skippedSteps;
   }
+}
+
+function sameHyper(a: object, b: object): boolean {
+  const x = a as Record<string, unknown>, y = b as Record<string, unknown>;
+  for (const k in x) if (x[k] !== y[k]) return false;
+  return true;
 }
 
 function dtypeBytes(d: DType): number {

@@ -3,6 +3,7 @@
  * Apply one with `optimizer.setLr(schedule(step))` before each step.
  */
 import { ValueError } from '../errors.js';
+import { checkObject } from '../ops/util.js';
 
 export type Schedule = (step: number) => number;
 
@@ -39,6 +40,7 @@ export interface WarmupDecayOptions {
  */
 export function warmupDecaySchedule(opts: WarmupDecayOptions): Schedule {
   const op = 'warmupDecaySchedule';
+  checkObject(op, 'options', opts);
   const lr = num(op, 'lr', opts.lr);
   const warm = num(op, 'warmupSteps', opts.warmupSteps);
   const total = num(op, 'totalSteps', opts.totalSteps);
@@ -60,6 +62,7 @@ export function warmupDecaySchedule(opts: WarmupDecayOptions): Schedule {
 /** Linear warm-up to lr, then lr·√(warmupSteps / (step + 1)) (the Transformer paper's shape). */
 export function inverseSqrtSchedule(opts: { lr: number; warmupSteps: number }): Schedule {
   const op = 'inverseSqrtSchedule';
+  checkObject(op, 'options', opts);
   const lr = num(op, 'lr', opts.lr);
   const warm = num(op, 'warmupSteps', opts.warmupSteps, 1);
   return (step) => {

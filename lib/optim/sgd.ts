@@ -1,7 +1,7 @@
 /** SGD with momentum, dampening, Nesterov momentum and (L2) weight decay, as PyTorch defines it. */
-import { native } from '../native.js';
+import { native, type NativeStepGroup, type SgdHyper } from '../native.js';
 import type { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState, type StepEntry } from './optimizer.js';
 
 export interface SGDOptions extends GroupOptions {
   momentum: number;
@@ -14,13 +14,9 @@ export interface SGDOptions extends GroupOptions {
  * d = Nesterov ? g' + μ·buf : buf (g' without momentum); w −= lr·d. State: 4 bytes per parameter with
  * momentum, none without.
  */
-export class SGD extends Optimizer<SGDOptions> {
+export class SGD extends Optimizer<SGDOptions, SgdHyper> {
   get name(): string {
     return 'SGD';
-  }
-  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
-  protected get nativeStep(): NativeStepFn {
-    return native.sgdStep;
   }
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<SGDOptions>[], opts: Partial<SGDOptions> = {}) {
     super(params, { lr: 1e-2, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false, ...opts }, {
@@ -34,13 +30,17 @@ export class SGD extends Optimizer<SGDOptions> {
   protected initState(p: Tensor, group: ParamGroup<SGDOptions>): ParamState {
     return group.momentum > 0 ? { momentum: zeroState(p) } : {};
   }
-  protected stateOrder(st: ParamState): Tensor[] {
-    return st.momentum ? [st.momentum] : [];
-  }
-  protected hyper(g: ParamGroup<SGDOptions>, step: number, st: ParamState): number[] {
+  protected stepEntry(g: ParamGroup<SGDOptions>, step: number, st: ParamState): StepEntry<SgdHyper> {
     // A group whose momentum changed from 0 after its state was made keeps stepping without a buffer.
     // The buffer starts as g' on step 1 (for a parameter added later it starts from zero, which differs
     // only when dampening > 0).
-    return [g.lr, g.weightDecay, st.momentum ? g.momentum : 0, g.dampening, g.nesterov ? 1 : 0, step];
+    const m = st.momentum;
+    return {
+      hyper: { lr: g.lr, weightDecay: g.weightDecay, momentum: m ? g.momentum : 0, dampening: g.dampening, nesterov: g.nesterov, step },
+      states: m ? [m] : [],
+    };
+  }
+  protected runStep(groups: NativeStepGroup<SgdHyper>[]): boolean {
+    return native.sgdStep(groups);
   }
 }

@@ -26,18 +26,22 @@
  *   tidy(() => { crossEntropy(model.forward(x), y).backward(); });
  *   opt.step();
  *   opt.zeroGrad();
- *   if (opt.wantsHessian()) opt.updateHessian(gnbHessian(opt.params, () => model.forward(x)));
+ *   opt.afterStep({ logits: () => model.forward(x), seed: step }); // every k steps: gnbHessian + updateHessian
  * }
  * ```
+ *
+ * An estimate holding NaN or Inf is not folded in (h would stay NaN for good): updateHessian skips the whole
+ * update, returns false and counts it in `skippedHessianUpdates`, as step() does with non-finite gradients.
  */
 import { noGrad } from '../autograd/grad_mode.js';
 import { ArgumentTypeError, ShapeError, ValueError } from '../errors.js';
 import { tidy } from '../memory.js';
-import { native } from '../native.js';
+import { native, type NativeHessianGroup, type NativeStepGroup, type SophiaHyper } from '../native.js';
 import { rand, tensor } from '../ops/creation.js';
-import { crossEntropy, softmax } from '../ops/softmax.js';
+import { crossEntropy, softmax } from '../ops/softmax_xent.js';
+import { checkFunction, checkTensor, describe } from '../ops/util.js';
 import { Tensor } from '../tensor.js';
-import { Optimizer, zeroState, type GroupOptions, type NativeStepFn, type ParamGroup, type ParamGroupInput, type ParamState } from './optimizer.js';
+import { Optimizer, zeroState, type GroupOptions, type ParamGroup, type ParamGroupInput, type ParamState, type StepContext, type StepEntry } from './optimizer.js';
 
 export interface SophiaOptions extends GroupOptions {
   beta1: number;
@@ -46,18 +50,16 @@ export interface SophiaOptions extends GroupOptions {
   eps: number;
 }
 
-export class SophiaG extends Optimizer<SophiaOptions> {
+export class SophiaG extends Optimizer<SophiaOptions, SophiaHyper> {
   get name(): string {
     return 'SophiaG';
-  }
-  // A getter, not a field: lib/bench/profile.ts swaps the native table's functions while it records.
-  protected get nativeStep(): NativeStepFn {
-    return native.sophiaStep;
   }
   /** Steps between Hessian estimates. */
   readonly hessianInterval: number;
   /** Hessian updates applied so far. */
   hessianUpdates = 0;
+  /** Hessian updates skipped because an estimate held NaN or Inf. */
+  skippedHessianUpdates = 0;
 
   constructor(params: readonly Tensor[] | readonly ParamGroupInput<SophiaOptions>[], opts: Partial<SophiaOptions> & { hessianInterval?: number } = {}) {
     const { hessianInterval = 10, ...rest } = opts;
@@ -77,11 +79,22 @@ export class SophiaG extends Optimizer<SophiaOptions> {
   protected initState(p: Tensor, _g: ParamGroup<SophiaOptions>): ParamState {
     return { expAvg: zeroState(p), hessian: zeroState(p) };
   }
-  protected stateOrder(st: ParamState): Tensor[] {
-    return [st.expAvg!, st.hessian!];
+  protected stepEntry(g: ParamGroup<SophiaOptions>, _step: number, st: ParamState): StepEntry<SophiaHyper> {
+    return { hyper: { lr: g.lr, weightDecay: g.weightDecay, beta1: g.beta1, rho: g.rho, eps: g.eps }, states: [st.expAvg!, st.hessian!] };
   }
-  protected hyper(g: ParamGroup<SophiaOptions>): number[] {
-    return [g.lr, g.weightDecay, g.beta1, g.rho, g.eps];
+  protected runStep(groups: NativeStepGroup<SophiaHyper>[]): boolean {
+    return native.sophiaStep(groups);
+  }
+
+  /** Every k-th applied step: a Gauss-Newton-Bartlett estimate on the context's logits (gnbHessian), folded in by updateHessian. */
+  override afterStep(ctx: StepContext): void {
+    if (!this.wantsHessian()) return;
+    const estimates = gnbHessian(this.params, ctx.logits, { seed: ctx.seed });
+    try {
+      this.updateHessian(estimates);
+    } finally {
+      for (const e of estimates) e.dispose();
+    }
   }
 
   /** True when a Hessian estimate is due after `step` applied steps (default: the steps so far): every k-th. */
@@ -91,31 +104,32 @@ export class SophiaG extends Optimizer<SophiaOptions> {
 
   /**
    * Folds diagonal Hessian estimates (one per parameter, in `params` order, e.g. from gnbHessian) into the
-   * EMA: h ← β2·h + (1−β2)·ĥ.
+   * EMA: h ← β2·h + (1−β2)·ĥ. Returns false, and changes nothing, when an estimate holds NaN or Inf
+   * (`skippedHessianUpdates` counts those).
    */
-  updateHessian(estimates: readonly Tensor[]): void {
+  updateHessian(estimates: readonly Tensor[]): boolean {
     const op = this.opName('updateHessian');
     const params = this.params;
     if (!Array.isArray(estimates) || estimates.length !== params.length)
       throw new ValueError(op, `expected ${params.length} estimates (one per parameter), got ${Array.isArray(estimates) ? estimates.length : typeof estimates}`);
-    const hs: Tensor[] = [];
-    const b2: number[] = [];
+    const groups: NativeHessianGroup[] = [];
+    let k = 0;
     for (const g of this.paramGroups) {
+      const ng: NativeHessianGroup = { beta2: g.beta2, hessians: [], estimates: [] };
       g.params.forEach((p, i) => {
-        const e = estimates[hs.length]!;
+        const e = estimates[k++]!;
         if (!(e instanceof Tensor)) throw new ArgumentTypeError(op, `the estimate for ${g.names[i]} must be a Tensor`);
-        if (e.shape.length !== p.shape.length || e.shape.some((d, k) => d !== p.shape[k]))
+        if (e.shape.length !== p.shape.length || e.shape.some((d, j) => d !== p.shape[j]))
           throw new ShapeError(op, `the estimate for ${g.names[i]} has shape [${e.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`);
-        hs.push(this.stateOf(p, g).hessian!);
-        b2.push(g.beta2);
+        ng.hessians.push(this.stateOf(p, g).hessian!.handle);
+        ng.estimates.push(e.handle);
       });
+      groups.push(ng);
     }
-    native.hessianEma(
-      hs.map((h) => h.handle),
-      estimates.map((e) => e.handle),
-      b2,
-    );
-    this.hessianUpdates += 1;
+    const applied = native.hessianEma(groups);
+    if (applied) this.hessianUpdates += 1;
+    else this.skippedHessianUpdates += 1;
+    return applied;
   }
 }
 
@@ -127,6 +141,9 @@ export class SophiaG extends Optimizer<SophiaOptions> {
  */
 export function gnbHessian(params: readonly Tensor[], forward: () => Tensor, opts: { seed?: number } = {}): Tensor<'float32'>[] {
   const op = 'gnbHessian';
+  if (!Array.isArray(params)) throw new ArgumentTypeError(op, `params must be an array of Tensors, got ${describe(params)}`);
+  params.forEach((p, i) => checkTensor(op, `params[${i}]`, p));
+  checkFunction(op, 'forward', forward);
   const saved = params.map((p) => p.grad);
   for (const p of params) p.grad = null;
   try {

@@ -13,10 +13,11 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ValueError } from '../errors.js';
-import type { Module, StateDict } from '../nn/module.js';
+import { ArgumentTypeError, fromFsError, ValueError } from '../errors.js';
+import { Module, type StateDict } from '../nn/module.js';
+import { checkInt, checkObject, checkString, describe } from '../ops/util.js';
 import { GPT, type GPTConfig } from '../nn/gpt.js';
-import type { Optimizer, OptimizerStateDict, SavedTensor } from '../optim/optimizer.js';
+import { Optimizer, type OptimizerStateDict, type SavedTensor } from '../optim/optimizer.js';
 import type { RngState } from '../ops/creation.js';
 import type { SamplerState } from '../data/dataset.js';
 import type { TokenizerSpec } from '../data/tokenizer.js';
@@ -144,6 +145,7 @@ export interface SaveCheckpointOptions {
 
 /** The folder name of step n: zero-padded so that names sort by step. */
 export function checkpointName(step: number): string {
+  checkInt('checkpointName', 'step', step, 0, Number.MAX_SAFE_INTEGER);
   return `step-${String(step).padStart(8, '0')}`;
 }
 
@@ -166,11 +168,14 @@ function processAlive(pid: number): boolean {
  * be writing them; this process's own are stale whenever it is not inside a save. Returns the names removed.
  */
 export function cleanStaleTemporaries(root: string): string[] {
+  const op = 'cleanStaleTemporaries';
+  checkString(op, 'root', root);
   let names: string[];
   try {
     names = readdirSync(root);
-  } catch {
-    return []; // no folder yet
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ENOENT') return []; // no folder yet
+    throw fromFsError(op, 'read the folder', root, e);
   }
   const removed: string[] = [];
   for (const n of names) {
@@ -178,14 +183,40 @@ export function cleanStaleTemporaries(root: string): string[] {
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid !== process.pid && processAlive(pid)) continue;
-    rmSync(join(root, n), { recursive: true, force: true });
+    try {
+      rmSync(join(root, n), { recursive: true, force: true });
+    } catch (e) {
+      throw fromFsError(op, 'remove', join(root, n), e);
+    }
     removed.push(n);
   }
   return removed;
 }
 
+// The parts of the options that saveCheckpoint reads, checked before anything is written.
+function checkSaveOptions(op: string, opts: unknown): asserts opts is SaveCheckpointOptions {
+  const o = checkObject(op, 'options', opts);
+  if (!(o.model instanceof Module)) throw new ArgumentTypeError(op, `model must be a Module, got ${describe(o.model)}`);
+  if (o.optimizer !== undefined && o.optimizer !== null && !(o.optimizer instanceof Optimizer))
+    throw new ArgumentTypeError(op, `optimizer must be an Optimizer or null, got ${describe(o.optimizer)}`);
+  const state = checkObject(op, 'state', o.state);
+  checkInt(op, 'state.step', state.step, 0, Number.MAX_SAFE_INTEGER);
+  if (o.keep !== undefined) checkInt(op, 'keep', o.keep, 0);
+}
+
 /** Writes checkpoint `root/step-NNNNNNNN` atomically and points `root/latest` at it; returns its folder. */
 export function saveCheckpoint(root: string, opts: SaveCheckpointOptions): string {
+  const op = 'saveCheckpoint';
+  checkString(op, 'root', root);
+  checkSaveOptions(op, opts);
+  try {
+    return writeCheckpoint(root, opts);
+  } catch (e) {
+    throw fromFsError(op, 'write a checkpoint into', root, e);
+  }
+}
+
+function writeCheckpoint(root: string, opts: SaveCheckpointOptions): string {
   mkdirSync(root, { recursive: true });
   const name = checkpointName(opts.state.step);
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
@@ -269,6 +300,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
 
 /** The parameters of `model` that hold NaN or infinite values, with how many of each (empty when all are finite). */
 export function nonFiniteWeights(model: Module): { name: string; nan: number; inf: number }[] {
+  if (!(model instanceof Module)) throw new ArgumentTypeError('nonFiniteWeights', `model must be a Module, got ${describe(model)}`);
   const bad: { name: string; nan: number; inf: number }[] = [];
   for (const [name, p] of model.namedParameters()) {
     const f = p.dtype === 'float32' ? p : p.astype('float32');

@@ -7,8 +7,9 @@
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 
 import type { DType } from '../dtype.js';
-import { DTypeError, ValueError } from '../errors.js';
+import { ArgumentTypeError, DTypeError, fromFsError, ValueError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
+import { checkObject, checkString, checkTensor, describe } from '../ops/util.js';
 import { Tensor } from '../tensor.js';
 import { decodeHalf } from '../half.js';
 
@@ -33,11 +34,34 @@ export interface SafetensorsFile {
 // A header larger than this is refused before it is parsed (the reference implementation's limit).
 const MAX_HEADER = 100_000_000;
 
+// Own keys only: 'constructor' or 'toString' is no dtype.
+function isSafeDType(d: unknown): d is SafeDType {
+  return typeof d === 'string' && Object.hasOwn(BYTES, d);
+}
+
+function isShape(s: unknown): s is number[] {
+  return Array.isArray(s) && s.every((d) => Number.isInteger(d) && d >= 0);
+}
+
+/** Throws unless `t` is a SafeTensor: a known dtype, a shape of non-negative integers, and exactly the bytes they need. */
+function checkSafeTensor(op: string, name: string, t: unknown): asserts t is SafeTensor {
+  const s = checkObject(op, `tensor '${name}'`, t);
+  if (!isSafeDType(s.dtype)) throw new DTypeError(op, `tensor '${name}' has unknown dtype ${JSON.stringify(s.dtype)}`);
+  if (!isShape(s.shape)) throw new ValueError(op, `tensor '${name}' has a bad shape ${JSON.stringify(s.shape)}`);
+  if (!(s.bytes instanceof Uint8Array)) throw new ArgumentTypeError(op, `tensor '${name}': bytes must be a Uint8Array, got ${describe(s.bytes)}`);
+  const want = s.shape.reduce((a, b) => a * b, 1) * BYTES[s.dtype];
+  if (want !== s.bytes.length) throw new ValueError(op, `tensor '${name}': shape [${s.shape.join(', ')}] of ${s.dtype} needs ${want} bytes, got ${s.bytes.length}`);
+}
+
 /** Serialises tensors (in the given order) and string metadata to safetensors bytes. */
 export function encodeSafetensors(tensors: Map<string, SafeTensor> | Record<string, SafeTensor>, metadata: Record<string, string> = {}): Uint8Array {
-  const op = 'encodeSafetensors';
-  const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  return encode('encodeSafetensors', tensors, metadata);
+}
+
+function encode(op: string, tensors: Map<string, SafeTensor> | Record<string, SafeTensor>, metadata: Record<string, string>): Uint8Array {
+  const entries = tensors instanceof Map ? [...tensors] : (Object.entries(checkObject(op, 'tensors', tensors)) as [string, SafeTensor][]);
   const header: Record<string, unknown> = {};
+  checkObject(op, 'metadata', metadata);
   if (Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new ValueError(op, `metadata '${k}' must be a string, got ${typeof v}`);
     header.__metadata__ = metadata;
@@ -45,9 +69,7 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor> | Record<stri
   let off = 0;
   for (const [name, t] of entries) {
     if (name === '__metadata__') throw new ValueError(op, "'__metadata__' is reserved and cannot name a tensor");
-    if (!(t.dtype in BYTES)) throw new DTypeError(op, `tensor '${name}' has unknown dtype ${JSON.stringify(t.dtype)}`);
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n * BYTES[t.dtype] !== t.bytes.length) throw new ValueError(op, `tensor '${name}': shape [${t.shape.join(', ')}] of ${t.dtype} needs ${n * BYTES[t.dtype]} bytes, got ${t.bytes.length}`);
+    checkSafeTensor(op, name, t);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.bytes.length] };
     off += t.bytes.length;
   }
@@ -69,7 +91,11 @@ export function encodeSafetensors(tensors: Map<string, SafeTensor> | Record<stri
 
 /** Parses safetensors bytes, checking the header thoroughly; `source` names the file in errors. */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsFile {
-  const op = 'readSafetensors';
+  return decode('decodeSafetensors', buf, source);
+}
+
+function decode(op: string, buf: Uint8Array, source: string): SafetensorsFile {
+  if (!(buf instanceof Uint8Array)) throw new ArgumentTypeError(op, `bytes must be a Uint8Array, got ${describe(buf)}`);
   const bad = (why: string): never => {
     throw new ValueError(op, `${source}: ${why}`);
   };
@@ -100,8 +126,8 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) bad(`entry '${name}' must be an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in BYTES)) bad(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
-    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`tensor '${name}' has a bad shape ${JSON.stringify(e.shape)}`);
+    if (!isSafeDType(e.dtype)) bad(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (!isShape(e.shape)) bad(`tensor '${name}' has a bad shape ${JSON.stringify(e.shape)}`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((x) => Number.isInteger(x) && x >= 0) || offs[0] > offs[1])
       bad(`tensor '${name}' has bad data_offsets ${JSON.stringify(offs)}`);
@@ -133,19 +159,25 @@ export function readSafetensors(path: string): SafetensorsFile {
   } catch {
     throw new ValueError('readSafetensors', `cannot read '${path}'`);
   }
-  return decodeSafetensors(buf, path);
+  return decode('readSafetensors', buf, path);
 }
 
 /** Writes a .safetensors file to `path` and fsyncs it (the caller renames it into place). */
 export function writeSafetensorsFile(path: string, tensors: Map<string, SafeTensor> | Record<string, SafeTensor>, metadata: Record<string, string> = {}): void {
-  const bytes = encodeSafetensors(tensors, metadata);
-  const fd = openSync(path, 'w');
+  const op = 'writeSafetensorsFile';
+  checkString(op, 'path', path);
+  const bytes = encode(op, tensors, metadata);
   try {
-    let o = 0;
-    while (o < bytes.length) o += writeSync(fd, bytes, o, bytes.length - o);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, 'w');
+    try {
+      let o = 0;
+      while (o < bytes.length) o += writeSync(fd, bytes, o, bytes.length - o);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw fromFsError(op, 'write', path, e);
   }
 }
 
@@ -171,6 +203,7 @@ const TO_SAFE: Partial<Record<DType, SafeDType>> = { float64: 'F64', float32: 'F
 
 /** A tensor's values as a SafeTensor (copied to the host). */
 export function toSafeTensor(t: Tensor): SafeTensor {
+  checkTensor('toSafeTensor', 't', t);
   const dtype = TO_SAFE[t.dtype];
   if (!dtype) throw new DTypeError('toSafeTensor', `dtype ${t.dtype} has no safetensors equivalent`);
   const data = t.dataSync();
@@ -192,6 +225,7 @@ export function toSafeTensor(t: Tensor): SafeTensor {
 /** A SafeTensor as an lmforge tensor on the CPU (F32, F64, BF16, F16, I32, U8, I8). */
 export function fromSafeTensor(s: SafeTensor, name = 'tensor'): Tensor {
   const op = 'fromSafeTensor';
+  checkSafeTensor(op, name, s);
   // Copy into a fresh, aligned buffer: the file's bytes need not be aligned to the element size.
   const raw = new Uint8Array(s.bytes).buffer;
   switch (s.dtype) {

@@ -13,19 +13,19 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import { ValueError } from '../errors.js';
+import { ArgumentTypeError, ValueError } from '../errors.js';
 import { noGrad } from '../autograd/grad_mode.js';
 import { memory, tidy } from '../memory.js';
 import { getRngState, setRngState, tensor } from '../ops/creation.js';
-import { crossEntropy } from '../ops/softmax.js';
+import { crossEntropy } from '../ops/softmax_xent.js';
 import { Dropout } from '../nn/dropout.js';
-import { parameterCount, resolveGPTConfig, type GPT, type GPTConfig, type Precision } from '../nn/gpt.js';
+import { GPT, parameterCount, resolveGPTConfig, type GPTConfig, type Precision } from '../nn/gpt.js';
 import { isGated } from '../nn/mlp.js';
 import { clipGradNorm, gradNorm } from '../optim/clip.js';
-import type { Optimizer } from '../optim/optimizer.js';
-import { gnbHessian, SophiaG } from '../optim/sophia.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { checkFinite, checkInt, checkObject, describe } from '../ops/util.js';
 import type { Schedule } from '../optim/schedule.js';
-import { RandomWindowSampler, SequentialSampler, type TokenDataset, type TokenSplit } from '../data/dataset.js';
+import { checkSplit, RandomWindowSampler, SequentialSampler, type TokenDataset, type TokenSplit } from '../data/dataset.js';
 import { cleanStaleTemporaries, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 
 export interface StepMetrics {
@@ -102,8 +102,8 @@ export interface TrainerOptions {
   progress?: 'auto' | 'tty' | 'plain' | 'none';
   /** Plain-line progress every this many steps (default 10). */
   printEvery?: number;
-  /** Where progress goes (default process.stderr). */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where progress goes (default process.stderr); structural, not NodeJS.WritableStream, so that the .d.ts needs no @types/node. */
+  stream?: { write(chunk: string): unknown; isTTY?: boolean };
   /**
    * Stop with a ValueError after this many optimizer steps in a row were skipped for NaN or infinite
    * gradients, or at the end of a fit when more than half of its steps were (default 10; 0: never stop).
@@ -128,6 +128,10 @@ export interface TrainerOptions {
 
 const LN2 = Math.log(2);
 
+function checkModel(op: string, model: unknown): asserts model is GPT {
+  if (!(model instanceof GPT)) throw new ArgumentTypeError(op, `model must be a GPT, got ${describe(model)}`);
+}
+
 function posInt(op: string, name: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ValueError(op, `${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return v;
@@ -135,6 +139,7 @@ function posInt(op: string, name: string, v: unknown, min = 1): number {
 
 /** Tokens per UTF-8 byte of a split (end-of-document tokens included: the model predicts them too). */
 export function tokensPerByte(split: TokenSplit): number {
+  checkSplit('tokensPerByte', 'split', split);
   return split.bytes > 0 ? split.tokens.length / split.bytes : 1;
 }
 
@@ -156,6 +161,11 @@ export interface TrainingMemoryEstimate {
  * that cannot fit, not to plan one that barely does.
  */
 export function estimateTrainingMemory(config: GPTConfig, opts: { batchSize: number; seqLen?: number; optimizerBytesPerParam: number }): TrainingMemoryEstimate {
+  const op = 'estimateTrainingMemory';
+  checkObject(op, 'options', opts);
+  checkInt(op, 'batchSize', opts.batchSize, 1);
+  if (opts.seqLen !== undefined) checkInt(op, 'seqLen', opts.seqLen, 1);
+  checkFinite(op, 'optimizerBytesPerParam', opts.optimizerBytesPerParam, 0);
   const c = resolveGPTConfig(config);
   const parameters = parameterCount(config);
   const up = isGated(c.activation) ? 2 * c.mlpHidden : c.mlpHidden;
@@ -179,6 +189,9 @@ export interface EvaluateOptions {
  */
 export function evaluate(model: GPT, split: TokenSplit, opts: EvaluateOptions = {}): EvalMetrics {
   const op = 'evaluate';
+  checkModel(op, model);
+  checkSplit(op, 'split', split);
+  checkObject(op, 'options', opts);
   const T = posInt(op, 'seqLen', opts.seqLen ?? model.config.seqLen);
   const B = posInt(op, 'batchSize', opts.batchSize ?? 8);
   const sampler = new SequentialSampler(split.tokens, T);
@@ -240,12 +253,19 @@ export class Trainer {
   readonly #o: TrainerOptions;
   readonly #schedule: Schedule;
   readonly #clip: number;
-  readonly #stream: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly #stream: { write(chunk: string): unknown; isTTY?: boolean };
   readonly #mode: 'tty' | 'plain' | 'none';
   #lastLine = 0;
 
   constructor(opts: TrainerOptions) {
     const op = 'Trainer';
+    checkObject(op, 'options', opts);
+    checkModel(op, opts.model);
+    if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentTypeError(op, `optimizer must be an Optimizer, got ${describe(opts.optimizer)}`);
+    checkObject(op, 'data', opts.data);
+    checkSplit(op, 'data.train', opts.data.train);
+    checkSplit(op, 'data.val', opts.data.val);
+    posInt(op, 'data.vocabSize', opts.data.vocabSize);
     this.#o = opts;
     this.model = opts.model;
     this.optimizer = opts.optimizer;
@@ -327,15 +347,12 @@ export class Trainer {
     const norm = this.#clip > 0 ? clipGradNorm(params, this.#clip) : gradNorm(params);
     const applied = this.optimizer.step();
     this.optimizer.zeroGrad();
-    // SophiaG refreshes its diagonal Hessian every k steps from a second backward pass on labels sampled
-    // from the model's own outputs (Gauss-Newton-Bartlett), here on the step's last micro-batch; seeded by
-    // the step so that a resumed run draws the same labels.
-    if (this.optimizer instanceof SophiaG && this.optimizer.wantsHessian() && lastInputs) {
-      const sophia = this.optimizer;
+    // Work between steps (SophiaG's Hessian refresh every k steps, a second backward pass on labels sampled
+    // from the model's own outputs), on the step's last micro-batch; seeded by the step so that a resumed
+    // run draws the same labels.
+    if (lastInputs) {
       const inputs = lastInputs;
-      const estimates = gnbHessian(sophia.params, () => this.model.forward(tensor(inputs, [B, T])).logits, { seed: this.step });
-      sophia.updateHessian(estimates);
-      for (const e of estimates) e.dispose();
+      this.optimizer.afterStep({ logits: () => this.model.forward(tensor(inputs, [B, T])).logits, seed: this.step });
     }
     this.step += 1;
     const stepTokens = B * T * this.gradAccum;

@@ -4,7 +4,7 @@
 
 #include "../runtime/memory.h"
 #include "addon_data.h"
-#include "ops_binding.h"
+#include "registry.h"
 #include "tensor_wrap.h"
 
 namespace lmf::binding {
@@ -13,6 +13,12 @@ namespace {
 thread_local napi_env t_env = nullptr;  // allocations happen on the JS thread that runs the op
 
 }  // namespace
+
+void register_ops(Napi::Env env, Napi::Object exports) {
+#define LMF_REGISTER(name) exports.Set(#name, Napi::Function::New(env, bind_##name, #name));
+  LMF_OP_LIST(LMF_REGISTER)
+#undef LMF_REGISTER
+}
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <iomanip>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,54 @@ const T* typed_array_arg(const Napi::CallbackInfo& info, size_t i, napi_typedarr
   Napi::TypedArray a = info[i].As<Napi::TypedArray>();
   *length = static_cast<int64_t>(a.ElementLength());
   return reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+}
+
+// One of `count` enum values, given by the name `name(value)` returns (an op name such as "add").
+template <typename E, typename NameFn>
+E enum_arg(const Napi::CallbackInfo& info, size_t i, const char* op, int count, NameFn name) {
+  const std::string s = string_arg(info, i, op, "op");
+  for (int k = 0; k < count; ++k)
+    if (s == name(static_cast<E>(k))) return static_cast<E>(k);
+  LMF_THROW(value, op, "unknown op '" << s << "'");
+}
+
+// ---- named properties of an object argument (a hyperparameter struct, say); `what` names the object in
+// messages ("groups[0].hyper"). A missing property reads as undefined and is refused like a wrong type.
+
+inline const char* js_type_name(const Napi::Value& v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: return "a number";
+    case napi_string: return "a string";
+    case napi_object: return v.IsArray() ? "an array" : "an object";
+    default: return "a value of another type";
+  }
+}
+
+inline Napi::Object object_value(const Napi::Value& v, const char* op, const std::string& what) {
+  LMF_CHECK(v.IsObject() && !v.IsArray(), type, op, what << " must be an object, got " << js_type_name(v));
+  return v.As<Napi::Object>();
+}
+
+inline double number_prop(const Napi::Object& o, const char* key, const char* op, const std::string& what) {
+  const Napi::Value v = o.Get(key);
+  LMF_CHECK(v.IsNumber(), type, op, what << "." << key << " must be a number, got " << js_type_name(v));
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+inline int64_t int_prop(const Napi::Object& o, const char* key, const char* op, const std::string& what) {
+  const double d = number_prop(o, key, op, what);
+  LMF_CHECK(std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0, type, op,
+            what << "." << key << " must be an integer, got " << std::setprecision(17) << d);
+  return static_cast<int64_t>(d);
+}
+
+inline bool bool_prop(const Napi::Object& o, const char* key, const char* op, const std::string& what) {
+  const Napi::Value v = o.Get(key);
+  LMF_CHECK(v.IsBoolean(), type, op, what << "." << key << " must be a boolean, got " << js_type_name(v));
+  return v.As<Napi::Boolean>().Value();
 }
 
 }  // namespace lmf::binding

@@ -11,7 +11,7 @@
   /* fused layers */ X(activation) X(activationBackward) X(layerNorm) X(layerNormBackward) X(rmsNorm) \
   X(rmsNormBackward) X(rope)                                                                    \
   /* attention */ X(attentionForward) X(attentionBackward)                                       \
-  /* optimizers */ X(sgdStep) X(adamStep) X(lionStep) X(sophiaStep) X(clipGradNorm) X(hessianEma)       \
+  /* optimizers */ X(sgdStep) X(adamStep) X(adam8bitStep) X(lionStep) X(sophiaStep) X(clipGradNorm) X(hessianEma)       \
   X(quant8Map) X(quantize8) X(dequantize8)                                                      \
   /* tokenizers */ X(bpeTrain) X(unigramEStep) X(unigramAlternatives) X(unigramSubstrings)         \
   /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(emptyCache) X(setCacheLimit) X(cpuFeatures) \

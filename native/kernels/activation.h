@@ -9,7 +9,7 @@
 //
 // Arithmetic: fp32 and bf16 data compute in fp32 (bf16 is loaded exactly, stored rounded to nearest even);
 // float64 data computes in double with the C library's exp/tanh/erf (the gradcheck path).
-// The fp32 path uses the vector-friendly approximations of vmath.h, so that the loops vectorise:
+// The fp32 path uses the vector-friendly approximations of simd.h (vmath), so that the loops vectorise:
 //   exp:  Cody-Waite range reduction + the Cephes degree-6 polynomial, max error about 1.5 ulp on
 //         [-87, 88]; below -87.3 it returns 0 (the true value is a denormal under 1.2e-38).
 //   sigmoid(x) = 1 / (1 + exp(-x)): about 2 ulp; gelu_tanh uses the identity 0.5 (1 + tanh u) = sigmoid(2u),
@@ -17,7 +17,7 @@
 //   erf:  Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), so gelu_erf is within about
 //         1.5e-7 * |x| / 2 of the exact value (relative error ~2e-7 where gelu is not tiny).
 // Each SIMD tier (AVX-512, AVX2+FMA, portable) compiles the same loops under a target attribute and is
-// chosen at run time from cpu_tier(); the library itself is built without -march.
+// picked at run time with simd.h's pick_tier; the library itself is built without -march.
 #pragma once
 #include <cstdint>
 #include <cstring>

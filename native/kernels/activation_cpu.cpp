@@ -1,15 +1,13 @@
 // CPU twin of activation.h. Each loop is written once as a template over (kind, storage type) and compiled
-// three times: under an AVX-512 target, an AVX2+FMA target and the portable baseline; GCC's vectoriser
-// turns the branch-free vmath formulas into SIMD code inside each target function.
+// three times (simd.h: LMF_T512, LMF_T256 and the portable baseline); GCC's vectoriser turns the
+// branch-free vmath formulas into SIMD code inside each target function.
 #include <cmath>
-#include <cstring>
 #include <type_traits>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "activation.h"
-#include "vmath.h"
 #include "dtype_io.h"
+#include "simd.h"
 
 
 namespace lmf::kernels {
@@ -28,16 +26,7 @@ const char* act_name(ActKind k) {
   return "unknown";
 }
 
-int simd_tier() {
-  const char* t = cpu_tier();
-  if (std::strcmp(t, "avx512") == 0) return 2;
-  if (std::strcmp(t, "avx2") == 0) return 1;
-  return 0;
-}
-
 namespace {
-
-// Storage access: bf16 travels as raw uint16 so the vectoriser sees integer shifts.
 
 template <class C> struct M;
 template <> struct M<float> {
@@ -103,40 +92,36 @@ LMF_AI void bwd_impl(T* __restrict dx, const T* __restrict dy, const T* __restri
 
 template <ActKind K, class T> LMF_FLAT void fwd_portable(T* y, const T* x, int64_t rows, int64_t n) { fwd_impl<K, T>(y, x, rows, n); }
 template <ActKind K, class T> LMF_FLAT void bwd_portable(T* dx, const T* dy, const T* x, int64_t rows, int64_t n) { bwd_impl<K, T>(dx, dy, x, rows, n); }
-#if LMF_HAVE_X86_TIERS
 template <ActKind K, class T> LMF_T512 void fwd_512(T* y, const T* x, int64_t rows, int64_t n) { fwd_impl<K, T>(y, x, rows, n); }
 template <ActKind K, class T> LMF_T512 void bwd_512(T* dx, const T* dy, const T* x, int64_t rows, int64_t n) { bwd_impl<K, T>(dx, dy, x, rows, n); }
 template <ActKind K, class T> LMF_T256 void fwd_256(T* y, const T* x, int64_t rows, int64_t n) { fwd_impl<K, T>(y, x, rows, n); }
 template <ActKind K, class T> LMF_T256 void bwd_256(T* dx, const T* dy, const T* x, int64_t rows, int64_t n) { bwd_impl<K, T>(dx, dy, x, rows, n); }
-#endif
 
 template <class T> using FwdFn = void (*)(T*, const T*, int64_t, int64_t);
 template <class T> using BwdFn = void (*)(T*, const T*, const T*, int64_t, int64_t);
 
 template <ActKind K, class T>
-void pick(int tier, FwdFn<T>& f, BwdFn<T>& b) {
-  f = fwd_portable<K, T>;
-  b = bwd_portable<K, T>;
-#if LMF_HAVE_X86_TIERS
-  if constexpr (!std::is_same_v<T, double>) {  // libm calls do not vectorise: one build is enough
-    if (tier == 2) { f = fwd_512<K, T>; b = bwd_512<K, T>; }
-    if (tier == 1) { f = fwd_256<K, T>; b = bwd_256<K, T>; }
+void pick(FwdFn<T>& f, BwdFn<T>& b) {
+  if constexpr (std::is_same_v<T, double>) {  // libm calls do not vectorise: one build is enough
+    f = fwd_portable<K, T>;
+    b = bwd_portable<K, T>;
+  } else {
+    f = pick_tier<FwdFn<T>>(fwd_512<K, T>, fwd_256<K, T>, fwd_portable<K, T>);
+    b = pick_tier<BwdFn<T>>(bwd_512<K, T>, bwd_256<K, T>, bwd_portable<K, T>);
   }
-#endif
-  (void)tier;
 }
 
 template <class T>
-void pick_kind(ActKind k, int tier, FwdFn<T>& f, BwdFn<T>& b) {
+void pick_kind(ActKind k, FwdFn<T>& f, BwdFn<T>& b) {
   switch (k) {
-    case ActKind::relu: pick<ActKind::relu, T>(tier, f, b); return;
-    case ActKind::gelu_tanh: pick<ActKind::gelu_tanh, T>(tier, f, b); return;
-    case ActKind::gelu_erf: pick<ActKind::gelu_erf, T>(tier, f, b); return;
-    case ActKind::silu: pick<ActKind::silu, T>(tier, f, b); return;
-    case ActKind::glu: pick<ActKind::glu, T>(tier, f, b); return;
-    case ActKind::geglu: pick<ActKind::geglu, T>(tier, f, b); return;
-    case ActKind::swiglu: pick<ActKind::swiglu, T>(tier, f, b); return;
-    case ActKind::reglu: pick<ActKind::reglu, T>(tier, f, b); return;
+    case ActKind::relu: pick<ActKind::relu, T>(f, b); return;
+    case ActKind::gelu_tanh: pick<ActKind::gelu_tanh, T>(f, b); return;
+    case ActKind::gelu_erf: pick<ActKind::gelu_erf, T>(f, b); return;
+    case ActKind::silu: pick<ActKind::silu, T>(f, b); return;
+    case ActKind::glu: pick<ActKind::glu, T>(f, b); return;
+    case ActKind::geglu: pick<ActKind::geglu, T>(f, b); return;
+    case ActKind::swiglu: pick<ActKind::swiglu, T>(f, b); return;
+    case ActKind::reglu: pick<ActKind::reglu, T>(f, b); return;
   }
 }
 
@@ -160,7 +145,7 @@ void activation_forward_cpu(void* y, const void* x, DType dtype, ActKind kind, i
     using T = std::remove_pointer_t<decltype(tag)>;
     FwdFn<T> f;
     BwdFn<T> b;
-    pick_kind<T>(kind, simd_tier(), f, b);
+    pick_kind<T>(kind, f, b);
     T* Y = static_cast<T*>(y);
     const T* X = static_cast<const T*>(x);
     if (!act_is_gated(kind)) {
@@ -178,7 +163,7 @@ void activation_backward_cpu(void* dx, const void* dy, const void* x, DType dtyp
     using T = std::remove_pointer_t<decltype(tag)>;
     FwdFn<T> f;
     BwdFn<T> b;
-    pick_kind<T>(kind, simd_tier(), f, b);
+    pick_kind<T>(kind, f, b);
     T* DX = static_cast<T*>(dx);
     const T* DY = static_cast<const T*>(dy);
     const T* X = static_cast<const T*>(x);

@@ -55,7 +55,10 @@ void attention_forward_cuda(void* out, void* lse, const void* q, const void* k, 
                             cuda_stream stream);
 void attention_backward_cuda(void* dq, void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v,
                              const void* out, const void* lse, float* workspace, const AttentionParams& p, cuda_stream stream);
-// "tensor-core" or "simple": the kernel attention_forward_cuda picks for p with these pointers' alignment.
+// "tensor-core" or "simple": the kernel attention_forward_cuda picks for p when the data is 16-byte aligned.
 const char* attention_cuda_kernel_name(const AttentionParams& p);
+// The kernels ("tensor-core" or "simple"; "" before any call) that the last attention_forward_cuda
+// (backward = false) or attention_backward_cuda (true) of this thread ran: alignment included.
+const char* attention_cuda_last_kernel(bool backward);
 
 }  // namespace lmf::kernels

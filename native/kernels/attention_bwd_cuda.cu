@@ -216,11 +216,7 @@ template <typename T, int D, int BR>
 void launch(void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v, const float* lse, const float* di,
             float* acc, const Dev& d, cudaStream_t st) {
   constexpr int smem = bwd_smem_bytes<D, BR>();
-  static bool attr = false;
-  if (!attr) {
-    cudaFuncSetAttribute(bwd_tc<T, D, BR>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    attr = true;
-  }
+  allow_dynamic_smem(reinterpret_cast<const void*>(&bwd_tc<T, D, BR>), smem, "the tensor-core backward kernel");
   const dim3 grid(d.B * d.Hkv, (d.Tk + 63) / 64);
   bwd_tc<T, D, BR><<<grid, 128, smem, st>>>(static_cast<T*>(dk), static_cast<T*>(dv), static_cast<const T*>(dout),
                                              static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), lse, di,

@@ -1,5 +1,5 @@
 // CPU attention: the tiled fp32/bf16 kernels (attention_tiles.inc) compiled once per tier (AVX-512,
-// AVX2+FMA, portable scalar) and chosen at run time from cpu_features(); plus a plain double-precision
+// AVX2+FMA, portable scalar) and picked at run time with simd.h's pick_tier; plus a plain double-precision
 // path for float64 (gradcheck), which keeps only O(D) per row and no Tq x Tk buffer either.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -12,23 +12,19 @@
 #include <type_traits>
 #include <vector>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "attention.h"
 #include "dtype_io.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LMF_ATTN_X86 1
-#include <immintrin.h>
-#endif
+#include "simd.h"
 
 namespace lmf::kernels {
 
-#if LMF_ATTN_X86
+// The tiles are whole #pragma regions per tier (their thread-pool lambdas must see the target too).
+#if LMF_TIER_REGIONS
 namespace attn_avx512 {
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+LMF_BEGIN_AVX512
 constexpr int W = 16, RMAX = 6, NVMAX = 4;
+constexpr const char* kName = "avx512";
 using vf = __m512;
 inline vf vzero() { return _mm512_setzero_ps(); }
 inline vf vset1(float x) { return _mm512_set1_ps(x); }
@@ -39,31 +35,15 @@ inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
-// 2^x: x = n + f with n = round(x), |f| <= 1/2; e^(f ln 2) by its degree-7 Taylor polynomial (relative
-// error ~1e-7); 2^n from the exponent bits. x <= -127 gives exactly 0 (so exp2(-inf) = 0); NaN stays NaN.
-inline vf vexp2(vf x) {
-  x = _mm512_min_ps(_mm512_set1_ps(127.0f), _mm512_max_ps(_mm512_set1_ps(-127.0f), x));
-  const vf n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const vf f = _mm512_mul_ps(_mm512_sub_ps(x, n), _mm512_set1_ps(0.6931471805599453f));
-  vf r = _mm512_set1_ps(1.0f / 5040);
-  r = _mm512_fmadd_ps(r, f, _mm512_set1_ps(1.0f / 720));
-  r = _mm512_fmadd_ps(r, f, _mm512_set1_ps(1.0f / 120));
-  r = _mm512_fmadd_ps(r, f, _mm512_set1_ps(1.0f / 24));
-  r = _mm512_fmadd_ps(r, f, _mm512_set1_ps(1.0f / 6));
-  r = _mm512_fmadd_ps(r, f, _mm512_set1_ps(0.5f));
-  r = _mm512_fmadd_ps(r, f, _mm512_set1_ps(1.0f));
-  r = _mm512_fmadd_ps(r, f, _mm512_set1_ps(1.0f));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(r, _mm512_castsi512_ps(e));
-}
+using simd::vexp2;
 #include "attention_tiles.inc"
-#pragma GCC pop_options
+LMF_END_TARGET
 }  // namespace attn_avx512
 
 namespace attn_avx2 {
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+LMF_BEGIN_AVX2
 constexpr int W = 8, RMAX = 6, NVMAX = 2;
+constexpr const char* kName = "avx2";
 using vf = __m256;
 inline vf vzero() { return _mm256_setzero_ps(); }
 inline vf vset1(float x) { return _mm256_set1_ps(x); }
@@ -74,29 +54,16 @@ inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
-inline vf vexp2(vf x) {
-  x = _mm256_min_ps(_mm256_set1_ps(127.0f), _mm256_max_ps(_mm256_set1_ps(-127.0f), x));
-  const vf n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const vf f = _mm256_mul_ps(_mm256_sub_ps(x, n), _mm256_set1_ps(0.6931471805599453f));
-  vf r = _mm256_set1_ps(1.0f / 5040);
-  r = _mm256_fmadd_ps(r, f, _mm256_set1_ps(1.0f / 720));
-  r = _mm256_fmadd_ps(r, f, _mm256_set1_ps(1.0f / 120));
-  r = _mm256_fmadd_ps(r, f, _mm256_set1_ps(1.0f / 24));
-  r = _mm256_fmadd_ps(r, f, _mm256_set1_ps(1.0f / 6));
-  r = _mm256_fmadd_ps(r, f, _mm256_set1_ps(0.5f));
-  r = _mm256_fmadd_ps(r, f, _mm256_set1_ps(1.0f));
-  r = _mm256_fmadd_ps(r, f, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(r, _mm256_castsi256_ps(e));
-}
+using simd::vexp2;
 #include "attention_tiles.inc"
-#pragma GCC pop_options
+LMF_END_TARGET
 }  // namespace attn_avx2
 #endif
 
 // Portable: one float per "vector" (the compiler may still vectorise what it can).
 namespace attn_scalar {
 constexpr int W = 1, RMAX = 4, NVMAX = 4;
+constexpr const char* kName = "scalar";
 using vf = float;
 inline vf vzero() { return 0.0f; }
 inline vf vset1(float x) { return x; }
@@ -111,18 +78,13 @@ inline vf vexp2(vf x) { return std::exp2(x); }
 #include "attention_tiles.inc"
 }  // namespace attn_scalar
 
-namespace {
-
-enum class Tier { avx512, avx2, scalar };
-
-Tier tier() {
-#if LMF_ATTN_X86
-  const CpuFeatures& f = cpu_features();
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma) return Tier::avx512;
-  if (f.avx2 && f.fma) return Tier::avx2;
+#if !LMF_TIER_REGIONS
+// Without tier regions (other architectures, clang) every tier runs the portable tiles.
+namespace attn_avx512 = attn_scalar;
+namespace attn_avx2 = attn_scalar;
 #endif
-  return Tier::scalar;
-}
+
+namespace {
 
 // ---- float64: a plain path in double, one query row (or one key row) at a time. ----
 
@@ -232,13 +194,8 @@ void forward_fast(void* out, void* lse, const void* q, const void* k, const void
   auto qq = static_cast<const T*>(q);
   auto kk = static_cast<const T*>(k);
   auto vv = static_cast<const T*>(v);
-  switch (tier()) {
-#if LMF_ATTN_X86
-    case Tier::avx512: return attn_avx512::forward_tiles<T>(o, l, qq, kk, vv, p);
-    case Tier::avx2: return attn_avx2::forward_tiles<T>(o, l, qq, kk, vv, p);
-#endif
-    default: return attn_scalar::forward_tiles<T>(o, l, qq, kk, vv, p);
-  }
+  pick_tier(attn_avx512::forward_tiles<T>, attn_avx2::forward_tiles<T>, attn_scalar::forward_tiles<T>)(
+      o, l, qq, kk, vv, p);
 }
 
 template <typename T>
@@ -253,13 +210,8 @@ void backward_fast(void* dq, void* dk, void* dv, const void* dout, const void* q
   auto vv = static_cast<const T*>(v);
   auto oo = static_cast<const T*>(out);
   auto l = static_cast<const float*>(lse);
-  switch (tier()) {
-#if LMF_ATTN_X86
-    case Tier::avx512: return attn_avx512::backward_tiles<T>(a, b, c, g, qq, kk, vv, oo, l, ws, p);
-    case Tier::avx2: return attn_avx2::backward_tiles<T>(a, b, c, g, qq, kk, vv, oo, l, ws, p);
-#endif
-    default: return attn_scalar::backward_tiles<T>(a, b, c, g, qq, kk, vv, oo, l, ws, p);
-  }
+  pick_tier(attn_avx512::backward_tiles<T>, attn_avx2::backward_tiles<T>, attn_scalar::backward_tiles<T>)(
+      a, b, c, g, qq, kk, vv, oo, l, ws, p);
 }
 
 }  // namespace
@@ -278,13 +230,7 @@ void attention_forward_cpu(void* out, void* lse, const void* q, const void* k, c
 
 int64_t attention_backward_workspace(const AttentionParams& p) {
   if (p.dtype == DType::f64) return 0;
-  switch (tier()) {
-#if LMF_ATTN_X86
-    case Tier::avx512: return attn_avx512::backward_workspace(p);
-    case Tier::avx2: return attn_avx2::backward_workspace(p);
-#endif
-    default: return attn_scalar::backward_workspace(p);
-  }
+  return pick_tier(attn_avx512::backward_workspace, attn_avx2::backward_workspace, attn_scalar::backward_workspace)(p);
 }
 
 void attention_backward_cpu(void* dq, void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v,
@@ -301,11 +247,7 @@ void attention_backward_cpu(void* dq, void* dk, void* dv, const void* dout, cons
 }
 
 const char* attention_kernel_name() {
-  switch (tier()) {
-    case Tier::avx512: return "avx512";
-    case Tier::avx2: return "avx2";
-    default: return "scalar";
-  }
+  return pick_tier(attn_avx512::kName, attn_avx2::kName, attn_scalar::kName);
 }
 
 }  // namespace lmf::kernels

@@ -117,7 +117,7 @@ __global__ void __launch_bounds__(kThreads) fwd_tc(T* __restrict__ out, float* _
       for (int c = 0; c < 4; ++c) {
         const int u = c >> 1, jl = n * 8 + 2 * t + (c & 1), j = j0 + jl;
         float x = s[n][c] * p.scale_log2;
-        if (p.alibi) x -= slope * static_cast<float>(pos[u] - j);
+        if (p.alibi) x -= slope * static_cast<float>(pos[u] - j);  // exact distance, one rounding: as attention_tiles.inc
         if (need_mask && !visible(p, pos[u], j, doc[u], p.docs ? dk[jl] : 0)) x = -INFINITY;
         s[n][c] = x;
         mx[u] = fmaxf(mx[u], x);
@@ -435,16 +435,16 @@ void check_params(const AttentionParams& a) {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
+// The kernels the last forward and backward of this thread ran (attention_cuda_last_kernel), so that a test
+// can tell that an unaligned input really took the simple kernels.
+thread_local const char* g_last_kernel[2] = {"", ""};
+
 bool tensor_core_ok(const AttentionParams& a) { return (a.dtype == DType::bf16 || a.dtype == DType::f16) && (a.D == 64 || a.D == 128); }
 
 template <typename T, int D>
 void launch_fwd_tc(void* out, void* lse, const void* q, const void* k, const void* v, const Dev& d, cudaStream_t st) {
   constexpr int smem = fwd_smem_bytes<D>();
-  static bool attr = false;  // once per instantiation; racing first calls set the same value
-  if (!attr) {
-    cudaFuncSetAttribute(fwd_tc<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    attr = true;
-  }
+  allow_dynamic_smem(reinterpret_cast<const void*>(&fwd_tc<T, D>), smem, "the tensor-core forward kernel");
   const dim3 grid(d.B * d.H, (d.Tq + 63) / 64);
   fwd_tc<T, D><<<grid, kThreads, smem, st>>>(static_cast<T*>(out), static_cast<float*>(lse), static_cast<const T*>(q),
                                                static_cast<const T*>(k), static_cast<const T*>(v), d);
@@ -465,10 +465,12 @@ void forward_typed(void* out, void* lse, const void* q, const void* k, const voi
                    cudaStream_t st) {
   if constexpr (!std::is_same<T, float>::value) {
     if (tensor_core_ok(a) && aligned16(out) && aligned16(q) && aligned16(k) && aligned16(v)) {
+      g_last_kernel[0] = "tensor-core";
       if (a.D == 64) return launch_fwd_tc<T, 64>(out, lse, q, k, v, d, st);
       return launch_fwd_tc<T, 128>(out, lse, q, k, v, d, st);
     }
   }
+  g_last_kernel[0] = "simple";
   launch_fwd_simple<T>(out, lse, q, k, v, d, st);
 }
 
@@ -485,6 +487,7 @@ void backward_typed(void* dq, void* dk, void* dv, const void* dout, const void* 
   const int wpb = 4;
   const unsigned nb = static_cast<unsigned>((rows + wpb - 1) / wpb);
   if (rows == 0) tc = false;  // no queries: the simple dk/dv kernel writes the zeros
+  g_last_kernel[1] = tc ? "tensor-core" : "simple";
   if (rows > 0) {
     bwd_pre<T><<<nb, 32 * wpb, 0, st>>>(di, tc ? acc : nullptr, static_cast<const T*>(dout), static_cast<const T*>(out), rows, d.D);
     check_launch("backward preprocess launch");
@@ -545,5 +548,7 @@ void attention_backward_cuda(void* dq, void* dk, void* dv, const void* dout, con
 }
 
 const char* attention_cuda_kernel_name(const AttentionParams& p) { return tensor_core_ok(p) ? "tensor-core" : "simple"; }
+
+const char* attention_cuda_last_kernel(bool backward) { return g_last_kernel[backward ? 1 : 0]; }
 
 }  // namespace lmf::kernels

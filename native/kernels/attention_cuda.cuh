@@ -12,6 +12,9 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "../core/error.h"
 #include "attention.h"
@@ -34,6 +37,28 @@ struct Dev {
 inline void check_launch(const char* what) {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) LMF_THROW(internal, "attention", what << ": " << cudaGetErrorString(e));
+}
+
+// Lets `kernel` launch with `bytes` of dynamic shared memory (above 48 KiB a kernel must opt in). The
+// attribute belongs to the device current at the call, so it is set once per (kernel, device): a process
+// that runs attention on a second GPU sets it there too. A device that refuses (less shared memory per
+// block than the kernel needs) is a DeviceError naming the kernel, not a launch failure later.
+inline void allow_dynamic_smem(const void* kernel, int bytes, const char* what) {
+  static std::mutex mu;
+  static std::vector<std::pair<const void*, int>> done;
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e != cudaSuccess) LMF_THROW(internal, "attention", what << ": cudaGetDevice failed: " << cudaGetErrorString(e));
+  std::lock_guard<std::mutex> lock(mu);
+  for (const auto& d : done)
+    if (d.first == kernel && d.second == dev) return;
+  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear it, so that the next launch does not report it
+    LMF_THROW(device, "attention", what << " needs " << bytes << " bytes of shared memory per block, which device " << dev
+                                        << " refuses: " << cudaGetErrorString(e));
+  }
+  done.emplace_back(kernel, dev);
 }
 
 // ---- element types ----

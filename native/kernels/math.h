@@ -6,25 +6,30 @@
 
 #if defined(__CUDACC__)
 #define LMF_HD __host__ __device__ __forceinline__
+#define LMF_HDT __host__ __device__ __forceinline__
 #else
 #define LMF_HD inline
+// Always inlined on the host too: for formulas that must vectorise inside the CPU loops that call them.
+#define LMF_HDT __attribute__((always_inline)) inline
 #endif
 
 namespace lmf::math {
 
-// bfloat16: the upper half of a float32; rounding to nearest even, NaN kept a (quiet) NaN.
-LMF_HD float bf16_to_f32(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
+// bfloat16: the upper half of a float32. The one rounding from fp32 of the library (CPU loops, CUDA
+// kernels; simd.h's vector store matches it bit for bit): to nearest even, NaN kept a quiet NaN (its
+// payload's top bits kept), subnormals kept. Branch-free, so that a CPU loop of it vectorises.
+LMF_HDT float bf16_to_f32(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
   float f;
   std::memcpy(&f, &u, 4);
   return f;
 }
-LMF_HD uint16_t f32_to_bf16(float f) {
+LMF_HDT uint16_t f32_to_bf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (u >> 16) | 0x40u;
+  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
 // IEEE half precision, with subnormals, infinities and NaN; rounding to nearest even.
@@ -101,17 +106,11 @@ LMF_HD float uniform01(uint32_t x) { return static_cast<float>(x >> 8) * (1.0f /
 // ---------------------------------------------------------------------------------------------------
 // Formulas of the elementwise and activation families, written once for both twins. C is the compute
 // type (float, or double for float64 data); Fn supplies exp/sigmoid/erf, so that the CPU twin passes its
-// vectorisable approximations (vmath.h) and the CUDA twin the device's libm.
+// vectorisable approximations (simd.h's vmath) and the CUDA twin the device's libm.
 #include "activation.h"
 #include "elementwise.h"
 
 namespace lmf::math {
-
-#if defined(__CUDACC__)
-#define LMF_HDT __host__ __device__ __forceinline__
-#else
-#define LMF_HDT __attribute__((always_inline)) inline
-#endif
 
 template <kernels::UnaryOp OP, typename C>
 LMF_HDT C unary_op(C x) {

@@ -2,21 +2,23 @@
 // keeps both FMA ports busy within 16 registers.
 #include <algorithm>
 
+#include "../runtime/cpu_features.h"
 #include "matmul_ukernels.h"
+#include "simd.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if LMF_X86_TIERS
 #include "matmul_x86.h"
 #endif
 
 namespace lmf::kernels::gemm {
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if LMF_X86_TIERS
 namespace {
 
 constexpr int MR = 6, NR = 16;
 
-__attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const void* a_, const void* b_, float* c,
-                                                      int64_t ldc, float alpha, float beta) {
+LMF_TARGET_AVX2 void ukernel_avx2(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, float alpha,
+                                  float beta) {
   const float* a = static_cast<const float*>(a_);
   const float* b = static_cast<const float*>(b_);
   __m256 acc[MR][2];
@@ -50,16 +52,13 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const void* a_
 
 template <DType D> struct Wide8;
 template <> struct Wide8<DType::f32> {
-  __attribute__((target("avx2,fma"))) static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+  LMF_TARGET_AVX2 static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
 };
 template <> struct Wide8<DType::bf16> {
-  __attribute__((target("avx2,fma"))) static __m256 load(const uint16_t* p) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
+  LMF_TARGET_AVX2 static __m256 load(const uint16_t* p) { return simd::bf16x8_load(p); }
 };
 template <> struct Wide8<DType::f16> {
-  __attribute__((target("avx2,fma,f16c"))) static __m256 load(const uint16_t* p) {
+  LMF_TARGET_AVX2 static __m256 load(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
 };
@@ -68,8 +67,7 @@ template <> struct Wide8<DType::f16> {
 // k contiguous (row-major A, transposed B): 8 x 8 register transposes instead of a strided scalar loop.
 // Groups narrower than 8 lanes (the last rows of a 6-row panel) are stored with a lane mask.
 template <int R, DType D>
-__attribute__((target("avx2,fma,f16c"))) void pack_transpose(void* dst_, const void* src_, int64_t si, int64_t n,
-                                                             int64_t kc) {
+LMF_TARGET_AVX2 void pack_transpose(void* dst_, const void* src_, int64_t si, int64_t n, int64_t kc) {
   using T = typename Elem<D>::T;
   float* dst = static_cast<float*>(dst_);
   const T* src = static_cast<const T*>(src_);
@@ -102,8 +100,7 @@ __attribute__((target("avx2,fma,f16c"))) void pack_transpose(void* dst_, const v
 
 // i contiguous, fp32: straight copies, k outer so the source rows are read front to back.
 template <int R>
-__attribute__((target("avx2,fma"))) void pack_copy_f32(float* dst, const float* src, int64_t sk, int64_t n,
-                                                       int64_t kc) {
+LMF_TARGET_AVX2 void pack_copy_f32(float* dst, const float* src, int64_t sk, int64_t n, int64_t kc) {
   static_assert(R % 8 == 0, "full-vector copy");
   const int64_t full = n / R, rem = n - full * R;
   for (int64_t k = 0; k < kc; ++k) {
@@ -129,7 +126,7 @@ void pack_avx2(void* dst, const void* src, int64_t si, int64_t sk, int64_t n, in
 
 }  // namespace
 
-bool kernels_avx2(DType, bool f16c, KernelSet& ks) {
+void kernels_avx2(DType, KernelSet& ks) {
   ks.name = "avx2-6x16";
   ks.mr = MR;
   ks.nr = NR;
@@ -143,16 +140,15 @@ bool kernels_avx2(DType, bool f16c, KernelSet& ks) {
   ks.pack_a[1] = pack_avx2<MR, DType::bf16>;
   ks.pack_b[0] = pack_avx2<NR, DType::f32>;
   ks.pack_b[1] = pack_avx2<NR, DType::bf16>;
-  if (f16c) {  // vcvtph2ps is a separate feature flag; without it f16 keeps the portable packer
+  if (cpu_features().f16c) {  // vcvtph2ps is a separate feature flag; without it f16 keeps the portable packer
     ks.pack_a[2] = pack_avx2<MR, DType::f16>;
     ks.pack_b[2] = pack_avx2<NR, DType::f16>;
   }
-  return true;
 }
 
 #else
 
-bool kernels_avx2(DType, bool, KernelSet&) { return false; }
+void kernels_avx2(DType dt, KernelSet& ks) { kernels_portable(dt, ks); }
 
 #endif
 

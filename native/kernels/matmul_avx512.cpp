@@ -10,23 +10,25 @@
 
 #include <algorithm>
 
+#include "../runtime/cpu_features.h"
 #include "matmul_ukernels.h"
+#include "simd.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if LMF_X86_TIERS
 #include "matmul_x86.h"
 #endif
 
 namespace lmf::kernels::gemm {
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if LMF_X86_TIERS
 namespace {
 
 constexpr int MR = 14, NR = 32;
 
-#define LMF_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
-#define LMF_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx512bf16")))
+// The AVX-512 tier plus AVX512-BF16 (vdpbf16ps), which kernels_avx512 checks before using it.
+#define LMF_AVX512BF16 __attribute__((target(LMF_ISA_AVX512 ",avx512bf16")))
 
-LMF_AVX512 inline void store_tile(__m512 (&acc)[MR][2], float* c, int64_t ldc, float alpha, float beta) {
+LMF_TARGET_AVX512 inline void store_tile(__m512 (&acc)[MR][2], float* c, int64_t ldc, float alpha, float beta) {
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (beta == 0.0f) {
 #pragma GCC unroll 14
@@ -46,7 +48,7 @@ LMF_AVX512 inline void store_tile(__m512 (&acc)[MR][2], float* c, int64_t ldc, f
 
 // The C tile is touched only after the k loop; fetching it now hides the miss (C comes from L2 or beyond
 // when K is split into blocks, and every output line is written).
-LMF_AVX512 inline void prefetch_tile(float* c, int64_t ldc) {
+LMF_TARGET_AVX512 inline void prefetch_tile(float* c, int64_t ldc) {
 #pragma GCC unroll 14
   for (int i = 0; i < MR; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
@@ -54,8 +56,8 @@ LMF_AVX512 inline void prefetch_tile(float* c, int64_t ldc) {
   }
 }
 
-LMF_AVX512 void ukernel_avx512(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, float alpha,
-                               float beta) {
+LMF_TARGET_AVX512 void ukernel_avx512(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc,
+                                      float alpha, float beta) {
   const float* a = static_cast<const float*>(a_);
   const float* b = static_cast<const float*>(b_);
   __m512 acc[MR][2];
@@ -103,24 +105,18 @@ LMF_AVX512BF16 void ukernel_avx512_bf16(int64_t kp, const void* a_, const void* 
 // Loads that widen f32/bf16/f16 to fp32 lanes (vcvtph2ps for f16 is part of AVX512F and F16C).
 template <DType D> struct Wide;
 template <> struct Wide<DType::f32> {
-  LMF_AVX512 static __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-  LMF_AVX512 static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+  LMF_TARGET_AVX512 static __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  LMF_TARGET_AVX512 static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 };
 template <> struct Wide<DType::bf16> {
-  LMF_AVX512 static __m512 load16(const uint16_t* p, __mmask16 m) {
-    const __m256i h = _mm256_maskz_loadu_epi16(m, p);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  }
-  LMF_AVX512 static __m256 load8(const uint16_t* p) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
+  LMF_TARGET_AVX512 static __m512 load16(const uint16_t* p, __mmask16 m) { return simd::bf16x16_load(p, m); }
+  LMF_TARGET_AVX512 static __m256 load8(const uint16_t* p) { return simd::bf16x8_load(p); }
 };
 template <> struct Wide<DType::f16> {
-  LMF_AVX512 static __m512 load16(const uint16_t* p, __mmask16 m) {
+  LMF_TARGET_AVX512 static __m512 load16(const uint16_t* p, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
   }
-  LMF_AVX512 static __m256 load8(const uint16_t* p) {
+  LMF_TARGET_AVX512 static __m256 load8(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
 };
@@ -129,7 +125,7 @@ template <> struct Wide<DType::f16> {
 // (k contiguous: row-major A, and the transposed B of backward passes): 8 x 8 in-register transposes,
 // which move a value in about a quarter of a cycle where a scalar loop needs one or more.
 template <int R, DType D>
-LMF_AVX512 void pack_copy(float* dst, const typename Elem<D>::T* src, int64_t sk, int64_t n, int64_t kc) {
+LMF_TARGET_AVX512 void pack_copy(float* dst, const typename Elem<D>::T* src, int64_t sk, int64_t n, int64_t kc) {
   // k outer: each source row segment is read once, front to back, which the hardware prefetcher
   // follows; panel-outer order would walk the source with a stride of sk and measured 5-10% slower.
   const int64_t full = n / R, rem = n - full * R;
@@ -159,7 +155,7 @@ LMF_AVX512 void pack_copy(float* dst, const typename Elem<D>::T* src, int64_t sk
 
 // D names the source dtype; D = f32 also moves bf16 k pairs, which are 32-bit units.
 template <int R, DType D, typename T>
-LMF_AVX512 void pack_transpose(float* dst, const T* src, int64_t si, int64_t n, int64_t kc) {
+LMF_TARGET_AVX512 void pack_transpose(float* dst, const T* src, int64_t si, int64_t n, int64_t kc) {
   const int64_t k8 = kc & ~int64_t(7);
   for (int64_t p = 0; p < n; p += R, dst += kc * R) {
     const int rn = static_cast<int>(n - p < R ? n - p : R);
@@ -184,7 +180,7 @@ LMF_AVX512 void pack_transpose(float* dst, const T* src, int64_t si, int64_t n, 
 }
 
 template <int R, DType D>
-LMF_AVX512 void pack_wide(void* dst, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
+LMF_TARGET_AVX512 void pack_wide(void* dst, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
   using T = typename Elem<D>::T;
   const T* src = static_cast<const T*>(src_);
   if (si == 1)
@@ -198,7 +194,7 @@ LMF_AVX512 void pack_wide(void* dst, const void* src_, int64_t si, int64_t sk, i
 // bf16 k-pair packers for the dot kernel. Copy case: zero-extend row k and shift row k+1 into the high
 // halves. Transpose case: a pair is already one aligned 32-bit unit, so it is the fp32 transpose.
 template <int R>
-LMF_AVX512 void pack_pairs(void* dst_, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
+LMF_TARGET_AVX512 void pack_pairs(void* dst_, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
   const uint16_t* src = static_cast<const uint16_t*>(src_);
   const int64_t kp = (kc + 1) / 2;
   if (sk == 1 && si % 2 == 0 && reinterpret_cast<uintptr_t>(src) % 4 == 0 && kc % 2 == 0) {
@@ -232,20 +228,9 @@ LMF_AVX512 void pack_pairs(void* dst_, const void* src_, int64_t si, int64_t sk,
   }
 }
 
-// Rounds 16 fp32 lanes to bf16 exactly as math::f32_to_bf16 (nearest even, NaN kept quiet), which
-// vcvtneps2bf16 would not match for subnormals (it flushes them).
-LMF_AVX512 inline __m256i round_bf16(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-  return _mm512_cvtepi32_epi16(r);
-}
-
 template <DType D>
-LMF_AVX512 void epilogue_avx512(void* c_, const float* src, int64_t n, float beta, const void* bias_,
-                                const void* res_) {
+LMF_TARGET_AVX512 void epilogue_avx512(void* c_, const float* src, int64_t n, float beta, const void* bias_,
+                                       const void* res_) {
   using T = typename Elem<D>::T;
   T* c = static_cast<T*>(c_);
   const T* bias = static_cast<const T*>(bias_);
@@ -260,7 +245,7 @@ LMF_AVX512 void epilogue_avx512(void* c_, const float* src, int64_t n, float bet
     if constexpr (D == DType::f32) {
       _mm512_mask_storeu_ps(c + j, m, v);
     } else if constexpr (D == DType::bf16) {
-      _mm256_mask_storeu_epi16(c + j, m, round_bf16(v));
+      simd::bf16x16_store(c + j, v, m);
     } else {
       _mm256_mask_storeu_epi16(c + j, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
@@ -269,7 +254,7 @@ LMF_AVX512 void epilogue_avx512(void* c_, const float* src, int64_t n, float bet
 
 }  // namespace
 
-bool kernels_avx512(DType dt, bool bf16_dot, KernelSet& ks) {
+void kernels_avx512(DType dt, KernelSet& ks) {
   ks.mr = MR;
   ks.nr = NR;
   // Zen 5 (48 KB L1d, 1 MB L2): KC = 384 keeps a B micro-panel (48 KB) streaming through L1 with the
@@ -288,7 +273,7 @@ bool kernels_avx512(DType dt, bool bf16_dot, KernelSet& ks) {
   ks.epilogue[0] = epilogue_avx512<DType::f32>;
   ks.epilogue[1] = epilogue_avx512<DType::bf16>;
   ks.epilogue[2] = epilogue_avx512<DType::f16>;
-  if (dt == DType::bf16 && bf16_dot) {
+  if (dt == DType::bf16 && cpu_features().avx512bf16) {
     ks.name = "avx512bf16-14x32";
     ks.dot = true;
     ks.kc = 768;
@@ -300,12 +285,11 @@ bool kernels_avx512(DType dt, bool bf16_dot, KernelSet& ks) {
     ks.dot = false;
     ks.ukernel = ukernel_avx512;
   }
-  return true;
 }
 
 #else
 
-bool kernels_avx512(DType, bool, KernelSet&) { return false; }
+void kernels_avx512(DType dt, KernelSet& ks) { kernels_portable(dt, ks); }
 
 #endif
 

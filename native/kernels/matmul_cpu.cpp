@@ -9,10 +9,10 @@
 #include <memory>
 
 #include "../core/error.h"
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "matmul.h"
 #include "matmul_ukernels.h"
+#include "simd.h"
 
 namespace lmf::kernels {
 namespace {
@@ -51,13 +51,10 @@ Scratch& scratch() {
 }
 
 KernelSet select_kernels(DType dt) {
-  const CpuFeatures& f = cpu_features();
   KernelSet ks;
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && gemm::kernels_avx512(dt, f.avx512bf16, ks))
-    return ks;
-  if (f.avx2 && f.fma && gemm::kernels_avx2(dt, f.f16c, ks)) return ks;
-  if (f.neon && gemm::kernels_neon(dt, ks)) return ks;
-  gemm::kernels_portable(dt, ks);
+  const gemm::KernelsFn fill =
+      pick_tier<gemm::KernelsFn>(gemm::kernels_avx512, gemm::kernels_avx2, gemm::kernels_neon, gemm::kernels_portable);
+  fill(dt, ks);
   return ks;
 }
 

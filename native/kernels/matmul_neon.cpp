@@ -43,7 +43,7 @@ void ukernel_neon(int64_t kc, const void* a_, const void* b_, float* c, int64_t 
 
 }  // namespace
 
-bool kernels_neon(DType, KernelSet& ks) {
+void kernels_neon(DType, KernelSet& ks) {
   ks.name = "neon-8x12";
   ks.mr = MR;
   ks.nr = NR;
@@ -53,12 +53,11 @@ bool kernels_neon(DType, KernelSet& ks) {
   ks.dot = false;
   ks.ukernel = ukernel_neon;
   fill_generic_packers<MR, NR>(ks);
-  return true;
 }
 
 #else
 
-bool kernels_neon(DType, KernelSet&) { return false; }
+void kernels_neon(DType dt, KernelSet& ks) { kernels_portable(dt, ks); }
 
 #endif
 

@@ -36,10 +36,13 @@ struct KernelSet {
   EpilogueFn epilogue[3] = {};
 };
 
-// Each returns false (leaving ks untouched) when the tier is not compiled for this architecture.
-bool kernels_avx512(DType dt, bool bf16_dot, KernelSet& ks);
-bool kernels_avx2(DType dt, bool f16c, KernelSet& ks);
-bool kernels_neon(DType dt, KernelSet& ks);
+// One filler per tier, picked by matmul_cpu.cpp with simd.h's pick_tier. Each reads the extra features it
+// may use (AVX512-BF16, F16C) from cpu_features(). A tier not compiled for this architecture is never
+// picked; its filler gives the portable set.
+using KernelsFn = void (*)(DType dt, KernelSet& ks);
+void kernels_avx512(DType dt, KernelSet& ks);
+void kernels_avx2(DType dt, KernelSet& ks);
+void kernels_neon(DType dt, KernelSet& ks);
 void kernels_portable(DType dt, KernelSet& ks);
 
 template <DType D> struct Elem;

@@ -1,12 +1,12 @@
-// x86 helpers shared by the AVX2 and AVX-512 GEMM packers. Compiled for AVX2+FMA, a subset of what the
-// AVX-512 tier enables, so the AVX-512 functions inline it too.
+// x86 helpers shared by the AVX2 and AVX-512 GEMM packers. Compiled for the AVX2 tier, a subset of what
+// the AVX-512 tier enables, so the AVX-512 functions inline it too.
 #pragma once
-#include <immintrin.h>
+#include "simd.h"
 
 namespace lmf::kernels::gemm {
 
 // Transposes an 8 x 8 block of floats held in eight ymm registers.
-__attribute__((target("avx2,fma"))) inline void transpose8(__m256 (&r)[8]) {
+LMF_TARGET_AVX2 inline void transpose8(__m256 (&r)[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
   const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);

@@ -1,14 +1,14 @@
 // CPU twin of norm.h: one row per iteration, the row kept in L1 between its passes; the per-row loops are
-// compiled for AVX-512, AVX2+FMA and the portable baseline and picked at run time (see activation_cpu.cpp).
+// compiled for AVX-512, AVX2+FMA and the portable baseline and picked at run time (simd.h).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
 #include "../runtime/thread_pool.h"
-#include "vmath.h"
 #include "dtype_io.h"
 #include "norm.h"
+#include "simd.h"
 
 
 namespace lmf::kernels {
@@ -153,48 +153,36 @@ LMF_AI void bwd_rows_impl(T* __restrict dx, acc_t<T>* __restrict pw, acc_t<T>* _
 
 template <class T, bool RMS, bool RES, bool BIAS> LMF_FLAT void fwd_portable(LMF_FWD_ARGS) { fwd_rows_impl<T, RMS, RES, BIAS>(LMF_FWD_PASS); }
 template <class T, bool RMS, bool DSUM> LMF_FLAT void bwd_portable(LMF_BWD_ARGS) { bwd_rows_impl<T, RMS, DSUM>(LMF_BWD_PASS); }
-#if LMF_HAVE_X86_TIERS
 template <class T, bool RMS, bool RES, bool BIAS> LMF_T512 void fwd_512(LMF_FWD_ARGS) { fwd_rows_impl<T, RMS, RES, BIAS>(LMF_FWD_PASS); }
 template <class T, bool RMS, bool DSUM> LMF_T512 void bwd_512(LMF_BWD_ARGS) { bwd_rows_impl<T, RMS, DSUM>(LMF_BWD_PASS); }
 template <class T, bool RMS, bool RES, bool BIAS> LMF_T256 void fwd_256(LMF_FWD_ARGS) { fwd_rows_impl<T, RMS, RES, BIAS>(LMF_FWD_PASS); }
 template <class T, bool RMS, bool DSUM> LMF_T256 void bwd_256(LMF_BWD_ARGS) { bwd_rows_impl<T, RMS, DSUM>(LMF_BWD_PASS); }
-#endif
 
 template <class T> using FwdFn = void (*)(LMF_FWD_ARGS);
 template <class T> using BwdFn = void (*)(LMF_BWD_ARGS);
 
+// float64 runs the portable build alone: its libm calls do not vectorise.
 template <class T, bool RMS, bool RES, bool BIAS>
-FwdFn<T> pick_fwd3(int tier) {
-#if LMF_HAVE_X86_TIERS
-  if constexpr (!std::is_same_v<T, double>) {
-    if (tier == 2) return fwd_512<T, RMS, RES, BIAS>;
-    if (tier == 1) return fwd_256<T, RMS, RES, BIAS>;
-  }
-#endif
-  (void)tier;
-  return fwd_portable<T, RMS, RES, BIAS>;
+FwdFn<T> pick_fwd3() {
+  if constexpr (std::is_same_v<T, double>) return fwd_portable<T, RMS, RES, BIAS>;
+  else
+    return pick_tier<FwdFn<T>>(fwd_512<T, RMS, RES, BIAS>, fwd_256<T, RMS, RES, BIAS>, fwd_portable<T, RMS, RES, BIAS>);
 }
 template <class T>
-FwdFn<T> pick_fwd(int tier, bool rms, bool res, bool bias) {
-  if (rms) return res ? pick_fwd3<T, true, true, false>(tier) : pick_fwd3<T, true, false, false>(tier);
-  if (res) return bias ? pick_fwd3<T, false, true, true>(tier) : pick_fwd3<T, false, true, false>(tier);
-  return bias ? pick_fwd3<T, false, false, true>(tier) : pick_fwd3<T, false, false, false>(tier);
+FwdFn<T> pick_fwd(bool rms, bool res, bool bias) {
+  if (rms) return res ? pick_fwd3<T, true, true, false>() : pick_fwd3<T, true, false, false>();
+  if (res) return bias ? pick_fwd3<T, false, true, true>() : pick_fwd3<T, false, true, false>();
+  return bias ? pick_fwd3<T, false, false, true>() : pick_fwd3<T, false, false, false>();
 }
 template <class T, bool RMS, bool DSUM>
-BwdFn<T> pick_bwd2(int tier) {
-#if LMF_HAVE_X86_TIERS
-  if constexpr (!std::is_same_v<T, double>) {
-    if (tier == 2) return bwd_512<T, RMS, DSUM>;
-    if (tier == 1) return bwd_256<T, RMS, DSUM>;
-  }
-#endif
-  (void)tier;
-  return bwd_portable<T, RMS, DSUM>;
+BwdFn<T> pick_bwd2() {
+  if constexpr (std::is_same_v<T, double>) return bwd_portable<T, RMS, DSUM>;
+  else return pick_tier<BwdFn<T>>(bwd_512<T, RMS, DSUM>, bwd_256<T, RMS, DSUM>, bwd_portable<T, RMS, DSUM>);
 }
 template <class T>
-BwdFn<T> pick_bwd(int tier, bool rms, bool dsum) {
-  if (rms) return dsum ? pick_bwd2<T, true, true>(tier) : pick_bwd2<T, true, false>(tier);
-  return dsum ? pick_bwd2<T, false, true>(tier) : pick_bwd2<T, false, false>(tier);
+BwdFn<T> pick_bwd(bool rms, bool dsum) {
+  if (rms) return dsum ? pick_bwd2<T, true, true>() : pick_bwd2<T, true, false>();
+  return dsum ? pick_bwd2<T, false, true>() : pick_bwd2<T, false, false>();
 }
 
 template <class G>
@@ -217,7 +205,7 @@ void norm_forward_cpu(void* y, void* sum, void* mean, void* rstd, const void* x,
   dispatch_norm(dtype, op, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using C = acc_t<T>;
-    const FwdFn<T> f = pick_fwd<T>(simd_tier(), p.rms, r != nullptr, !p.rms && b != nullptr);
+    const FwdFn<T> f = pick_fwd<T>(p.rms, r != nullptr, !p.rms && b != nullptr);
     parallel_for(p.rows, rows_grain(p.D), [&](int64_t r0, int64_t r1, int) {
       f(static_cast<T*>(y), static_cast<T*>(sum), static_cast<C*>(mean), static_cast<C*>(rstd), static_cast<const T*>(x),
         static_cast<const T*>(r), static_cast<const T*>(w), static_cast<const T*>(b), r0, r1, p.D, static_cast<C>(p.eps));
@@ -231,7 +219,7 @@ void norm_backward_cpu(void* dx, void* dw, void* db, const void* dy, const void*
   dispatch_norm(dtype, op, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using C = acc_t<T>;
-    const BwdFn<T> f = pick_bwd<T>(simd_tier(), p.rms, dsum != nullptr);
+    const BwdFn<T> f = pick_bwd<T>(p.rms, dsum != nullptr);
     const int64_t D = p.D;
     // A fixed chunking of the rows (a function of rows only), so dw/db do not depend on the thread count.
     const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(64, p.rows / 8));

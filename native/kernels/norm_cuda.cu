@@ -1,15 +1,16 @@
 // CUDA twin of norm.h. Forward and dx: one block per row (each thread keeps to its own columns, so the
 // residual sum it writes is the value it reads back). dw/db: each chunk of 128 rows writes its partial
 // column sums, then one pass adds the chunks in order in double, so the result does not depend on
-// scheduling (the CPU twin's rule).
+// scheduling (the CPU twin's rule). The chunks are walked by a grid-stride loop over gridDim.y
+// (cuda_launch.cuh's norm_partial_grid), which holds at most 65535 blocks.
 #include "cuda_common.cuh"
+#include "cuda_launch.cuh"
 #include "norm.h"
 
 namespace lmf::kernels {
 namespace {
 
 constexpr int kNormThreads = 256;
-constexpr int64_t kChunkRows = 128;
 
 template <class T, bool RMS>
 __global__ void norm_fwd_kernel(T* y, T* sum, cu::acc_t<T>* mean, cu::acc_t<T>* rstd, const T* x, const T* r, const T* w, const T* b,
@@ -78,20 +79,23 @@ __global__ void norm_dx_kernel(T* dx, const T* dy, const T* dsum, const T* s, co
 // Partial column sums of dy * xhat and dy over one chunk of rows: pw/pb are [chunks, D].
 template <class T, bool RMS>
 __global__ void norm_dwdb_partial(cu::acc_t<T>* pw, cu::acc_t<T>* pb, const T* dy, const T* s, const cu::acc_t<T>* mean,
-                                  const cu::acc_t<T>* rstd, int64_t rows, int64_t D) {
+                                  const cu::acc_t<T>* rstd, int64_t rows, int64_t chunks, int64_t D) {
   using C = cu::acc_t<T>;
   const int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (j >= D) return;
-  const int64_t r0 = blockIdx.y * kChunkRows, r1 = r0 + kChunkRows < rows ? r0 + kChunkRows : rows;
-  C aw = 0, ab = 0;
-  for (int64_t row = r0; row < r1; ++row) {
-    const C gy = cu::ld(dy, row * D + j);
-    const C xh = (C(cu::ld(s, row * D + j)) - (RMS ? C(0) : mean[row])) * rstd[row];
-    aw += gy * xh;
-    ab += gy;
+  for (int64_t c = blockIdx.y; c < chunks; c += gridDim.y) {
+    int64_t r0, r1;
+    launch::norm_chunk_rows(c, rows, r0, r1);
+    C aw = 0, ab = 0;
+    for (int64_t row = r0; row < r1; ++row) {
+      const C gy = cu::ld(dy, row * D + j);
+      const C xh = (C(cu::ld(s, row * D + j)) - (RMS ? C(0) : mean[row])) * rstd[row];
+      aw += gy * xh;
+      ab += gy;
+    }
+    pw[c * D + j] = aw;
+    pb[c * D + j] = ab;
   }
-  pw[blockIdx.y * D + j] = aw;
-  pb[blockIdx.y * D + j] = ab;
 }
 
 template <class T>
@@ -134,7 +138,8 @@ void norm_backward_cuda(void* dx, void* dw, void* db, const void* dy, const void
   cu::dispatch_float(dtype, op, [&](auto tag) {
     using T = decltype(tag);
     using C = cu::acc_t<T>;
-    const int64_t chunks = p.rows == 0 ? 0 : (p.rows + kChunkRows - 1) / kChunkRows;
+    const launch::NormPartialGrid pg = launch::norm_partial_grid(p.rows, p.D);
+    const int64_t chunks = pg.chunks;
     if (p.rows > 0) {
       auto dx_args = [&](auto kernel) {
         kernel<<<static_cast<unsigned>(p.rows), kNormThreads, 0, stream>>>(static_cast<T*>(dx), static_cast<const T*>(dy),
@@ -149,10 +154,10 @@ void norm_backward_cuda(void* dx, void* dw, void* db, const void* dy, const void
     C* pw = part.as<C>();
     C* pb = pw + (chunks > 0 ? chunks : 1) * p.D;
     if (chunks > 0) {
-      const dim3 grid(static_cast<unsigned>((p.D + 255) / 256), static_cast<unsigned>(chunks));
       auto part_args = [&](auto kernel) {
-        kernel<<<grid, 256, 0, stream>>>(pw, pb, static_cast<const T*>(dy), static_cast<const T*>(s), static_cast<const C*>(mean),
-                                         static_cast<const C*>(rstd), p.rows, p.D);
+        kernel<<<dim3(pg.x, pg.y), launch::kNormColThreads, 0, stream>>>(pw, pb, static_cast<const T*>(dy), static_cast<const T*>(s),
+                                                                         static_cast<const C*>(mean), static_cast<const C*>(rstd), p.rows,
+                                                                         chunks, p.D);
       };
       if (p.rms) part_args(norm_dwdb_partial<T, true>);
       else part_args(norm_dwdb_partial<T, false>);

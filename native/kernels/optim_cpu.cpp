@@ -1,6 +1,6 @@
 // CPU twin of the fused optimizer steps (optim.h). The element rules live in optim_math.h; here they run
 // in plain loops that the compiler vectorises inside drivers compiled for each CPU tier (AVX-512, AVX2+FMA,
-// portable), chosen at run time from cpu_features(). The library is built without -march.
+// portable), picked at run time with simd.h's pick_tier. The library is built without -march.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -10,20 +10,16 @@
 #include <new>
 #include <type_traits>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "optim.h"
 #include "optim_avx512.h"
+#include "simd.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if LMF_X86_TIERS
 // GCC 12 reports its own AVX-512 conversion intrinsics as reading uninitialised values inside
 // target-attributed functions: a known false positive (see matmul_avx512.cpp).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#define LMF_OPT_X86 1
-#define LMF_OPT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-#define LMF_OPT_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 #if defined(__GNUC__)
@@ -48,21 +44,7 @@ namespace {
 constexpr int64_t kChunk = 32768;
 
 LMF_OPT_INLINE float load_g(const float* g, int64_t i) { return g[i]; }
-LMF_OPT_INLINE float load_g(const uint16_t* g, int64_t i) {
-  const uint32_t u = static_cast<uint32_t>(g[i]) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// Round-to-nearest-even bf16 from fp32, branch-free (NaN stays a quiet NaN).
-LMF_OPT_INLINE uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  const uint32_t nan = (u >> 16) | 0x40u;
-  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? nan : r);
-}
+LMF_OPT_INLINE float load_g(const uint16_t* g, int64_t i) { return math::bf16_to_f32(g[i]); }
 
 template <OptimKind K, typename G, bool W16>
 LMF_OPT_INLINE void range_loop(const OptimSlot& s, int64_t b, int64_t e) {
@@ -79,14 +61,14 @@ LMF_OPT_INLINE void range_loop(const OptimSlot& s, int64_t b, int64_t e) {
         sgd_update(wi, load_g(g, i), bi, c);
         w[i] = wi;
         s0[i] = bi;
-        if constexpr (W16) w16[i] = to_bf16(wi);
+        if constexpr (W16) w16[i] = math::f32_to_bf16(wi);
       }
     } else {
       for (int64_t i = b; i < e; ++i) {
         float wi = w[i];
         sgd_plain_update(wi, load_g(g, i), c);
         w[i] = wi;
-        if constexpr (W16) w16[i] = to_bf16(wi);
+        if constexpr (W16) w16[i] = math::f32_to_bf16(wi);
       }
     }
   } else if constexpr (K == OptimKind::adam) {
@@ -97,7 +79,7 @@ LMF_OPT_INLINE void range_loop(const OptimSlot& s, int64_t b, int64_t e) {
       w[i] = wi;
       s0[i] = mi;
       s1[i] = vi;
-      if constexpr (W16) w16[i] = to_bf16(wi);
+      if constexpr (W16) w16[i] = math::f32_to_bf16(wi);
     }
   } else if constexpr (K == OptimKind::lion) {
     const LionCoef c = s.lion;
@@ -106,7 +88,7 @@ LMF_OPT_INLINE void range_loop(const OptimSlot& s, int64_t b, int64_t e) {
       lion_update(wi, load_g(g, i), mi, c);
       w[i] = wi;
       s0[i] = mi;
-      if constexpr (W16) w16[i] = to_bf16(wi);
+      if constexpr (W16) w16[i] = math::f32_to_bf16(wi);
     }
   } else {
     const SophiaCoef c = s.sophia;
@@ -115,7 +97,7 @@ LMF_OPT_INLINE void range_loop(const OptimSlot& s, int64_t b, int64_t e) {
       sophia_update(wi, load_g(g, i), mi, s1[i], c);
       w[i] = wi;
       s0[i] = mi;
-      if constexpr (W16) w16[i] = to_bf16(wi);
+      if constexpr (W16) w16[i] = math::f32_to_bf16(wi);
     }
   }
 }
@@ -138,27 +120,29 @@ LMF_OPT_INLINE void range_any(OptimKind k, const OptimSlot& s, int64_t b, int64_
   }
 }
 
+using RangeFn = void (*)(OptimKind, const OptimSlot&, int64_t, int64_t);
+
 void range_portable(OptimKind k, const OptimSlot& s, int64_t b, int64_t e) { range_any(k, s, b, e); }
-#ifdef LMF_OPT_X86
-LMF_OPT_AVX2 void range_avx2(OptimKind k, const OptimSlot& s, int64_t b, int64_t e) { range_any(k, s, b, e); }
+#if LMF_X86_TIERS
+LMF_TARGET_AVX2 void range_avx2(OptimKind k, const OptimSlot& s, int64_t b, int64_t e) { range_any(k, s, b, e); }
 template <bool GB, bool W16>
-LMF_OPT_AVX512 void adam_avx512(const OptimSlot& s, int64_t b, int64_t e) {
+LMF_TARGET_AVX512 void adam_avx512(const OptimSlot& s, int64_t b, int64_t e) {
   const avx512::AdamVec k = avx512::adam_vec(s.adam);
   int64_t i = b;
   for (; i + 16 <= e; i += 16) {
     __m512 w = _mm512_loadu_ps(s.w + i), m = _mm512_loadu_ps(s.s0 + i), v = _mm512_loadu_ps(s.s1 + i);
-    __m512 g = GB ? avx512::load_bf16(static_cast<const uint16_t*>(s.g) + i) : _mm512_loadu_ps(static_cast<const float*>(s.g) + i);
+    __m512 g = GB ? simd::bf16x16_load(static_cast<const uint16_t*>(s.g) + i) : _mm512_loadu_ps(static_cast<const float*>(s.g) + i);
     g = _mm512_fmadd_ps(k.l2, w, g);
     avx512::moments(g, m, v, k);
     w = avx512::apply(w, m, v, k);
     _mm512_storeu_ps(s.w + i, w);
     _mm512_storeu_ps(s.s0 + i, m);
     _mm512_storeu_ps(s.s1 + i, v);
-    if (W16) avx512::store_bf16(s.w16 + i, w);
+    if (W16) simd::bf16x16_store(s.w16 + i, w);
   }
   if (i < e) range_loop<OptimKind::adam, std::conditional_t<GB, uint16_t, float>, W16>(s, i, e);
 }
-LMF_OPT_AVX512 void range_avx512(OptimKind k, const OptimSlot& s, int64_t b, int64_t e) {
+LMF_TARGET_AVX512 void range_avx512(OptimKind k, const OptimSlot& s, int64_t b, int64_t e) {
   if (k == OptimKind::adam) {
     if (s.g_bf16) {
       if (s.w16) adam_avx512<true, true>(s, b, e); else adam_avx512<true, false>(s, b, e);
@@ -169,20 +153,15 @@ LMF_OPT_AVX512 void range_avx512(OptimKind k, const OptimSlot& s, int64_t b, int
   }
   range_any(k, s, b, e);
 }
+#else
+constexpr RangeFn range_avx512 = range_portable, range_avx2 = range_portable;  // no x86 tiers here: never picked
 #endif
 
-using RangeFn = void (*)(OptimKind, const OptimSlot&, int64_t, int64_t);
-
-RangeFn pick_range() {
-#ifdef LMF_OPT_X86
-  const CpuFeatures& f = cpu_features();
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return range_avx512;
-  if (f.avx2 && f.fma) return range_avx2;
-#endif
-  return range_portable;
-}
+RangeFn pick_range() { return pick_tier<RangeFn>(range_avx512, range_avx2, range_portable); }
 
 // ---- gradient norm: sum of squares in double ----
+
+using SumsqFn = double (*)(const void*, bool, int64_t, int64_t);
 
 double sumsq_portable(const void* g, bool bf16, int64_t b, int64_t e) {
   double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -205,16 +184,16 @@ double sumsq_portable(const void* g, bool bf16, int64_t b, int64_t e) {
   return (a0 + a1) + (a2 + a3);
 }
 
-#ifdef LMF_OPT_X86
-LMF_OPT_AVX512 double sumsq_avx512(const void* g, bool bf16, int64_t b, int64_t e) {
+#if LMF_X86_TIERS
+LMF_TARGET_AVX512 double sumsq_avx512(const void* g, bool bf16, int64_t b, int64_t e) {
   __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd(), a2 = _mm512_setzero_pd(), a3 = _mm512_setzero_pd();
   int64_t i = b;
   for (; i + 32 <= e; i += 32) {
     __m512 x, y;
     if (bf16) {
       const uint16_t* p = static_cast<const uint16_t*>(g) + i;
-      x = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
-      y = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16))), 16));
+      x = simd::bf16x16_load(p);
+      y = simd::bf16x16_load(p + 16);
     } else {
       const float* p = static_cast<const float*>(g) + i;
       x = _mm512_loadu_ps(p);
@@ -233,14 +212,13 @@ LMF_OPT_AVX512 double sumsq_avx512(const void* g, bool bf16, int64_t b, int64_t 
   return r + sumsq_portable(g, bf16, i, e);
 }
 
-LMF_OPT_AVX2 double sumsq_avx2(const void* g, bool bf16, int64_t b, int64_t e) {
+LMF_TARGET_AVX2 double sumsq_avx2(const void* g, bool bf16, int64_t b, int64_t e) {
   __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
   int64_t i = b;
   for (; i + 8 <= e; i += 8) {
     __m256 x;
     if (bf16) {
-      const uint16_t* p = static_cast<const uint16_t*>(g) + i;
-      x = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+      x = simd::bf16x8_load(static_cast<const uint16_t*>(g) + i);
     } else {
       x = _mm256_loadu_ps(static_cast<const float*>(g) + i);
     }
@@ -253,17 +231,11 @@ LMF_OPT_AVX2 double sumsq_avx2(const void* g, bool bf16, int64_t b, int64_t e) {
   _mm256_store_pd(t, _mm256_add_pd(a0, a1));
   return ((t[0] + t[1]) + (t[2] + t[3])) + sumsq_portable(g, bf16, i, e);
 }
+#else
+constexpr SumsqFn sumsq_avx512 = sumsq_portable, sumsq_avx2 = sumsq_portable;  // no x86 tiers here: never picked
 #endif
 
-using SumsqFn = double (*)(const void*, bool, int64_t, int64_t);
-SumsqFn pick_sumsq() {
-#ifdef LMF_OPT_X86
-  const CpuFeatures& f = cpu_features();
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return sumsq_avx512;
-  if (f.avx2 && f.fma) return sumsq_avx2;
-#endif
-  return sumsq_portable;
-}
+SumsqFn pick_sumsq() { return pick_tier<SumsqFn>(sumsq_avx512, sumsq_avx2, sumsq_portable); }
 
 std::vector<int64_t> grad_sizes(const std::vector<GradView>& grads) {
   std::vector<int64_t> sizes;
@@ -312,7 +284,7 @@ void grad_scale_cpu(const std::vector<GradView>& grads, float scale) {
       const GradView& g = grads[chunks[c].slot];
       if (g.bf16) {
         uint16_t* p = static_cast<uint16_t*>(g.g);
-        for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) p[i] = to_bf16(load_g(p, i) * scale);
+        for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) p[i] = math::f32_to_bf16(load_g(p, i) * scale);
       } else {
         float* p = static_cast<float*>(g.g);
         for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) p[i] *= scale;

@@ -1,22 +1,19 @@
 // CPU twin of the 8-bit blockwise state (quant8.h): the dynamic maps, blockwise (de)quantisation and the
-// fused 8-bit Adam step. Loops are compiled per CPU tier like optim_cpu.cpp.
+// fused 8-bit Adam step. Loops are compiled per CPU tier and picked with simd.h's pick_tier, like optim_cpu.cpp.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
-#include "../runtime/cpu_features.h"
 #include "../runtime/thread_pool.h"
 #include "optim.h"
 #include "quant8.h"
 #include "optim_avx512.h"
+#include "simd.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
-#define LMF_Q8_X86 1
+#if LMF_X86_TIERS
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#define LMF_Q8_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-#define LMF_Q8_AVX2 __attribute__((target("avx2,fma")))
 #endif
 #if defined(__GNUC__)
 #define LMF_Q8_INLINE inline __attribute__((always_inline))
@@ -108,19 +105,7 @@ const Maps& maps() {
 }
 
 LMF_Q8_INLINE float load_g(const float* g, int64_t i) { return g[i]; }
-LMF_Q8_INLINE float load_g(const uint16_t* g, int64_t i) {
-  const uint32_t u = static_cast<uint32_t>(g[i]) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-LMF_Q8_INLINE uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  const uint32_t nan = (u >> 16) | 0x40u;
-  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? nan : r);
-}
+LMF_Q8_INLINE float load_g(const uint16_t* g, int64_t i) { return math::bf16_to_f32(g[i]); }
 
 template <int R>
 LMF_Q8_INLINE uint8_t nearest_fixed(const Quant8Map& q, float x) {
@@ -156,7 +141,7 @@ LMF_Q8_INLINE void adam8_block(const Adam8Slot& s, int64_t b, int64_t e, const Q
     float wi = w[i];
     adam_apply(wi, m[i], v[i], c);
     w[i] = wi;
-    if constexpr (W16) s.w16[b + i] = to_bf16(wi);
+    if constexpr (W16) s.w16[b + i] = math::f32_to_bf16(wi);
   }
   s.a1[blk] = mx1;
   s.a2[blk] = mx2;
@@ -187,9 +172,11 @@ LMF_Q8_INLINE void adam8_range(const Adam8Slot& s, int64_t b, int64_t e) {
   }
 }
 
+using Adam8Fn = void (*)(const Adam8Slot&, int64_t, int64_t);
+
 void adam8_portable(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
-#ifdef LMF_Q8_X86
-LMF_Q8_AVX2 void adam8_avx2(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
+#if LMF_X86_TIERS
+LMF_TARGET_AVX2 void adam8_avx2(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
 // Gather-free lookups for 16 lanes (the gathers made the 8-bit step ~6x slower than fp32 AdamW).
 // The nearest code is the number of midpoints strictly below x (ties go to the lower code, NaN to the code
 // of 0), exactly what quant8_nearest computes; here it is found by an 8-round branch-free binary search,
@@ -234,7 +221,7 @@ const SearchMaps& search_maps() {
 
 // Lanes of a 32k-entry table (k = 1, 2, 4, 8) at idx (0 <= idx < 32k).
 template <int K>
-LMF_Q8_AVX512 LMF_Q8_INLINE __m512 lookup32k(const float* t, __m512i idx) {
+LMF_TARGET_AVX512 LMF_Q8_INLINE __m512 lookup32k(const float* t, __m512i idx) {
   __m512 r[K];
   for (int k = 0; k < K; ++k) r[k] = _mm512_permutex2var_ps(_mm512_load_ps(t + 32 * k), idx, _mm512_load_ps(t + 32 * k + 16));
   int n = K;
@@ -245,14 +232,14 @@ LMF_Q8_AVX512 LMF_Q8_INLINE __m512 lookup32k(const float* t, __m512i idx) {
   return r[0];
 }
 
-LMF_Q8_AVX512 LMF_Q8_INLINE __m512 dequant16(const SearchMap& t, __m512i k) { return lookup32k<8>(t.code, k); }
+LMF_TARGET_AVX512 LMF_Q8_INLINE __m512 dequant16(const SearchMap& t, __m512i k) { return lookup32k<8>(t.code, k); }
 
 // One search round: i += s where x > m.
-LMF_Q8_AVX512 LMF_Q8_INLINE __m512i search_step(__m512i i, __m512 x, __m512 m, int s) {
+LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i search_step(__m512i i, __m512 x, __m512 m, int s) {
   return _mm512_mask_add_epi32(i, _mm512_cmp_ps_mask(x, m, _CMP_GT_OQ), i, _mm512_set1_epi32(s));
 }
 
-LMF_Q8_AVX512 LMF_Q8_INLINE __m512i nearest16_index(const SearchMap& t, __m512 x) {
+LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i nearest16_index(const SearchMap& t, __m512 x) {
   __m512i i = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, _mm512_set1_ps(t.mid127), _CMP_GT_OQ), _mm512_set1_epi32(128));
   i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 7), _mm512_load_ps(t.small[0])), 64);
   i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 6), _mm512_load_ps(t.small[1])), 32);
@@ -264,17 +251,17 @@ LMF_Q8_AVX512 LMF_Q8_INLINE __m512i nearest16_index(const SearchMap& t, __m512 x
   return _mm512_mask_mov_epi32(i, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), _mm512_set1_epi32(static_cast<int>(t.zero)));
 }
 
-LMF_Q8_AVX512 LMF_Q8_INLINE __m128i nearest16(const SearchMap& t, __m512 x) { return _mm512_cvtepi32_epi8(nearest16_index(t, x)); }
+LMF_TARGET_AVX512 LMF_Q8_INLINE __m128i nearest16(const SearchMap& t, __m512 x) { return _mm512_cvtepi32_epi8(nearest16_index(t, x)); }
 
 // quant8_keep_sign for 16 lanes: the code of 0 becomes zero - 1 where m < 0.
-LMF_Q8_AVX512 LMF_Q8_INLINE __m128i keep_sign16(const SearchMap& t, __m512i i, __m512 m) {
+LMF_TARGET_AVX512 LMF_Q8_INLINE __m128i keep_sign16(const SearchMap& t, __m512i i, __m512 m) {
   const __m512i z = _mm512_set1_epi32(static_cast<int>(t.zero));
   const __mmask16 k = _mm512_cmpeq_epi32_mask(i, z) & _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_LT_OQ);
   return _mm512_cvtepi32_epi8(_mm512_mask_sub_epi32(i, k, i, _mm512_set1_epi32(1)));
 }
 
 template <bool GB, bool W16>
-LMF_Q8_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const SearchMap& qs, const SearchMap& qu) {
+LMF_TARGET_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const SearchMap& qs, const SearchMap& qu) {
   alignas(64) float m[kQuant8Block], v[kQuant8Block];
   const int64_t blk = b / kQuant8Block;
   const avx512::AdamVec k = avx512::adam_vec(s.adam);
@@ -290,7 +277,7 @@ LMF_Q8_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const Searc
     __m512 mi = _mm512_mul_ps(dequant16(qs, k1), A1);
     __m512 vi = _mm512_mul_ps(dequant16(qu, k2), A2);
     const __m512 wi = _mm512_loadu_ps(w + i);
-    __m512 g = GB ? avx512::load_bf16(static_cast<const uint16_t*>(s.g) + b + i) : _mm512_loadu_ps(static_cast<const float*>(s.g) + b + i);
+    __m512 g = GB ? simd::bf16x16_load(static_cast<const uint16_t*>(s.g) + b + i) : _mm512_loadu_ps(static_cast<const float*>(s.g) + b + i);
     g = _mm512_fmadd_ps(k.l2, wi, g);
     avx512::moments(g, mi, vi, k);
     _mm512_store_ps(m + i, mi);
@@ -301,7 +288,7 @@ LMF_Q8_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const Searc
   for (int i = 0; i < kQuant8Block; i += 16) {
     const __m512 wi = avx512::apply(_mm512_loadu_ps(w + i), _mm512_load_ps(m + i), _mm512_load_ps(v + i), k);
     _mm512_storeu_ps(w + i, wi);
-    if (W16) avx512::store_bf16(s.w16 + b + i, wi);
+    if (W16) simd::bf16x16_store(s.w16 + b + i, wi);
   }
   const float a1 = _mm512_reduce_max_ps(mx1), a2 = _mm512_reduce_max_ps(mx2);
   s.a1[blk] = a1;
@@ -315,14 +302,14 @@ LMF_Q8_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const Searc
 }
 
 // Codes of n (a multiple of 16) values x * r, the same as quant8_nearest(q, x[i] * r) lane by lane.
-LMF_Q8_AVX512 void quantize_codes_avx512(uint8_t* codes, const float* x, int64_t n, float r, bool is_signed) {
+LMF_TARGET_AVX512 void quantize_codes_avx512(uint8_t* codes, const float* x, int64_t n, float r, bool is_signed) {
   const SearchMap& t = is_signed ? search_maps().s : search_maps().u;
   const __m512 rv = _mm512_set1_ps(r);
   for (int64_t i = 0; i < n; i += 16)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), nearest16(t, _mm512_mul_ps(_mm512_loadu_ps(x + i), rv)));
 }
 
-LMF_Q8_AVX512 void adam8_avx512(const Adam8Slot& s, int64_t b, int64_t e) {
+LMF_TARGET_AVX512 void adam8_avx512(const Adam8Slot& s, int64_t b, int64_t e) {
   const SearchMap& qs = search_maps().s;
   const SearchMap& qu = search_maps().u;
   for (int64_t x = b; x < e; x += kQuant8Block) {
@@ -338,6 +325,8 @@ LMF_Q8_AVX512 void adam8_avx512(const Adam8Slot& s, int64_t b, int64_t e) {
     }
   }
 }
+#else
+constexpr Adam8Fn adam8_avx512 = adam8_portable, adam8_avx2 = adam8_portable;  // no x86 tiers here: never picked
 #endif
 
 }  // namespace
@@ -349,15 +338,10 @@ void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots) {
   for (const Adam8Slot& s : slots) sizes.push_back(s.n);
   const std::vector<OptimChunk> chunks = optim_chunks(sizes, 16384);
   (void)maps();  // build outside the threads
-#ifdef LMF_Q8_X86
+#if LMF_X86_TIERS
   (void)search_maps();
 #endif
-  auto fn = adam8_portable;
-#ifdef LMF_Q8_X86
-  const CpuFeatures& f = cpu_features();
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) fn = adam8_avx512;
-  else if (f.avx2 && f.fma) fn = adam8_avx2;
-#endif
+  const Adam8Fn fn = pick_tier<Adam8Fn>(adam8_avx512, adam8_avx2, adam8_portable);
   parallel_for(static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e, int) {
     for (int64_t c = b; c < e; ++c) fn(slots[chunks[c].slot], chunks[c].begin, chunks[c].end);
   });
@@ -366,10 +350,9 @@ void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots) {
 void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed) {
   const Quant8Map& q = quant8_map(is_signed);
   const int64_t blocks = (n + kQuant8Block - 1) / kQuant8Block;
-  bool vec = false;
-#ifdef LMF_Q8_X86
-  const CpuFeatures& f = cpu_features();
-  vec = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+  // The codes of whole 16-lane groups come from the AVX-512 search; tails and other tiers are scalar.
+  const bool vec = pick_tier(true, false, false);
+#if LMF_X86_TIERS
   if (vec) (void)search_maps();
 #endif
   (void)vec;
@@ -381,7 +364,7 @@ void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64
       absmax[k] = mx;
       const float r = mx > 0 ? 1.0f / mx : 0.0f;
       int64_t i = lo;
-#ifdef LMF_Q8_X86
+#if LMF_X86_TIERS
       if (vec) {
         const int64_t len = (hi - lo) & ~int64_t{15};
         quantize_codes_avx512(codes + lo, x + lo, len, r, is_signed);

@@ -9,8 +9,8 @@
 #include "../core/error.h"
 #include "../runtime/thread_pool.h"
 #include "dtype_io.h"
-#include "vmath.h"
 #include "rope.h"
+#include "simd.h"
 
 
 namespace lmf::kernels {
@@ -91,22 +91,15 @@ LMF_AI void rope_rows_impl(T* y, const T* x, const acc_t<T>* __restrict cs, cons
 #define LMF_ROPE_ARGS T *y, const T *x, const acc_t<T> *cs, const acc_t<T> *sn, int64_t r0, int64_t r1, int64_t Tn, int64_t D, int64_t d, acc_t<T> sgn
 #define LMF_ROPE_PASS y, x, cs, sn, r0, r1, Tn, D, d, sgn
 template <class T, bool I> LMF_FLAT void rope_portable(LMF_ROPE_ARGS) { rope_rows_impl<T, I>(LMF_ROPE_PASS); }
-#if LMF_HAVE_X86_TIERS
 template <class T, bool I> LMF_T512 void rope_512(LMF_ROPE_ARGS) { rope_rows_impl<T, I>(LMF_ROPE_PASS); }
 template <class T, bool I> LMF_T256 void rope_256(LMF_ROPE_ARGS) { rope_rows_impl<T, I>(LMF_ROPE_PASS); }
-#endif
 template <class T> using RopeFn = void (*)(LMF_ROPE_ARGS);
 
+// float64 runs the portable build alone.
 template <class T, bool I>
-RopeFn<T> pick2(int tier) {
-#if LMF_HAVE_X86_TIERS
-  if constexpr (!std::is_same_v<T, double>) {
-    if (tier == 2) return rope_512<T, I>;
-    if (tier == 1) return rope_256<T, I>;
-  }
-#endif
-  (void)tier;
-  return rope_portable<T, I>;
+RopeFn<T> pick2() {
+  if constexpr (std::is_same_v<T, double>) return rope_portable<T, I>;
+  else return pick_tier<RopeFn<T>>(rope_512<T, I>, rope_256<T, I>, rope_portable<T, I>);
 }
 
 }  // namespace
@@ -121,7 +114,7 @@ void rope_cpu(void* y, const void* x, DType dtype, const RopeParams& p, bool inv
     const C* sn;
     if constexpr (dbl) cs = tab->cd.data(), sn = tab->sd.data();
     else cs = tab->cf.data(), sn = tab->sf.data();
-    const RopeFn<T> f = p.interleaved ? pick2<T, true>(simd_tier()) : pick2<T, false>(simd_tier());
+    const RopeFn<T> f = p.interleaved ? pick2<T, true>() : pick2<T, false>();
     const int64_t rows = p.B * p.H * p.T;
     const C sgn = inverse ? C(-1) : C(1);
     parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.D, 1)), [&](int64_t r0, int64_t r1, int) {

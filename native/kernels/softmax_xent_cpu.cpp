@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -6,15 +7,16 @@
 #include <vector>
 
 #include "../runtime/thread_pool.h"
-#include "vmath.h"
 #include "dtype_io.h"
+#include "index_fault.h"
+#include "simd.h"
 #include "softmax_xent.h"
 
 
 namespace lmf::kernels {
 namespace {
 
-// fp32/bf16 fast path: rows in 16 fp32 lanes with the vectorisable exp of vmath.h, compiled per tier.
+// fp32/bf16 fast path: rows in 16 fp32 lanes with the vectorisable exp of simd.h, compiled per tier.
 constexpr int kLanes = 16;
 
 template <class T>
@@ -50,22 +52,15 @@ LMF_AI void row_grad_fast_impl(T* __restrict dx, const T* __restrict x, int64_t 
 
 template <class T> LMF_FLAT double lse_portable(const T* x, int64_t n) { return row_lse_fast_impl(x, n); }
 template <class T> LMF_FLAT void grad_portable(T* dx, const T* x, int64_t n, float lse, float sc) { row_grad_fast_impl(dx, x, n, lse, sc); }
-#if LMF_HAVE_X86_TIERS
 template <class T> LMF_T512 double lse_512(const T* x, int64_t n) { return row_lse_fast_impl(x, n); }
 template <class T> LMF_T512 void grad_512(T* dx, const T* x, int64_t n, float lse, float sc) { row_grad_fast_impl(dx, x, n, lse, sc); }
 template <class T> LMF_T256 double lse_256(const T* x, int64_t n) { return row_lse_fast_impl(x, n); }
 template <class T> LMF_T256 void grad_256(T* dx, const T* x, int64_t n, float lse, float sc) { row_grad_fast_impl(dx, x, n, lse, sc); }
-#endif
 
 template <class T>
 void pick_fast(double (*&lse)(const T*, int64_t), void (*&grad)(T*, const T*, int64_t, float, float)) {
-  lse = lse_portable<T>;
-  grad = grad_portable<T>;
-#if LMF_HAVE_X86_TIERS
-  const int tier = simd_tier();
-  if (tier == 2) lse = lse_512<T>, grad = grad_512<T>;
-  if (tier == 1) lse = lse_256<T>, grad = grad_256<T>;
-#endif
+  lse = pick_tier(lse_512<T>, lse_256<T>, lse_portable<T>);
+  grad = pick_tier(grad_512<T>, grad_256<T>, grad_portable<T>);
 }
 
 template <class T> struct Raw { using type = T; };
@@ -111,7 +106,9 @@ void softmax_forward_cpu(void* out, const void* in, DType dtype, int64_t outer, 
   });
 }
 
-void xent_forward_cpu(double* loss, double* lse, const void* logits, DType dtype, const int32_t* target, const XentParams& p) {
+void xent_forward_cpu(double* loss, double* lse, uint64_t* status, const void* logits, DType dtype, const int32_t* target,
+                      const XentParams& p) {
+  std::atomic<uint64_t> fault{status[0]}, valid{status[1]};
   dispatch_float(dtype, "crossEntropy", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(logits);
@@ -120,6 +117,7 @@ void xent_forward_cpu(double* loss, double* lse, const void* logits, DType dtype
     void (*grad_fast)(R*, const R*, int64_t, float, float) = nullptr;
     if constexpr (kFast<T>) pick_fast<R>(lse_fast, grad_fast);
     parallel_for(p.N, rows_grain(p.V), [&](int64_t r0, int64_t r1, int) {
+      uint64_t first = kNoIndexFault, counted = 0;
       for (int64_t r = r0; r < r1; ++r) {
         const T* row = x + r * p.V;
         double l;
@@ -127,14 +125,27 @@ void xent_forward_cpu(double* loss, double* lse, const void* logits, DType dtype
         else l = row_lse(row, p.V, 1);
         lse[r] = l;
         const int32_t t = target[r];
-        loss[r] = t == p.ignore_index ? 0.0 : l - static_cast<double>(load_f(row + t)) + p.z_loss * l * l;
+        if (t == p.ignore_index) {
+          loss[r] = 0.0;
+        } else if (t < 0 || t >= p.V) {
+          loss[r] = std::numeric_limits<double>::quiet_NaN();
+          first = std::min(first, index_fault_key(r, t));
+        } else {
+          loss[r] = l - static_cast<double>(load_f(row + t)) + p.z_loss * l * l;
+          ++counted;
+        }
       }
+      if (first != kNoIndexFault) lower_index_fault(fault, first);
+      valid.fetch_add(counted, std::memory_order_relaxed);
     });
   });
+  status[0] = fault.load();
+  status[1] = valid.load();
 }
 
-void xent_backward_cpu(void* dlogits, const void* logits, DType dtype, const int32_t* target, const double* lse,
+void xent_backward_cpu(void* dlogits, uint64_t* fault, const void* logits, DType dtype, const int32_t* target, const double* lse,
                        const double* row_grad, const XentParams& p) {
+  std::atomic<uint64_t> first_fault{*fault};
   dispatch_float(dtype, "crossEntropy backward", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(logits);
@@ -148,6 +159,11 @@ void xent_backward_cpu(void* dlogits, const void* logits, DType dtype, const int
         const T* row = x + r * p.V;
         T* drow = dx + r * p.V;
         const int32_t t = target[r];
+        if (t != p.ignore_index && (t < 0 || t >= p.V)) {
+          for (int64_t j = 0; j < p.V; ++j) store_f(drow + j, std::numeric_limits<double>::quiet_NaN());
+          lower_index_fault(first_fault, index_fault_key(r, t));
+          continue;
+        }
         const double g = t == p.ignore_index ? 0.0 : row_grad[r];
         const double scale = g * (1.0 + 2.0 * p.z_loss * lse[r]);
         if constexpr (kFast<T>) {
@@ -163,6 +179,7 @@ void xent_backward_cpu(void* dlogits, const void* logits, DType dtype, const int
       }
     });
   });
+  *fault = first_fault.load();
 }
 
 }  // namespace lmf::kernels

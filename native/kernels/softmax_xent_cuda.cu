@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cuda_common.cuh"
+#include "index_fault.h"
 #include "softmax_xent.h"
 
 namespace lmf::kernels {
@@ -46,8 +47,9 @@ __global__ void softmax_kernel(T* y, const T* x, int64_t n, int64_t inner, bool 
   }
 }
 
+// status[0]: first bad target (index_fault.h); status[1]: rows with a valid target.
 template <class T>
-__global__ void xent_fwd_kernel(double* loss, double* lse_out, const T* x, const int32_t* target, XentParams p) {
+__global__ void xent_fwd_kernel(double* loss, double* lse_out, unsigned long long* status, const T* x, const int32_t* target, XentParams p) {
   __shared__ double shared[32];
   const int64_t r = blockIdx.x;
   const T* row = x + r * p.V;
@@ -55,17 +57,31 @@ __global__ void xent_fwd_kernel(double* loss, double* lse_out, const T* x, const
   if (threadIdx.x == 0) {
     lse_out[r] = l;
     const int32_t t = target[r];
-    loss[r] = t == p.ignore_index ? 0.0 : l - static_cast<double>(cu::ld(row, t)) + p.z_loss * l * l;
+    if (t == p.ignore_index) {
+      loss[r] = 0.0;
+    } else if (t < 0 || t >= p.V) {
+      loss[r] = NAN;
+      atomicMin(status, static_cast<unsigned long long>(index_fault_key(r, t)));
+    } else {
+      loss[r] = l - static_cast<double>(cu::ld(row, t)) + p.z_loss * l * l;
+      atomicAdd(status + 1, 1ull);
+    }
   }
 }
 
 template <class T>
-__global__ void xent_bwd_kernel(T* dx, const T* x, const int32_t* target, const double* lse, const double* row_grad, XentParams p) {
+__global__ void xent_bwd_kernel(T* dx, unsigned long long* fault, const T* x, const int32_t* target, const double* lse, const double* row_grad,
+                                XentParams p) {
   using A = cu::acc_t<T>;
   const int64_t r = blockIdx.x;
   const T* row = x + r * p.V;
   T* drow = dx + r * p.V;
   const int32_t t = target[r];
+  if (t != p.ignore_index && (t < 0 || t >= p.V)) {  // never read: a NaN row, and the fault word
+    for (int64_t j = threadIdx.x; j < p.V; j += blockDim.x) cu::st(drow, j, static_cast<double>(NAN));
+    if (threadIdx.x == 0) atomicMin(fault, static_cast<unsigned long long>(index_fault_key(r, t)));
+    return;
+  }
   const double g = t == p.ignore_index ? 0.0 : row_grad[r];
   const double scale = g * (1.0 + 2.0 * p.z_loss * lse[r]);
   const A l = static_cast<A>(lse[r]), sc = static_cast<A>(scale);
@@ -92,25 +108,26 @@ void softmax_forward_cuda(void* out, const void* in, DType dtype, int64_t outer,
   LMF_CUDA_LAUNCHED(log ? "logSoftmax" : "softmax");
 }
 
-void xent_forward_cuda(double* loss, double* lse, const void* logits, DType dtype, const int32_t* target, const XentParams& p,
-                       cuda_stream stream) {
+void xent_forward_cuda(double* loss, double* lse, uint64_t* status, const void* logits, DType dtype, const int32_t* target,
+                       const XentParams& p, cuda_stream stream) {
   if (p.N == 0) return;
   LMF_CHECK(p.N <= INT32_MAX, value, "crossEntropy", "too many rows for one CUDA grid: " << p.N);
   cu::dispatch_float(dtype, "crossEntropy", [&](auto tag) {
     using T = decltype(tag);
-    xent_fwd_kernel<T><<<static_cast<unsigned>(p.N), kRowThreads, 0, stream>>>(loss, lse, static_cast<const T*>(logits), target, p);
+    xent_fwd_kernel<T><<<static_cast<unsigned>(p.N), kRowThreads, 0, stream>>>(loss, lse, reinterpret_cast<unsigned long long*>(status),
+                                                                               static_cast<const T*>(logits), target, p);
   });
   LMF_CUDA_LAUNCHED("crossEntropy");
 }
 
-void xent_backward_cuda(void* dlogits, const void* logits, DType dtype, const int32_t* target, const double* lse, const double* row_grad,
-                        const XentParams& p, cuda_stream stream) {
+void xent_backward_cuda(void* dlogits, uint64_t* fault, const void* logits, DType dtype, const int32_t* target, const double* lse,
+                        const double* row_grad, const XentParams& p, cuda_stream stream) {
   if (p.N == 0) return;
   LMF_CHECK(p.N <= INT32_MAX, value, "crossEntropy backward", "too many rows for one CUDA grid: " << p.N);
   cu::dispatch_float(dtype, "crossEntropy backward", [&](auto tag) {
     using T = decltype(tag);
-    xent_bwd_kernel<T><<<static_cast<unsigned>(p.N), kRowThreads, 0, stream>>>(static_cast<T*>(dlogits), static_cast<const T*>(logits),
-                                                                               target, lse, row_grad, p);
+    xent_bwd_kernel<T><<<static_cast<unsigned>(p.N), kRowThreads, 0, stream>>>(
+        static_cast<T*>(dlogits), reinterpret_cast<unsigned long long*>(fault), static_cast<const T*>(logits), target, lse, row_grad, p);
   });
   LMF_CUDA_LAUNCHED("crossEntropy backward");
 }

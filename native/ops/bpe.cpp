@@ -1,6 +1,6 @@
 // Validation for the BPE trainer: every index and count is checked here, so the kernel can trust them.
 // Messages name the arguments as JavaScript passes them to native.bpeTrain (camelCase).
-#include "bpe.h"
+#include "ops.h"
 
 #include <cmath>
 #include <string>

@@ -1,11 +1,91 @@
 #include "../kernels/embedding.h"
+
+#include <mutex>
 #include <vector>
 
+#include "../kernels/index_fault.h"
 #include "checks.h"
 #include "dispatch.h"
 #include "ops.h"
 
 namespace lmf::ops {
+
+void throw_index_fault(uint64_t key, const char* op, const char* what, const char* where, int64_t bound, const char* note) {
+  LMF_THROW(value, op, what << " " << kernels::index_fault_value(key) << " at " << where << " " << kernels::index_fault_position(key)
+                            << " is outside [0, " << bound << ")" << note);
+}
+
+namespace {
+
+// The fault words of CUDA launches since the last report: one device word per launch, in a block
+// allocated once (never freed, so that no destructor runs after the CUDA runtime has shut down), and
+// on the host what each launch checked, to name it. A kernel cannot throw, and reading its word right
+// after the launch would wait for the device at every step; instead the words are read where the host
+// waits anyway (report_cuda_index_faults), or when every slot is taken.
+class CudaIndexFaults {
+ public:
+  uint64_t* slot(const char* op, const char* what, const char* where, int64_t bound) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!words_) {
+      words_ = static_cast<uint64_t*>(cuda_alloc(kSlots * sizeof(uint64_t)));
+      clear(kSlots);
+    }
+    if (pending_.size() == kSlots) report_locked();
+    pending_.push_back({op, what, where, bound});
+    return words_ + (pending_.size() - 1);
+  }
+
+  void report() {
+    std::lock_guard<std::mutex> lock(mu_);
+    report_locked();
+  }
+
+ private:
+  static constexpr size_t kSlots = 256;
+  struct Launch {
+    const char* op;
+    const char* what;
+    const char* where;
+    int64_t bound;
+  };
+
+  // Waits for the device (a read), then throws the first fault of the earliest faulty launch.
+  void report_locked() {
+    if (pending_.empty()) return;
+    std::vector<uint64_t> got(pending_.size());
+    cuda_copy(got.data(), words_, got.size() * sizeof(uint64_t), 1);
+    const std::vector<Launch> launches = std::move(pending_);
+    pending_.clear();
+    clear(launches.size());
+    for (size_t i = 0; i < launches.size(); ++i)
+      if (got[i] != kernels::kNoIndexFault)
+        throw_index_fault(got[i], launches[i].op, launches[i].what, launches[i].where, launches[i].bound,
+                          " (found on CUDA by an earlier call, reported at the next synchronisation)");
+  }
+
+  // Queued on the stream like the kernels, so the next launch sees a clean word.
+  void clear(size_t n) {
+    static const std::vector<uint64_t> none(kSlots, kernels::kNoIndexFault);
+    cuda_copy(words_, none.data(), n * sizeof(uint64_t), 0);
+  }
+
+  std::mutex mu_;
+  uint64_t* words_ = nullptr;
+  std::vector<Launch> pending_;
+};
+
+CudaIndexFaults& cuda_faults() {
+  static CudaIndexFaults* f = new CudaIndexFaults();  // never destroyed: see the class comment
+  return *f;
+}
+
+}  // namespace
+
+uint64_t* cuda_index_fault_slot(const char* op, const char* what, const char* where, int64_t bound) {
+  return cuda_faults().slot(op, what, where, bound);
+}
+
+void report_cuda_index_faults() { cuda_faults().report(); }
 
 Tensor embedding(const Tensor& weight, const Tensor& index) {
   const char* op = "embedding";
@@ -14,21 +94,18 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
   LMF_CHECK(index.dtype == DType::i32, dtype, op, "indices must be int32, got " << dtype_name(index.dtype));
   const Tensor w = contiguous(weight), idx = contiguous(index);
   const int64_t V = w.shape[0], D = w.shape[1], N = idx.numel();
-  const int32_t* ix = idx.data<int32_t>();
-  std::vector<int32_t> host;  // indices on the GPU are read back for the range check (one small copy)
-  if (idx.device() == Device::cuda) {
-    host.resize(static_cast<size_t>(N));
-    to_host(idx, host.data());
-  }
-  const int32_t* hx = idx.device() == Device::cuda ? host.data() : ix;
-  for (int64_t i = 0; i < N; ++i)
-    LMF_CHECK(hx[i] >= 0 && hx[i] < V, value, op, "index " << hx[i] << " at position " << i << " is outside [0, " << V << ")");
   Shape out_shape = index.shape;
   out_shape.push_back(D);
   Tensor out = Tensor::empty(out_shape, w.dtype, w.device(), op);
-  if (out.device() == Device::cuda)
-    LMF_CUDA_TWIN(op, kernels::embedding_forward_cuda(out.raw(), w.raw(), ix, N, D, w.dtype, cuda_current_stream()));
-  else kernels::embedding_forward_cpu(out.raw(), w.raw(), ix, N, D, w.dtype);
+  // The kernels check the indices while they gather (kernels/index_fault.h).
+  if (out.device() == Device::cuda) {
+    LMF_CUDA_TWIN(op, kernels::embedding_forward_cuda(out.raw(), cuda_index_fault_slot(op, "index", "position", V), w.raw(),
+                                                      idx.data<int32_t>(), N, V, D, w.dtype, cuda_current_stream()));
+  } else {
+    uint64_t fault = kernels::kNoIndexFault;
+    kernels::embedding_forward_cpu(out.raw(), &fault, w.raw(), idx.data<int32_t>(), N, V, D, w.dtype);
+    if (fault != kernels::kNoIndexFault) throw_index_fault(fault, op, "index", "position", V);
+  }
   return out;
 }
 
@@ -44,22 +121,17 @@ Tensor embedding_backward(const Tensor& grad_out, const Tensor& index, int64_t n
               "gradient " << shape_str(grad_out.shape) << " does not match indices " << shape_str(index.shape));
   LMF_CHECK(num_embeddings >= 0, value, op, "number of embeddings must be non-negative, got " << num_embeddings);
   const Tensor g = contiguous(grad_out), idx = contiguous(index);
-  const int64_t N = idx.numel(), D = g.shape.back();
-  const int32_t* ix = idx.data<int32_t>();
-  std::vector<int32_t> host;
-  if (idx.device() == Device::cuda) {
-    host.resize(static_cast<size_t>(N));
-    to_host(idx, host.data());
-  }
-  const int32_t* hx = idx.device() == Device::cuda ? host.data() : ix;
-  for (int64_t i = 0; i < N; ++i)
-    LMF_CHECK(hx[i] >= 0 && hx[i] < num_embeddings, value, op,
-              "index " << hx[i] << " at position " << i << " is outside [0, " << num_embeddings << ")");
+  const int64_t N = idx.numel(), D = g.shape.back(), V = num_embeddings;
   const DType acc = g.dtype == DType::f64 ? DType::f64 : DType::f32;
-  Tensor dw = full({num_embeddings, D}, acc, 0.0, g.device());
-  if (g.device() == Device::cuda)
-    LMF_CUDA_TWIN(op, kernels::embedding_backward_cuda(dw.raw(), acc, g.raw(), g.dtype, ix, N, D, cuda_current_stream()));
-  else kernels::embedding_backward_cpu(dw.raw(), acc, g.raw(), g.dtype, ix, N, D);
+  Tensor dw = full({V, D}, acc, 0.0, g.device());
+  if (g.device() == Device::cuda) {
+    LMF_CUDA_TWIN(op, kernels::embedding_backward_cuda(dw.raw(), cuda_index_fault_slot(op, "index", "position", V), acc, g.raw(), g.dtype,
+                                                       idx.data<int32_t>(), N, V, D, cuda_current_stream()));
+  } else {
+    uint64_t fault = kernels::kNoIndexFault;
+    kernels::embedding_backward_cpu(dw.raw(), &fault, acc, g.raw(), g.dtype, idx.data<int32_t>(), N, V, D);
+    if (fault != kernels::kNoIndexFault) throw_index_fault(fault, op, "index", "position", V);
+  }
   return astype(dw, g.dtype);
 }
 

@@ -1,13 +1,18 @@
-// The op layer: validates dtype, shape and device, allocates outputs and calls the kernel twins.
+// The op layer, every family's ops in this one header (header names are unique across native/: a family's
+// header lives in native/kernels, the op layer has only ops.h, checks.h and dispatch.h): validates dtype,
+// shape and device, allocates outputs and calls the kernel twins.
 // Every function throws lmf::Error naming the op (as the user knows it) and the offending values.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "../core/tensor.h"
+#include "../kernels/bpe.h"
 #include "../kernels/elementwise.h"
 #include "../kernels/reduce.h"
+#include "../kernels/unigram.h"
 
 namespace lmf::ops {
 
@@ -80,5 +85,198 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const 
 const char* unary_name(kernels::UnaryOp op);
 const char* binary_name(kernels::BinaryOp op);
 const char* reduce_name(kernels::ReduceOp op);
+
+// ==== activation, norm, rope ====
+// Ops of the fused layer kernels (activation.h, norm.h, rope.h): validation, allocation, dispatch.
+
+// kind: relu, gelu (exact, erf), swish, glu, geglu, swiglu, reglu: lib/ops' ActivationKind and GatedKind.
+// Gated kinds map [..., 2h] to [..., h]: act(x[..., :h]) * x[..., h:].
+// `op` is the public function errors name. Plain kinds take any rank, 0-d included.
+Tensor activation(const Tensor& x, const std::string& kind, const char* op = "activation");
+// dx (x's shape) from dy (the output's shape).
+Tensor activation_backward(const Tensor& dy, const Tensor& x, const std::string& kind, const char* op = "activation");
+
+// y = norm(s) * w (+ b), s = x or x + residual (then `sum` holds s). mean (layernorm) and rstd have
+// x's leading shape, float32 (float64 for float64 data).
+struct NormResult {
+  Tensor y, mean, rstd;
+  std::optional<Tensor> sum;
+};
+NormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor* residual, double eps);
+NormResult rms_norm(const Tensor& x, const Tensor& weight, const Tensor* residual, double eps);
+
+// Gradients of either norm: dx (also the residual's gradient), dweight, dbias (layernorm with bias only).
+// s is the tensor that was normalised (x, or the `sum` output); dsum the gradient reaching `sum`, or null.
+struct NormGrads {
+  Tensor dx, dw;
+  std::optional<Tensor> db;
+};
+NormGrads layer_norm_backward(const Tensor& dy, const Tensor* dsum, const Tensor& s, const Tensor& weight, const Tensor& mean,
+                              const Tensor& rstd, bool has_bias);
+NormGrads rms_norm_backward(const Tensor& dy, const Tensor* dsum, const Tensor& s, const Tensor& weight, const Tensor& rstd);
+
+// RoPE on [B, H, T, D]; pairing "half" or "interleaved"; rotary_dims 0 means D. inverse rotates by
+// -angle (the backward pass).
+Tensor rope(const Tensor& x, double base, const std::string& pairing, int64_t offset, int64_t rotary_dims, bool inverse);
+
+// ==== attention ====
+// The attention op: validation, allocation and dispatch for the fused (flash-style) attention kernels.
+
+struct AttentionOptions {
+  bool causal = true;
+  double scale = 1.0;
+  std::vector<double> slopes;       // empty: no ALiBi; else one slope per query head
+  const Tensor* doc_ids = nullptr;  // int32 [B, Tk], or null
+};
+
+struct AttentionResult {
+  Tensor out, lse;  // out [B, H, Tq, D] in q's dtype; lse [B, H, Tq] float32 (float64 for float64)
+};
+
+// q [B, H, Tq, D], k and v [B, Hkv, Tk, D]; see native/kernels/attention.h for the definition.
+AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o);
+
+struct AttentionGrads {
+  Tensor dq, dk, dv;
+};
+
+AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                  const Tensor& lse, const AttentionOptions& o);
+
+// ==== optim, adam8bit ====
+// Optimizer ops: validate the parameter groups and run one fused step over all of them (native/kernels/
+// optim.h, quant8.h). Parameters and states are updated in place.
+
+// The tensors of one parameter in a step: the parameter, its gradient, the fp32 master copy (bfloat16
+// parameters only; null otherwise) and its state tensors, in the order each hyperparameter struct below
+// documents.
+struct OptimTensors {
+  const Tensor* param = nullptr;
+  const Tensor* grad = nullptr;
+  const Tensor* master = nullptr;
+  std::vector<const Tensor*> states;
+};
+
+// Parameters that share one set of hyperparameters (a parameter group, or the part of one whose state
+// has one layout).
+template <class Hyper>
+struct OptimGroup {
+  Hyper hyper;
+  std::vector<OptimTensors> params;
+};
+
+// Hyperparameters arrive in double and are validated in double before anything is converted to float.
+// `step` counts applied steps, 1 for the first.
+
+// SGD (PyTorch semantics). States: [momentum buffer] when momentum > 0, none otherwise.
+struct SgdHyper {
+  double lr = 0, weight_decay = 0, momentum = 0, dampening = 0;
+  bool nesterov = false;
+  int64_t step = 1;
+};
+
+// Adam (L2 decay) and AdamW (decoupled). States: [first moment, second moment] (float32).
+struct AdamHyper {
+  double lr = 0, weight_decay = 0, beta1 = 0, beta2 = 0, eps = 0;
+  bool decoupled = false;
+  int64_t step = 1;
+};
+
+// 8-bit Adam and AdamW. eight_bit: states [first-moment codes, second-moment codes (uint8, one per
+// element), first-moment absmax, second-moment absmax (float32, one per block of 256)]; otherwise as Adam
+// (small tensors keep float32 state).
+struct Adam8bitHyper : AdamHyper {
+  bool eight_bit = true;
+};
+
+// Lion. States: [momentum].
+struct LionHyper {
+  double lr = 0, weight_decay = 0, beta1 = 0, beta2 = 0;
+};
+
+// SophiaG. States: [first moment, Hessian EMA].
+struct SophiaHyper {
+  double lr = 0, weight_decay = 0, beta1 = 0, rho = 0, eps = 0;
+};
+
+// One fused step over every group. A gradient holding NaN or Inf (checked on every call, over all the
+// gradients before any is applied) leaves everything unchanged and the call returns false.
+bool sgd_step(const std::vector<OptimGroup<SgdHyper>>& groups);
+bool adam_step(const std::vector<OptimGroup<AdamHyper>>& groups);
+bool adam8bit_step(const std::vector<OptimGroup<Adam8bitHyper>>& groups);
+bool lion_step(const std::vector<OptimGroup<LionHyper>>& groups);
+bool sophia_step(const std::vector<OptimGroup<SophiaHyper>>& groups);
+
+// The total 2-norm of the gradients (in double); when it is finite and above max_norm, every gradient is
+// scaled by max_norm / (norm + 1e-6). A non-finite norm is returned as is, with nothing scaled.
+double clip_grad_norm(const std::vector<const Tensor*>& grads, double max_norm);
+
+// Sophia's Hessian EMA, h = beta2*h + (1-beta2)*e for each (hessian, estimate) pair of each group. An
+// estimate holding NaN or Inf (checked over all of them first) leaves every h unchanged: returns false.
+struct HessianGroup {
+  double beta2 = 0;
+  std::vector<const Tensor*> hessians, estimates;
+};
+bool hessian_ema(const std::vector<HessianGroup>& groups);
+
+// The 256 codes of the signed or unsigned dynamic map, float32.
+Tensor quant8_map(bool is_signed);
+// Blockwise (256) quantisation of a float32 tensor: [codes uint8 (x's shape), absmax float32 [ceil(n/256)]].
+std::vector<Tensor> quantize8(const Tensor& x, bool is_signed);
+Tensor dequantize8(const Tensor& codes, const Tensor& absmax, bool is_signed);
+
+// ==== bpe ====
+// BPE training op: checks the counted words and the initial vocabulary, then runs the merge loop
+// (native/kernels/bpe.h). Host memory only: tokenizers are trained on the CPU.
+
+struct BpeTrainInput {
+  const int32_t* symbols = nullptr;  // concatenated words, as ids of the initial vocabulary
+  int64_t num_symbols = 0;
+  const int32_t* word_offsets = nullptr;  // num_words + 1 entries: word w is symbols[off[w], off[w + 1])
+  const double* word_counts = nullptr;    // num_words entries, positive integers
+  int64_t num_words = 0;
+  const uint8_t* vocab_bytes = nullptr;  // concatenated byte strings of the initial vocabulary
+  int64_t num_vocab_bytes = 0;
+  const int32_t* vocab_offsets = nullptr;  // vocab_count + 1 entries
+  int64_t vocab_count = 0;
+};
+
+// Merges in order (left, right, result ids). vocab_size: the target size, at least vocab_count;
+// min_frequency >= 0; the first num_special entries are special tokens: no word may hold them and no
+// merge may produce their bytes.
+std::vector<kernels::BpeMerge> bpe_train(const BpeTrainInput& in, int64_t vocab_size, int64_t min_frequency, int64_t num_special);
+
+// ==== unigram ====
+// Unigram (SentencePiece) training ops: check the words and pieces, then run a lattice pass
+// (native/kernels/unigram.h). Host memory only: tokenizers are trained on the CPU.
+
+// Flat arrays as they come from JS: sequence k is chars[offsets[k], offsets[k + 1]).
+struct UnigramSeqs {
+  const int32_t* chars = nullptr;  // code points
+  int64_t num_chars = 0;
+  const int32_t* offsets = nullptr;
+  int64_t num_offsets = 0;  // sequences + 1
+};
+
+struct UnigramEStepResult {
+  std::vector<double> expected, viterbi, cover;
+  kernels::UnigramEStepStats stats;
+};
+
+// words: non-empty, counts finite and > 0 (num_counts == words); pieces: non-empty, distinct, scores finite.
+UnigramEStepResult unigram_estep(const UnigramSeqs& words, const double* counts, int64_t num_counts, const UnigramSeqs& pieces,
+                                 const double* scores, int64_t num_scores);
+
+// Seed substrings (kernels::unigram_substrings_cpu): max_len >= 2, min_count > 0, max_results >= 0.
+std::vector<kernels::UnigramSubstring> unigram_substrings(const UnigramSeqs& words, const double* counts, int64_t num_counts,
+                                                          int64_t max_len, double min_count, int64_t max_results);
+
+struct UnigramAlternativesResult {
+  std::vector<int32_t> status;
+  std::vector<int64_t> offsets;
+  std::vector<int32_t> ids;
+};
+
+UnigramAlternativesResult unigram_alternatives(const UnigramSeqs& pieces, const double* scores, int64_t num_scores);
 
 }  // namespace lmf::ops

@@ -1,12 +1,14 @@
-// Validation for the fused optimizer steps. Hyperparameter layouts (doubles, per parameter):
-//   sgd:    lr, weight_decay, momentum, dampening, nesterov (0/1), step           states: [] or [buf]
-//   adam:   lr, weight_decay, beta1, beta2, eps, decoupled (0/1), step            states: [m, v] (float32)
-//                                                  or [m codes, v codes (uint8), m absmax, v absmax (float32)]
-//   lion:   lr, weight_decay, beta1, beta2                                        states: [m]
-//   sophia: lr, weight_decay, beta1, rho, eps                                     states: [m, h]
-#include "optim.h"
+// Validation for the fused optimizer steps: one function per optimizer, each checking its hyperparameter
+// struct (ops.h) in double, turning it into the float coefficients of optim_math.h once per group, and
+// handing its slots to the shared Step (device, dtype, shape and alias checks, the finiteness pass, the
+// CPU or CUDA twin).
 
 #include <cmath>
+#include <cstdlib>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+#include <string>
 
 #include "../kernels/optim.h"
 #include "../kernels/quant8.h"
@@ -22,197 +24,285 @@ using kernels::OptimSlot;
 
 namespace {
 
-// Every tensor of one call lives on the device of the first one (the CPU or the CUDA twin runs them all).
-void check_contig(const Tensor& t, Device dev, const char* op, const std::string& what) {
-  LMF_CHECK(t.device() == dev, device, op,
-            what << " is on " << device_name(t.device()) << " but the first parameter is on " << device_name(dev)
-                 << " (move parameters, gradients and optimizer state to one device)");
-  LMF_CHECK(t.is_contiguous(), value, op, what << " must be contiguous");
+constexpr double kFloatMax = std::numeric_limits<float>::max();
+constexpr double kMaxStep = 9007199254740991.0;  // 2^53 - 1: every step count a double holds exactly
+
+// The shortest text that reads back as v: a message must show the value that was checked, not a rounding
+// of it ("must be at most 1e+30, got 1e+30" when the value was 1.0000000000000002e+30).
+std::string num(double v) {
+  for (int digits : {6, 15, 17}) {
+    std::ostringstream s;
+    s << std::setprecision(digits) << v;
+    if (!std::isfinite(v) || std::strtod(s.str().c_str(), nullptr) == v) return s.str();
+  }
+  return "";  // not reached: 17 significant digits always read back
 }
 
-void check_state(const Tensor& s, Device dev, DType dt, int64_t n, const char* op, const std::string& what) {
-  check_contig(s, dev, op, what);
-  LMF_CHECK(s.dtype == dt, dtype, op, what << " must be " << dtype_name(dt) << ", got " << dtype_name(s.dtype));
-  LMF_CHECK(s.numel() == n, shape, op, what << " has " << s.numel() << " elements, expected " << n);
-}
-
-void check_hp(double v, const char* op, const std::string& name, size_t i, double lo, double hi) {
+// A hyperparameter in [lo, hi], checked in double before anything is converted to float.
+void check_hp(double v, const char* op, const std::string& where, const char* name, double lo, double hi) {
   LMF_CHECK(std::isfinite(v) && v >= lo && v <= hi, value, op,
-            name << " of parameter " << i << " must be in [" << lo << ", " << hi << "], got " << v);
+            where << "." << name << " must be in [" << num(lo) << ", " << num(hi) << "]"
+                  << (hi == kFloatMax ? " (the largest float32)" : "") << ", got " << num(v));
 }
 
-struct Common {
-  float* w;
-  uint16_t* w16;
-  const void* g;
-  bool g_bf16;
-  int64_t n;
-};
-
-Common check_common(const OptimParam& p, size_t i, const char* op, size_t hp_len, Device dev) {
-  const std::string pi = "parameter " + std::to_string(i);
-  LMF_CHECK(p.param != nullptr, value, op, pi << " is missing");
-  LMF_CHECK(p.grad != nullptr, value, op, pi << " has no gradient (run backward() first, or leave it out of the optimizer)");
-  const Tensor& w = *p.param;
-  const Tensor& g = *p.grad;
-  check_contig(w, dev, op, pi);
-  check_contig(g, dev, op, "the gradient of " + pi);
-  LMF_CHECK(w.dtype == DType::f32 || w.dtype == DType::bf16, dtype, op, pi << " must be float32 or bfloat16, got " << dtype_name(w.dtype));
-  LMF_CHECK(g.shape == w.shape, shape, op,
-            "the gradient of " << pi << " has shape " << shape_str(g.shape) << " but the parameter has " << shape_str(w.shape));
-  LMF_CHECK(p.hp.size() == hp_len, value, op, pi << " has " << p.hp.size() << " hyperparameters, expected " << hp_len);
-  Common c{};
-  c.n = w.numel();
-  if (w.dtype == DType::f32) {
-    LMF_CHECK(g.dtype == DType::f32, dtype, op, "the gradient of float32 " << pi << " must be float32, got " << dtype_name(g.dtype));
-    LMF_CHECK(p.master == nullptr, value, op, pi << " is float32 and takes no master copy");
-    c.w = w.data<float>();
-    c.w16 = nullptr;
-  } else {
-    LMF_CHECK(g.dtype == DType::f32 || g.dtype == DType::bf16, dtype, op,
-              "the gradient of bfloat16 " << pi << " must be bfloat16 or float32, got " << dtype_name(g.dtype));
-    LMF_CHECK(p.master != nullptr, value, op, pi << " is bfloat16 and needs a float32 master copy");
-    check_state(*p.master, dev, DType::f32, c.n, op, "the master copy of " + pi);
-    c.w = p.master->data<float>();
-    c.w16 = w.data<uint16_t>();
-  }
-  c.g = g.raw();
-  c.g_bf16 = g.dtype == DType::bf16;
-  return c;
+void check_step(int64_t step, const char* op, const std::string& where) {
+  LMF_CHECK(step >= 1 && static_cast<double>(step) <= kMaxStep, value, op, where << ".step must be an integer >= 1, got " << step);
 }
 
-// Parameters, masters and states are written in place: none may share memory with another operand
-// (the same parameter twice would be stepped twice). Gradients are only read and may share.
-void check_disjoint(const std::vector<OptimParam>& ps, const char* op) {
-  std::vector<InPlaceArg> args;
-  for (size_t i = 0; i < ps.size(); ++i) {
-    const std::string pi = "parameter " + std::to_string(i);
-    args.push_back({ps[i].param, true, pi});
-    args.push_back({ps[i].grad, false, "the gradient of " + pi});
-    if (ps[i].master) args.push_back({ps[i].master, true, "the master copy of " + pi});
-    for (size_t k = 0; k < ps[i].states.size(); ++k) args.push_back({ps[i].states[k], true, "state " + std::to_string(k) + " of " + pi});
-  }
-  check_no_alias(args, op);
+// A coefficient computed in double from the hyperparameters, as the float the kernels take; one that float
+// cannot hold (lr / (1 - beta1^step) for a huge lr, say) is refused rather than turned into Inf.
+float f32(double v, const char* op, const std::string& where, const char* what) {
+  LMF_CHECK(std::fabs(v) <= kFloatMax, value, op,
+            where << ": " << what << " = " << num(v) << " is beyond float32 (at most " << num(kFloatMax) << ")");
+  return static_cast<float>(v);
 }
 
-}  // namespace
+// lr and weight decay, which every optimizer has.
+void check_lr_wd(double lr, double wd, const char* op, const std::string& where) {
+  check_hp(lr, op, where, "lr", 0, kFloatMax);
+  check_hp(wd, op, where, "weightDecay", 0, kFloatMax);
+}
 
-bool optim_step(const std::string& kind, const std::vector<OptimParam>& ps, bool check_finite) {
-  const char* op = kind == "sgd" ? "SGD.step" : kind == "adam" ? "Adam.step" : kind == "lion" ? "Lion.step" : kind == "sophia" ? "SophiaG.step" : "optimizer.step";
-  OptimKind k;
-  size_t hp_len;
-  if (kind == "sgd") { k = OptimKind::sgd; hp_len = 6; }
-  else if (kind == "adam") { k = OptimKind::adam; hp_len = 7; }
-  else if (kind == "lion") { k = OptimKind::lion; hp_len = 4; }
-  else if (kind == "sophia") { k = OptimKind::sophia; hp_len = 5; }
-  else LMF_THROW(value, op, "unknown optimizer '" << kind << "' (expected sgd, adam, lion or sophia)");
-
-  std::vector<OptimSlot> slots;
-  std::vector<Adam8Slot> slots8;
-  std::vector<kernels::GradView> grads;
-  const Device dev = !ps.empty() && ps[0].param ? ps[0].param->device() : Device::cpu;
-  for (size_t i = 0; i < ps.size(); ++i) {
-    const OptimParam& p = ps[i];
-    const Common c = check_common(p, i, op, hp_len, dev);
-    const std::vector<double>& h = p.hp;
-    const std::string pi = "parameter " + std::to_string(i);
-    check_hp(h[0], op, "lr", i, 0, 1e30);
-    check_hp(h[1], op, "weightDecay", i, 0, 1e30);
-    grads.push_back({const_cast<void*>(c.g), c.g_bf16, c.n});
-    OptimSlot s;
-    s.w = c.w; s.w16 = c.w16; s.g = c.g; s.g_bf16 = c.g_bf16; s.n = c.n;
-    const float lr = static_cast<float>(h[0]), wd = static_cast<float>(h[1]);
-    if (k == OptimKind::sgd) {
-      check_hp(h[2], op, "momentum", i, 0, 1e30);
-      check_hp(h[3], op, "dampening", i, 0, 1);
-      check_hp(h[5], op, "step", i, 1, 9007199254740991.0);
-      const bool mom = h[2] != 0;
-      LMF_CHECK(p.states.size() == (mom ? 1u : 0u), value, op,
-                pi << " has " << p.states.size() << " state tensors, expected " << (mom ? 1 : 0));
-      if (mom) {
-        check_state(*p.states[0], dev, DType::f32, c.n, op, "the momentum buffer of " + pi);
-        s.s0 = p.states[0]->data<float>();
-      }
-      s.sgd = optim::SgdCoef{lr, wd, static_cast<float>(h[2]), static_cast<float>(1.0 - h[3]), h[5] == 1 ? 1 : 0, h[4] != 0 ? 1 : 0};
-      slots.push_back(s);
-    } else if (k == OptimKind::adam) {
-      check_hp(h[2], op, "beta1", i, 0, 1 - 1e-12);
-      check_hp(h[3], op, "beta2", i, 0, 1 - 1e-12);
-      check_hp(h[4], op, "eps", i, 0, 1e30);
-      check_hp(h[6], op, "step", i, 1, 9007199254740991.0);
-      const bool decoupled = h[5] != 0;
-      const double bc1 = 1 - std::pow(h[2], h[6]), bc2 = 1 - std::pow(h[3], h[6]);
-      optim::AdamCoef ac{};
-      ac.b1 = static_cast<float>(h[2]);
-      ac.b2 = static_cast<float>(h[3]);
-      ac.one_minus_b1 = static_cast<float>(1 - h[2]);
-      ac.one_minus_b2 = static_cast<float>(1 - h[3]);
-      ac.eps = static_cast<float>(h[4]);
-      ac.l2 = decoupled ? 0.0f : wd;
-      ac.decay = decoupled ? static_cast<float>(1 - h[0] * h[1]) : 1.0f;
-      ac.step_size = static_cast<float>(h[0] / bc1);
-      ac.inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
-      if (p.states.size() == 2) {
-        check_state(*p.states[0], dev, DType::f32, c.n, op, "the first moment of " + pi);
-        check_state(*p.states[1], dev, DType::f32, c.n, op, "the second moment of " + pi);
-        s.s0 = p.states[0]->data<float>();
-        s.s1 = p.states[1]->data<float>();
-        s.adam = ac;
-        slots.push_back(s);
-      } else {
-        LMF_CHECK(p.states.size() == 4, value, op,
-                  pi << " has " << p.states.size() << " state tensors, expected 2 (float32) or 4 (8-bit codes and absmax)");
-        const int64_t blocks = (c.n + kernels::kQuant8Block - 1) / kernels::kQuant8Block;
-        check_state(*p.states[0], dev, DType::u8, c.n, op, "the 8-bit first moment of " + pi);
-        check_state(*p.states[1], dev, DType::u8, c.n, op, "the 8-bit second moment of " + pi);
-        check_state(*p.states[2], dev, DType::f32, blocks, op, "the first moment's absmax of " + pi);
-        check_state(*p.states[3], dev, DType::f32, blocks, op, "the second moment's absmax of " + pi);
-        Adam8Slot q;
-        q.w = c.w; q.w16 = c.w16; q.g = c.g; q.g_bf16 = c.g_bf16; q.n = c.n; q.adam = ac;
-        q.c1 = p.states[0]->data<uint8_t>();
-        q.c2 = p.states[1]->data<uint8_t>();
-        q.a1 = p.states[2]->data<float>();
-        q.a2 = p.states[3]->data<float>();
-        slots8.push_back(q);
-      }
-    } else if (k == OptimKind::lion) {
-      check_hp(h[2], op, "beta1", i, 0, 1);
-      check_hp(h[3], op, "beta2", i, 0, 1);
-      LMF_CHECK(p.states.size() == 1, value, op, pi << " has " << p.states.size() << " state tensors, expected 1");
-      check_state(*p.states[0], dev, DType::f32, c.n, op, "the momentum of " + pi);
-      s.s0 = p.states[0]->data<float>();
-      s.lion = optim::LionCoef{lr, static_cast<float>(1 - h[0] * h[1]), static_cast<float>(h[2]), static_cast<float>(1 - h[2]),
-                               static_cast<float>(h[3]), static_cast<float>(1 - h[3])};
-      slots.push_back(s);
-    } else {
-      check_hp(h[2], op, "beta1", i, 0, 1);
-      check_hp(h[3], op, "rho", i, 0, 1e30);
-      check_hp(h[4], op, "eps", i, 0, 1e30);
-      LMF_CHECK(p.states.size() == 2, value, op, pi << " has " << p.states.size() << " state tensors, expected 2");
-      check_state(*p.states[0], dev, DType::f32, c.n, op, "the first moment of " + pi);
-      check_state(*p.states[1], dev, DType::f32, c.n, op, "the Hessian estimate of " + pi);
-      s.s0 = p.states[0]->data<float>();
-      s.s1 = p.states[1]->data<float>();
-      s.sophia = optim::SophiaCoef{lr, static_cast<float>(1 - h[0] * h[1]), static_cast<float>(h[2]), static_cast<float>(1 - h[2]),
-                                   static_cast<float>(h[3]), static_cast<float>(h[4])};
-      slots.push_back(s);
-    }
-  }
-  check_disjoint(ps, op);
+// The NaN/Inf guard of every in-place update here: runs the update (the CPU twin, or the CUDA twin on the
+// current stream) only when every element of `checked` is finite, and says whether it ran.
+template <class Cpu, class Cuda>
+bool if_finite(Device dev, [[maybe_unused]] const char* op, const std::vector<kernels::GradView>& checked, Cpu cpu,
+               [[maybe_unused]] Cuda cuda) {
   if (dev == Device::cuda) {
     bool finite = true;
     LMF_CUDA_TWIN(op, {
       const cuda_stream st = cuda_current_stream();
-      if (check_finite) finite = kernels::grads_finite_cuda(grads, st);
-      if (finite && !slots.empty()) kernels::optim_step_cuda(k, slots, st);
-      if (finite && !slots8.empty()) kernels::adam8bit_step_cuda(slots8, st);
+      finite = kernels::grads_finite_cuda(checked, st);
+      if (finite) cuda(st);
     });
     return finite;
   }
-  if (check_finite && !kernels::grads_finite_cpu(grads)) return false;
-  if (!slots.empty()) kernels::optim_step_cpu(k, slots);
-  if (!slots8.empty()) kernels::adam8bit_step_cpu(slots8);
+  if (!kernels::grads_finite_cpu(checked)) return false;
+  cpu();
   return true;
+}
+
+std::string group_name(size_t g) { return "groups[" + std::to_string(g) + "]"; }
+
+// What every fused step shares: the checks of each parameter's tensors, the slots they fill, the gradients
+// for the finiteness pass and the written operands for the alias check, and the dispatch.
+class Step {
+ public:
+  template <class H>
+  Step(const char* op, const std::vector<OptimGroup<H>>& groups) : op_(op) {
+    for (const OptimGroup<H>& g : groups)
+      if (!g.params.empty() && g.params[0].param) {
+        dev_ = g.params[0].param->device();
+        break;
+      }
+  }
+
+  // Checks parameter k of group g (device, contiguity, dtypes, shape, master copy, the number of state
+  // tensors `layout` describes) and returns its slot with the weights and the gradient filled in.
+  OptimSlot param(const OptimTensors& t, size_t g, size_t k, size_t nstates, const char* layout) {
+    name_ = group_name(g) + ".params[" + std::to_string(k) + "]";
+    const std::string& pi = name_;
+    LMF_CHECK(t.param != nullptr, value, op_, pi << " is missing");
+    LMF_CHECK(t.grad != nullptr, value, op_, pi << " has no gradient (run backward() first, or leave it out of the optimizer)");
+    const Tensor& w = *t.param;
+    const Tensor& gr = *t.grad;
+    check_contig(w, dev_, op_, pi);
+    check_contig(gr, dev_, op_, "the gradient of " + pi);
+    LMF_CHECK(w.dtype == DType::f32 || w.dtype == DType::bf16, dtype, op_, pi << " must be float32 or bfloat16, got " << dtype_name(w.dtype));
+    LMF_CHECK(gr.shape == w.shape, shape, op_,
+              "the gradient of " << pi << " has shape " << shape_str(gr.shape) << " but the parameter has " << shape_str(w.shape));
+    LMF_CHECK(t.states.size() == nstates, value, op_,
+              pi << " has " << t.states.size() << " state tensors, expected " << nstates << " (" << layout << ")");
+    OptimSlot s;
+    s.n = w.numel();
+    if (w.dtype == DType::f32) {
+      LMF_CHECK(gr.dtype == DType::f32, dtype, op_, "the gradient of float32 " << pi << " must be float32, got " << dtype_name(gr.dtype));
+      LMF_CHECK(t.master == nullptr, value, op_, pi << " is float32 and takes no master copy");
+      s.w = w.data<float>();
+    } else {
+      LMF_CHECK(gr.dtype == DType::f32 || gr.dtype == DType::bf16, dtype, op_,
+                "the gradient of bfloat16 " << pi << " must be bfloat16 or float32, got " << dtype_name(gr.dtype));
+      LMF_CHECK(t.master != nullptr, value, op_, pi << " is bfloat16 and needs a float32 master copy");
+      check_state(*t.master, dev_, DType::f32, s.n, op_, "the master copy of " + pi);
+      s.w = t.master->data<float>();
+      s.w16 = w.data<uint16_t>();
+      written_.push_back({t.master, true, "the master copy of " + pi});
+    }
+    s.g = gr.raw();
+    s.g_bf16 = gr.dtype == DType::bf16;
+    grads_.push_back({const_cast<void*>(s.g), s.g_bf16, s.n});
+    written_.push_back({t.param, true, pi});
+    written_.push_back({t.grad, false, "the gradient of " + pi});
+    return s;
+  }
+
+  // State tensor i of the parameter param() last checked, of dtype dt and n elements; `what` names it.
+  const Tensor& state(const OptimTensors& t, size_t i, DType dt, int64_t n, const char* what) {
+    const std::string full = std::string(what) + " of " + name_;
+    check_state(*t.states[i], dev_, dt, n, op_, full);
+    written_.push_back({t.states[i], true, full});
+    return *t.states[i];
+  }
+
+  std::vector<OptimSlot> slots;
+  std::vector<Adam8Slot> slots8;
+
+  // Refuses written operands that share memory (a parameter listed twice would be stepped twice), checks
+  // every gradient for NaN and Inf, and only when all are finite runs the update.
+  bool run(OptimKind kind) {
+    check_no_alias(written_, op_);
+    return if_finite(
+        dev_, op_, grads_,
+        [&] {
+          if (!slots.empty()) kernels::optim_step_cpu(kind, slots);
+          if (!slots8.empty()) kernels::adam8bit_step_cpu(slots8);
+        },
+        [&](cuda_stream st) {
+          if (!slots.empty()) kernels::optim_step_cuda(kind, slots, st);
+          if (!slots8.empty()) kernels::adam8bit_step_cuda(slots8, st);
+        });
+  }
+
+ private:
+  const char* op_;
+  Device dev_ = Device::cpu;
+  std::string name_;
+  std::vector<kernels::GradView> grads_;
+  std::vector<InPlaceArg> written_;
+};
+
+optim::AdamCoef adam_coef(const AdamHyper& h, const char* op, const std::string& where) {
+  check_lr_wd(h.lr, h.weight_decay, op, where);
+  check_hp(h.beta1, op, where, "beta1", 0, 1 - 1e-12);
+  check_hp(h.beta2, op, where, "beta2", 0, 1 - 1e-12);
+  check_hp(h.eps, op, where, "eps", 0, kFloatMax);
+  check_step(h.step, op, where);
+  const double t = static_cast<double>(h.step);
+  const double bc1 = 1 - std::pow(h.beta1, t), bc2 = 1 - std::pow(h.beta2, t);
+  optim::AdamCoef c{};
+  c.b1 = static_cast<float>(h.beta1);
+  c.b2 = static_cast<float>(h.beta2);
+  c.one_minus_b1 = static_cast<float>(1 - h.beta1);
+  c.one_minus_b2 = static_cast<float>(1 - h.beta2);
+  c.eps = static_cast<float>(h.eps);
+  c.l2 = h.decoupled ? 0.0f : static_cast<float>(h.weight_decay);
+  c.decay = h.decoupled ? f32(1 - h.lr * h.weight_decay, op, where, "1 - lr*weightDecay") : 1.0f;
+  c.step_size = f32(h.lr / bc1, op, where, "lr / (1 - beta1^step)");
+  c.inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
+  return c;
+}
+
+bool eight_bit(const AdamHyper&) { return false; }
+bool eight_bit(const Adam8bitHyper& h) { return h.eight_bit; }
+
+// Adam and 8-bit Adam: the same coefficients; a group's state is float32 moments, or (8-bit groups)
+// codes and absmax per block.
+template <class H>
+bool adam_family_step(const char* op, const std::vector<OptimGroup<H>>& groups) {
+  Step s(op, groups);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const optim::AdamCoef c = adam_coef(groups[g].hyper, op, group_name(g));
+    const bool q8 = eight_bit(groups[g].hyper);
+    for (size_t k = 0; k < groups[g].params.size(); ++k) {
+      const OptimTensors& t = groups[g].params[k];
+      if (!q8) {
+        OptimSlot p = s.param(t, g, k, 2, "first and second moment, float32");
+        p.s0 = s.state(t, 0, DType::f32, p.n, "the first moment").data<float>();
+        p.s1 = s.state(t, 1, DType::f32, p.n, "the second moment").data<float>();
+        p.adam = c;
+        s.slots.push_back(p);
+        continue;
+      }
+      const OptimSlot p = s.param(t, g, k, 4, "8-bit: first and second moment codes (uint8), their absmax per block of 256 (float32)");
+      const int64_t blocks = (p.n + kernels::kQuant8Block - 1) / kernels::kQuant8Block;
+      Adam8Slot q;
+      q.w = p.w; q.w16 = p.w16; q.g = p.g; q.g_bf16 = p.g_bf16; q.n = p.n; q.adam = c;
+      q.c1 = s.state(t, 0, DType::u8, p.n, "the 8-bit first moment").data<uint8_t>();
+      q.c2 = s.state(t, 1, DType::u8, p.n, "the 8-bit second moment").data<uint8_t>();
+      q.a1 = s.state(t, 2, DType::f32, blocks, "the first moment's absmax").data<float>();
+      q.a2 = s.state(t, 3, DType::f32, blocks, "the second moment's absmax").data<float>();
+      s.slots8.push_back(q);
+    }
+  }
+  return s.run(OptimKind::adam);
+}
+
+}  // namespace
+
+bool sgd_step(const std::vector<OptimGroup<SgdHyper>>& groups) {
+  const char* op = "SGD.step";
+  Step s(op, groups);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const SgdHyper& h = groups[g].hyper;
+    const std::string where = group_name(g);
+    check_lr_wd(h.lr, h.weight_decay, op, where);
+    check_hp(h.momentum, op, where, "momentum", 0, kFloatMax);
+    check_hp(h.dampening, op, where, "dampening", 0, 1);
+    check_step(h.step, op, where);
+    const optim::SgdCoef c{static_cast<float>(h.lr), static_cast<float>(h.weight_decay), static_cast<float>(h.momentum),
+                           static_cast<float>(1 - h.dampening), h.step == 1 ? 1 : 0, h.nesterov ? 1 : 0};
+    const bool mom = h.momentum != 0;
+    for (size_t k = 0; k < groups[g].params.size(); ++k) {
+      const OptimTensors& t = groups[g].params[k];
+      OptimSlot p = s.param(t, g, k, mom ? 1 : 0, mom ? "the momentum buffer" : "none without momentum");
+      if (mom) p.s0 = s.state(t, 0, DType::f32, p.n, "the momentum buffer").data<float>();
+      p.sgd = c;
+      s.slots.push_back(p);
+    }
+  }
+  return s.run(OptimKind::sgd);
+}
+
+bool adam_step(const std::vector<OptimGroup<AdamHyper>>& groups) { return adam_family_step("Adam.step", groups); }
+
+bool adam8bit_step(const std::vector<OptimGroup<Adam8bitHyper>>& groups) { return adam_family_step("Adam8bit.step", groups); }
+
+bool lion_step(const std::vector<OptimGroup<LionHyper>>& groups) {
+  const char* op = "Lion.step";
+  Step s(op, groups);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const LionHyper& h = groups[g].hyper;
+    const std::string where = group_name(g);
+    check_lr_wd(h.lr, h.weight_decay, op, where);
+    check_hp(h.beta1, op, where, "beta1", 0, 1);
+    check_hp(h.beta2, op, where, "beta2", 0, 1);
+    const optim::LionCoef c{static_cast<float>(h.lr), f32(1 - h.lr * h.weight_decay, op, where, "1 - lr*weightDecay"),
+                            static_cast<float>(h.beta1), static_cast<float>(1 - h.beta1), static_cast<float>(h.beta2),
+                            static_cast<float>(1 - h.beta2)};
+    for (size_t k = 0; k < groups[g].params.size(); ++k) {
+      const OptimTensors& t = groups[g].params[k];
+      OptimSlot p = s.param(t, g, k, 1, "the momentum");
+      p.s0 = s.state(t, 0, DType::f32, p.n, "the momentum").data<float>();
+      p.lion = c;
+      s.slots.push_back(p);
+    }
+  }
+  return s.run(OptimKind::lion);
+}
+
+bool sophia_step(const std::vector<OptimGroup<SophiaHyper>>& groups) {
+  const char* op = "SophiaG.step";
+  Step s(op, groups);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const SophiaHyper& h = groups[g].hyper;
+    const std::string where = group_name(g);
+    check_lr_wd(h.lr, h.weight_decay, op, where);
+    check_hp(h.beta1, op, where, "beta1", 0, 1);
+    check_hp(h.rho, op, where, "rho", 0, kFloatMax);
+    check_hp(h.eps, op, where, "eps", 0, kFloatMax);
+    const optim::SophiaCoef c{static_cast<float>(h.lr), f32(1 - h.lr * h.weight_decay, op, where, "1 - lr*weightDecay"),
+                              static_cast<float>(h.beta1), static_cast<float>(1 - h.beta1), static_cast<float>(h.rho),
+                              static_cast<float>(h.eps)};
+    for (size_t k = 0; k < groups[g].params.size(); ++k) {
+      const OptimTensors& t = groups[g].params[k];
+      OptimSlot p = s.param(t, g, k, 2, "the first moment and the Hessian EMA");
+      p.s0 = s.state(t, 0, DType::f32, p.n, "the first moment").data<float>();
+      p.s1 = s.state(t, 1, DType::f32, p.n, "the Hessian estimate").data<float>();
+      p.sophia = c;
+      s.slots.push_back(p);
+    }
+  }
+  return s.run(OptimKind::sophia);
 }
 
 double clip_grad_norm(const std::vector<const Tensor*>& grads, double max_norm) {
@@ -244,68 +334,41 @@ double clip_grad_norm(const std::vector<const Tensor*>& grads, double max_norm) 
   return norm;
 }
 
-void hessian_ema(const std::vector<const Tensor*>& hs, const std::vector<const Tensor*>& es, const std::vector<double>& b2) {
+bool hessian_ema(const std::vector<HessianGroup>& groups) {
   const char* op = "SophiaG.updateHessian";
-  LMF_CHECK(hs.size() == es.size() && hs.size() == b2.size(), value, op,
-            "got " << es.size() << " estimates for " << hs.size() << " parameters");
   std::vector<kernels::EmaSlot> slots;
-  const Device dev = es.empty() ? Device::cpu : es[0]->device();
-  for (size_t i = 0; i < hs.size(); ++i) {
-    const std::string pi = "parameter " + std::to_string(i);
-    const Tensor& e = *es[i];
-    check_contig(e, dev, op, "the estimate of " + pi);
-    LMF_CHECK(e.dtype == DType::f32 || e.dtype == DType::bf16, dtype, op, "the estimate of " << pi << " must be float32 or bfloat16, got " << dtype_name(e.dtype));
-    check_state(*hs[i], dev, DType::f32, e.numel(), op, "the Hessian state of " + pi);
-    check_hp(b2[i], op, "beta2", i, 0, 1);
-    slots.push_back({hs[i]->data<float>(), e.raw(), e.dtype == DType::bf16, e.numel(), static_cast<float>(b2[i])});
-  }
+  std::vector<kernels::GradView> estimates;
   std::vector<InPlaceArg> args;
-  for (size_t i = 0; i < hs.size(); ++i) {
-    args.push_back({hs[i], true, "the Hessian state of parameter " + std::to_string(i)});
-    args.push_back({es[i], false, "the estimate of parameter " + std::to_string(i)});
+  Device dev = Device::cpu;
+  for (const HessianGroup& g : groups)
+    if (!g.estimates.empty()) {
+      dev = g.estimates[0]->device();
+      break;
+    }
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const HessianGroup& g = groups[gi];
+    const std::string where = group_name(gi);
+    LMF_CHECK(g.hessians.size() == g.estimates.size(), value, op,
+              where << " has " << g.estimates.size() << " estimates for " << g.hessians.size() << " Hessian states");
+    check_hp(g.beta2, op, where, "beta2", 0, 1);
+    for (size_t k = 0; k < g.hessians.size(); ++k) {
+      const std::string pi = where + ".estimates[" + std::to_string(k) + "]";
+      const Tensor& e = *g.estimates[k];
+      check_contig(e, dev, op, pi);
+      LMF_CHECK(e.dtype == DType::f32 || e.dtype == DType::bf16, dtype, op, pi << " must be float32 or bfloat16, got " << dtype_name(e.dtype));
+      const std::string hi = where + ".hessians[" + std::to_string(k) + "]";
+      check_state(*g.hessians[k], dev, DType::f32, e.numel(), op, hi);
+      slots.push_back({g.hessians[k]->data<float>(), e.raw(), e.dtype == DType::bf16, e.numel(), static_cast<float>(g.beta2)});
+      estimates.push_back({const_cast<void*>(e.raw()), e.dtype == DType::bf16, e.numel()});
+      args.push_back({g.hessians[k], true, hi});
+      args.push_back({g.estimates[k], false, pi});
+    }
   }
   check_no_alias(args, op);
-  if (dev == Device::cuda) LMF_CUDA_TWIN(op, kernels::ema_update_cuda(slots, cuda_current_stream()));
-  else kernels::ema_update_cpu(slots);
-}
-
-Tensor quant8_map(bool is_signed) {
-  Tensor t = Tensor::empty({256}, DType::f32, Device::cpu, "quant8Map");
-  const kernels::Quant8Map& q = kernels::quant8_map(is_signed);
-  for (int i = 0; i < 256; ++i) t.data<float>()[i] = q.code[i];
-  return t;
-}
-
-std::vector<Tensor> quantize8(const Tensor& x, bool is_signed) {
-  const char* op = "quantize8";
-  const Device dev = x.device();
-  check_contig(x, dev, op, "input");
-  LMF_CHECK(x.dtype == DType::f32, dtype, op, "input must be float32, got " << dtype_name(x.dtype));
-  const int64_t n = x.numel(), blocks = (n + kernels::kQuant8Block - 1) / kernels::kQuant8Block;
-  Tensor codes = Tensor::empty(x.shape, DType::u8, dev, op);
-  Tensor absmax = Tensor::empty({blocks}, DType::f32, dev, op);
-  if (dev == Device::cuda)
-    LMF_CUDA_TWIN(op, kernels::quantize_blockwise_cuda(codes.data<uint8_t>(), absmax.data<float>(), x.data<float>(), n, is_signed,
-                                                       cuda_current_stream()));
-  else
-    kernels::quantize_blockwise_cpu(codes.data<uint8_t>(), absmax.data<float>(), x.data<float>(), n, is_signed);
-  return {codes, absmax};
-}
-
-Tensor dequantize8(const Tensor& codes, const Tensor& absmax, bool is_signed) {
-  const char* op = "dequantize8";
-  const Device dev = codes.device();
-  check_contig(codes, dev, op, "codes");
-  LMF_CHECK(codes.dtype == DType::u8, dtype, op, "codes must be uint8, got " << dtype_name(codes.dtype));
-  const int64_t n = codes.numel(), blocks = (n + kernels::kQuant8Block - 1) / kernels::kQuant8Block;
-  check_state(absmax, dev, DType::f32, blocks, op, "absmax");
-  Tensor x = Tensor::empty(codes.shape, DType::f32, dev, op);
-  if (dev == Device::cuda)
-    LMF_CUDA_TWIN(op, kernels::dequantize_blockwise_cuda(x.data<float>(), codes.data<uint8_t>(), absmax.data<float>(), n, is_signed,
-                                                         cuda_current_stream()));
-  else
-    kernels::dequantize_blockwise_cpu(x.data<float>(), codes.data<uint8_t>(), absmax.data<float>(), n, is_signed);
-  return x;
+  // A NaN or Inf estimate would stay in the EMA for good (b2*NaN is NaN): like a step with a non-finite
+  // gradient, the whole update is skipped and the caller counts it.
+  return if_finite(
+      dev, op, estimates, [&] { kernels::ema_update_cpu(slots); }, [&](cuda_stream st) { kernels::ema_update_cuda(slots, st); });
 }
 
 }  // namespace lmf::ops

@@ -1,6 +1,6 @@
 // Validation for the Unigram lattice passes: every offset, code point, count and score is checked here,
 // so the kernels can trust them.
-#include "unigram.h"
+#include "ops.h"
 
 #include <cmath>
 #include <string>

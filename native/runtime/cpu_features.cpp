@@ -1,6 +1,6 @@
 #include "cpu_features.h"
 
-#include <cstring>
+#include <string>
 
 #include "../core/error.h"
 
@@ -51,20 +51,30 @@ const CpuFeatures& detected() {
 }
 
 CpuFeatures g_effective = detected();
-const char* g_tier = nullptr;
 
-const char* natural_tier(const CpuFeatures& f) {
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return "avx512";
-  if (f.avx2 && f.fma) return "avx2";
-  if (f.neon) return "neon";
-  return "scalar";
+CpuTier natural_tier(const CpuFeatures& f) {
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return CpuTier::avx512;
+  if (f.avx2 && f.fma) return CpuTier::avx2;
+  if (f.neon) return CpuTier::neon;
+  return CpuTier::scalar;
 }
 
 }  // namespace
 
 const CpuFeatures& cpu_features() { return g_effective; }
 
-const char* cpu_tier() { return g_tier ? g_tier : natural_tier(g_effective); }
+// Forcing a tier narrows g_effective to it, so the tier is always the one the effective features give.
+CpuTier simd_tier() { return natural_tier(g_effective); }
+
+const char* cpu_tier() {
+  switch (simd_tier()) {
+    case CpuTier::avx512: return "avx512";
+    case CpuTier::avx2: return "avx2";
+    case CpuTier::neon: return "neon";
+    case CpuTier::scalar: break;
+  }
+  return "scalar";
+}
 
 void set_cpu_tier(const char* tier) {
   const CpuFeatures& hw = detected();
@@ -72,11 +82,10 @@ void set_cpu_tier(const char* tier) {
   CpuFeatures f = hw;
   if (t.empty()) {
     g_effective = hw;
-    g_tier = nullptr;
     return;
   }
   if (t == "avx512") {
-    LMF_CHECK(std::strcmp(natural_tier(hw), "avx512") == 0, value, "setCpuTier", "this CPU lacks AVX-512");
+    LMF_CHECK(natural_tier(hw) == CpuTier::avx512, value, "setCpuTier", "this CPU lacks AVX-512");
   } else if (t == "avx2") {
     LMF_CHECK(hw.avx2 && hw.fma, value, "setCpuTier", "this CPU lacks AVX2+FMA");
     f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512bf16 = false;
@@ -88,7 +97,6 @@ void set_cpu_tier(const char* tier) {
     LMF_THROW(value, "setCpuTier", "unknown tier '" << t << "' (expected avx512, avx2, neon, scalar or '')");
   }
   g_effective = f;
-  g_tier = natural_tier(f);
 }
 
 }  // namespace lmf

@@ -1,5 +1,5 @@
-// What the processor can do, read once with cpuid (x86) or known at compile time (aarch64).
-// Kernels dispatch on these flags, never on model names.
+// What the processor can do, read once with cpuid (x86) or known at compile time (aarch64), and the one
+// instruction-set tier every CPU kernel family dispatches on. Kernels dispatch on these, never on model names.
 #pragma once
 
 namespace lmf {
@@ -10,10 +10,19 @@ struct CpuFeatures {
   bool neon = false;
 };
 
+// The tiers, lowest first. avx512: AVX-512 F, BW, VL and DQ; avx2: AVX2 and FMA; neon: aarch64's
+// Advanced SIMD; scalar: nothing assumed. kernels/simd.h compiles the x86 tiers' code and picks among them.
+enum class CpuTier { scalar, neon, avx2, avx512 };
+
+// The features kernels may use now: the detected ones, narrowed by set_cpu_tier.
 const CpuFeatures& cpu_features();
+// The tier kernels run on now: the best the CPU has, or the one set_cpu_tier forced. The single source of
+// truth for every family's dispatch (kernels/simd.h's pick_tier reads it).
+CpuTier simd_tier();
+// Its name ("avx512", "avx2", "neon" or "scalar"), as cpuInfo() reports it and setCpuTier takes it.
+const char* cpu_tier();
 // Lets tests and benchmarks force a lower tier ("avx512", "avx2", "neon", "scalar"); "" restores detection.
 // Throws lmf::Error for an unknown tier or one the CPU lacks.
 void set_cpu_tier(const char* tier);
-const char* cpu_tier();
 
 }  // namespace lmf

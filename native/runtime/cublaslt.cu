@@ -211,7 +211,18 @@ Layout make_layout(const Api& a, int type, const Mat& m, int64_t batch, int64_t 
   return l;
 }
 
+// What the last GEMM of this thread ran on (cuda_last_gemm_engine); set by every cublaslt_gemm call, so
+// that a test can assert that a bf16/fp16 GEMM went through cuBLASLt rather than silently falling back.
+thread_local std::string g_last_engine;
+
+bool decline(const std::string& why) {
+  g_last_engine = "fallback kernel (" + why + ")";
+  return false;
+}
+
 }  // namespace
+
+std::string cuda_last_gemm_engine() { return g_last_engine; }
 
 bool cublaslt_available(std::string* why) {
   const Loaded& L = loaded();
@@ -227,19 +238,20 @@ std::string cuda_gemm_engine() {
 
 bool cublaslt_gemm(const kernels::GemmParams& p, cuda_stream stream) {
   const Loaded& L = loaded();
-  if (!L.ok) return false;
+  if (!L.ok) return decline(L.why);
   const int type = cuda_type(p.dtype);
-  if (type < 0 || p.batch > INT32_MAX) return false;
-  if (p.beta != 0.0f && p.residual) return false;  // two addends into C: the fallback kernel does both
+  if (type < 0 || p.batch > INT32_MAX) return decline("no cuBLASLt type for this dtype, or a batch above 2^31");
+  if (p.beta != 0.0f && p.residual) return decline("beta and a residual both add into C");  // the fallback kernel does both
   // cuBLASLt "A" = our B as (N x K): element (n, k) = b[k*rs_b + n*cs_b]; "B" = our A as (K x M).
   Mat ma, mb;
-  if (!describe(p.N, p.K, p.cs_b, p.rs_b, ma) || !describe(p.K, p.M, p.cs_a, p.rs_a, mb)) return false;
+  if (!describe(p.N, p.K, p.cs_b, p.rs_b, ma) || !describe(p.K, p.M, p.cs_a, p.rs_a, mb))
+    return decline("operand strides that are not a (transposed) column-major matrix");
   const Mat mc{static_cast<uint64_t>(p.N), static_cast<uint64_t>(p.M), p.M == 1 ? p.N : p.rs_c, kOpN};
-  if (mc.ld < p.N) return false;
+  if (mc.ld < p.N) return decline("output rows overlap");
   Mat mr = mc;
   if (p.residual) {
     mr.ld = p.M == 1 ? p.N : p.rs_r;
-    if (mr.ld < p.N) return false;
+    if (mr.ld < p.N) return decline("residual rows overlap");
   }
 
   const Api& a = L.api;
@@ -267,12 +279,12 @@ bool cublaslt_gemm(const kernels::GemmParams& p, cuda_stream stream) {
   check(a.pref_set(c.pref, kPrefAlignB, &al_b, sizeof al_b), "MatmulPreferenceSetAttribute(MIN_ALIGNMENT_B)");
   check(a.pref_set(c.pref, kPrefAlignC, &al_c, sizeof al_c), "MatmulPreferenceSetAttribute(MIN_ALIGNMENT_C)");
   check(a.pref_set(c.pref, kPrefAlignD, &al_d, sizeof al_d), "MatmulPreferenceSetAttribute(MIN_ALIGNMENT_D)");
-  if (p.bias && alignment(p.bias) < 16) return false;  // no preference describes the bias; stay safe
+  if (p.bias && alignment(p.bias) < 16) return decline("a bias not 16-byte aligned");  // no preference describes the bias
   Heuristic h{};
   int found = 0;
   // No algorithm (or a layout it refuses, such as a batch stride it cannot take): the fallback kernel.
   const Status hs = a.heuristic(dev.handle, c.desc, c.la, c.lb, c.lc, c.ld, c.pref, 1, &h, &found);
-  if (hs != kSuccess || found == 0) return false;
+  if (hs != kSuccess || found == 0) return decline("no cuBLASLt algorithm for this shape and layout");
 
   const float alpha_f = p.alpha, beta_f = p.residual ? 1.0f : p.beta;
   const double alpha_d = p.alpha, beta_d = beta_f;
@@ -280,9 +292,10 @@ bool cublaslt_gemm(const kernels::GemmParams& p, cuda_stream stream) {
   const void* beta = f64 ? static_cast<const void*>(&beta_d) : &beta_f;
   const Status ms = a.matmul(dev.handle, c.desc, alpha, p.b, c.la, p.a, c.lb, beta, C, c.lc, p.c, c.ld, &h.algo, dev.workspace,
                              kWorkspace, stream);
-  if (ms == kNotSupported) return false;
+  if (ms == kNotSupported) return decline("cublasLtMatmul reported NOT_SUPPORTED");
   check(ms, "cublasLtMatmul");
   LMF_CUDA_LAUNCHED("matmul");
+  g_last_engine = "cublasLt";
   return true;
 }
 

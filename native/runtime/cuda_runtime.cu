@@ -3,17 +3,23 @@
 //
 // Discovery: cudart is linked statically, so the binary loads on machines without a driver; the first
 // query asks the driver (libcuda.so.1, loaded by cudart at run time) and any failure - no driver, a
-// driver older than this runtime, no GPU - leaves cuda_available() false with the reason as text.
+// driver older than this runtime, no GPU - leaves cuda_available() false with the reason as text. The
+// driver's CUDA version is compared with the runtime's (CUDART_VERSION) before any device is touched, so
+// a driver too old for this build says so in those words rather than as an initialisation error.
 //
 // Allocator: cudaMalloc/cudaFree synchronize the device and cost tens of microseconds, far more than a
 // small kernel, so released blocks are kept per device in size classes (the CPU allocator's classes:
 // 512-byte steps below 1 MiB, eight classes per power of two above) and handed out again. Reuse needs no
 // event because every kernel of a device runs on its one stream: a block freed after a kernel was queued
 // is only written by kernels queued later. When cudaMalloc fails the cache is emptied and it is retried
-// once; then the failure is an OutOfMemoryError.
+// once; then the failure is an OutOfMemoryError. LMF_CUDA_NO_CACHE=1 turns the cache off: every block is
+// a cudaMalloc of exactly the bytes asked for, freed when released, so that compute-sanitizer's memcheck
+// (the GPU check runs it) sees where each buffer really ends.
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -45,27 +51,30 @@ namespace {
 struct Discovery {
   bool ok = false;
   int count = 0;
+  int driver = 0;  // the driver's CUDA version (cudaDriverGetVersion), 0 without a driver
   std::string reason;
 };
+
+std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
 
 const Discovery& discover() {
   static const Discovery d = [] {
     Discovery r;
-    int driver = 0, runtime = 0;
-    cudaRuntimeGetVersion(&runtime);
-    if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
+    int driver = 0;
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) {
       cudaGetLastError();
-      r.reason = "no NVIDIA driver found (libcuda.so.1 could not be loaded)";
-      return r;
+      driver = 0;
     }
+    r.driver = driver;
+    r.reason = cuda_version_problem(driver, CUDART_VERSION);
+    if (!r.reason.empty()) return r;
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
       cudaGetLastError();
       if (e == cudaErrorInsufficientDriver) {
-        r.reason = "the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
-                   " but this build needs CUDA " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
-                   " (update the driver)";
+        r.reason = "the NVIDIA driver (CUDA " + version_text(driver) + ") is too old for this build's CUDA " + version_text(CUDART_VERSION) +
+                   " runtime (update the driver)";
       } else if (e == cudaErrorNoDevice) {
         r.reason = "no CUDA device found";
       } else {
@@ -118,6 +127,14 @@ Runtime& rt() {
   return *r;
 }
 
+bool no_cache() {
+  static const bool off = [] {
+    const char* e = std::getenv("LMF_CUDA_NO_CACHE");
+    return e && std::strcmp(e, "1") == 0;
+  }();
+  return off;
+}
+
 int current_device() {
   int d = 0;
   LMF_CUDA_CHECK(cudaGetDevice(&d), "cuda");
@@ -151,6 +168,15 @@ void trim_locked(size_t to) {
 
 bool cuda_available() { return discover().ok; }
 std::string cuda_unavailable_reason() { return discover().ok ? "" : discover().reason; }
+std::string cuda_versions() {
+  const int driver = discover().driver;
+  if (driver <= 0) return "";
+  std::string s = "CUDA driver " + version_text(driver) + ", runtime " + version_text(CUDART_VERSION);
+  if (driver < CUDART_VERSION && cuda_version_problem(driver, CUDART_VERSION).empty())
+    s += " (the driver is older than the runtime: compatible within CUDA " + std::to_string(driver / 1000) +
+         ", but PTX from this build cannot be JIT-compiled by it)";
+  return s;
+}
 int cuda_device_count() { return discover().count; }
 
 cuda_stream cuda_current_stream() {
@@ -167,7 +193,7 @@ cuda_stream cuda_current_stream() {
 void* cuda_alloc(size_t bytes) {
   require("alloc");
   const int d = current_device();
-  const size_t cls = size_class(bytes);
+  const size_t cls = no_cache() ? (bytes ? bytes : 1) : size_class(bytes);
   Runtime& r = rt();
   std::lock_guard<std::mutex> lk(r.mu);
   DeviceState& s = state(d);
@@ -208,7 +234,7 @@ void cuda_free(void* p, size_t bytes) {
   DeviceState& s = state(d);
   size_t total = 0;
   for (auto& x : r.dev) total += x.cached;
-  if (total + cls <= r.limit) {
+  if (!no_cache() && total + cls <= r.limit) {
     s.free_blocks.emplace(cls, p);
     s.cached += cls;
   } else {

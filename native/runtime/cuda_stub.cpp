@@ -8,6 +8,7 @@ static const char* kNoCuda = "built without CUDA support (rebuild with cmake-js 
 
 bool cuda_available() { return false; }
 std::string cuda_unavailable_reason() { return kNoCuda; }
+std::string cuda_versions() { return ""; }
 int cuda_device_count() { return 0; }
 void* cuda_alloc(size_t) { LMF_THROW(device, "cuda", kNoCuda); }
 void cuda_free(void*, size_t) {}
@@ -21,6 +22,7 @@ std::string cuda_device_name() { return ""; }
 int cuda_compute_capability() { return 0; }
 int64_t cuda_total_memory() { return 0; }
 std::string cuda_gemm_engine() { return ""; }
+std::string cuda_last_gemm_engine() { return ""; }
 void* cuda_event_create() { LMF_THROW(device, "cuda", kNoCuda); }
 void cuda_event_record(void*) { LMF_THROW(device, "cuda", kNoCuda); }
 float cuda_event_elapsed_ms(void*, void*) { LMF_THROW(device, "cuda", kNoCuda); }

@@ -11,7 +11,7 @@
 
 #include "../core/error.h"
 #include "../kernels/bpe.h"
-#include "../ops/bpe.h"
+#include "../ops/ops.h"
 
 using lmf::kernels::BpeMerge;
 

@@ -1,7 +1,9 @@
-// CUDA timings for scripts/device_check.sh: bf16/fp16/fp32 GEMM through the op path (cuBLASLt) and the
-// fallback kernel, and each kernel family's achieved bandwidth against a device-to-device copy measured
-// in the same run. Medians of CUDA-event-timed repetitions after warm-up. Prints one JSON object.
-// Not a test: it asserts nothing (timing is never a test assertion); built only in a CUDA build.
+// CUDA timings for the GPU check (scripts/device_check_cuda.sh): bf16/fp16/fp32 GEMM through the op path
+// (cuBLASLt) and the fallback kernel, with the engine each GEMM really ran on, and each kernel family's
+// achieved bandwidth against a device-to-device copy measured in the same run. Medians of
+// CUDA-event-timed repetitions after warm-up. Prints one JSON object. Not a test: it asserts nothing
+// (timing is never a test assertion), but under LMF_REQUIRE_CUDA=1 a missing device fails it; built only
+// in a CUDA build.
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -17,6 +19,7 @@
 #include "../kernels/rope.h"
 #include "../kernels/softmax_xent.h"
 #include "../runtime/cuda_runtime.h"
+#include "cuda_test_util.h"
 
 using namespace lmf;
 using namespace lmf::kernels;
@@ -57,12 +60,11 @@ void add(const std::string& kv) { g_json += (g_json.empty() ? "" : ",\n  ") + kv
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!cuda_available()) {
-    std::printf("skipped: no CUDA device (%s)\n", cuda_unavailable_reason().c_str());
-    return 0;
-  }
+  if (!cudatest::start("cuda_bench")) return 1;
+  if (!cuda_available()) return 0;
   cuda_stream s = cuda_current_stream();
   add("\"device\": \"" + cuda_device_name() + "\"");
+  add("\"versions\": \"" + cuda_versions() + "\"");
   add("\"gemm_engine\": \"" + cuda_gemm_engine() + "\"");
 
   // Copy bandwidth: 2 GiB device to device, bytes read plus bytes written.
@@ -90,18 +92,19 @@ int main(int argc, char** argv) {
       p.a = a.p, p.rs_a = n, p.cs_a = 1, p.b = b.p, p.rs_b = n, p.cs_b = 1, p.c = c.p, p.rs_c = n;
       const double flop = 2.0 * n * n * n;
       const double ms = median_ms([&] { matmul_forward_cuda(p, s); }, 10);
+      const std::string engine = cuda_last_gemm_engine();
       GemmParams pe = p;
       pe.bias = bias.p, pe.residual = res.p, pe.rs_r = n;
       const double ms_e = median_ms([&] { matmul_forward_cuda(pe, s); }, 10);
       double ms_f = 0;
       if (dt == DType::bf16 && n == 4096) ms_f = median_ms([&] { matmul_fallback_cuda(p, s); }, 3);
-      char buf[320];
-      std::snprintf(buf, sizeof buf, "{\"dtype\": \"%s\", \"n\": %lld, \"TFLOPs\": %.1f, \"TFLOPs_bias_residual\": %.1f%s}", dtype_name(dt),
-                    static_cast<long long>(n), flop / (ms * 1e9), flop / (ms_e * 1e9),
+      char buf[480];
+      std::snprintf(buf, sizeof buf, "{\"dtype\": \"%s\", \"n\": %lld, \"engine\": \"%s\", \"TFLOPs\": %.1f, \"TFLOPs_bias_residual\": %.1f%s}",
+                    dtype_name(dt), static_cast<long long>(n), engine.c_str(), flop / (ms * 1e9), flop / (ms_e * 1e9),
                     ms_f > 0 ? (", \"TFLOPs_fallback\": " + std::to_string(flop / (ms_f * 1e9))).c_str() : "");
       gemm += (gemm.empty() ? "" : ", ") + std::string(buf);
-      std::printf("gemm %s %lld: %.1f TFLOP/s (bias+residual %.1f)%s\n", dtype_name(dt), static_cast<long long>(n), flop / (ms * 1e9),
-                  flop / (ms_e * 1e9), ms_f > 0 ? (" fallback " + std::to_string(flop / (ms_f * 1e9))).c_str() : "");
+      std::printf("gemm %s %lld on %s: %.1f TFLOP/s (bias+residual %.1f)%s\n", dtype_name(dt), static_cast<long long>(n), engine.c_str(),
+                  flop / (ms * 1e9), flop / (ms_e * 1e9), ms_f > 0 ? (" fallback " + std::to_string(flop / (ms_f * 1e9))).c_str() : "");
     }
   add("\"gemm\": [" + gemm + "]");
 
@@ -152,22 +155,22 @@ int main(int argc, char** argv) {
   {
     // cross-entropy over [8192, 32000] bf16 logits: forward reads them twice, backward reads and writes once
     const int64_t N = 8192, V = 32000;
-    Dev logits(N * V * 2), dl(N * V * 2), tg(N * 4), loss(N * 8), lse(N * 8), rg(N * 8);
+    Dev logits(N * V * 2), dl(N * V * 2), tg(N * 4), loss(N * 8), lse(N * 8), rg(N * 8), status(16);
     fill_cuda(tg.p, DType::i32, N, 7, s);
     fill_cuda(rg.p, DType::f64, N, 1.0 / N, s);
     XentParams xp;
     xp.N = N, xp.V = V;
-    family("crossEntropy fwd", 2.0 * N * V * 2, [&] { xent_forward_cuda(loss.as<double>(), lse.as<double>(), logits.p, dt, tg.as<int32_t>(), xp, s); });
+    family("crossEntropy fwd", 2.0 * N * V * 2, [&] { xent_forward_cuda(loss.as<double>(), lse.as<double>(), status.as<uint64_t>(), logits.p, dt, tg.as<int32_t>(), xp, s); });
     family("crossEntropy bwd", 2.0 * N * V * 2,
-           [&] { xent_backward_cuda(dl.p, logits.p, dt, tg.as<int32_t>(), lse.as<double>(), rg.as<double>(), xp, s); });
+           [&] { xent_backward_cuda(dl.p, status.as<uint64_t>(), logits.p, dt, tg.as<int32_t>(), lse.as<double>(), rg.as<double>(), xp, s); });
   }
   {
     const int64_t V = 50304, N = 16384, E = 1024;
-    Dev table(V * E * 2), out(N * E * 2), idx(N * 4), acc(V * E * 4);
+    Dev table(V * E * 2), out(N * E * 2), idx(N * 4), acc(V * E * 4), fault(8);
     arange_cuda(idx.p, DType::i32, N, 0, 3, s);
-    family("embedding fwd", 2.0 * N * E * 2, [&] { embedding_forward_cuda(out.p, table.p, idx.as<int32_t>(), N, E, dt, s); });
+    family("embedding fwd", 2.0 * N * E * 2, [&] { embedding_forward_cuda(out.p, fault.as<uint64_t>(), table.p, idx.as<int32_t>(), N, V, E, dt, s); });
     family("embedding bwd (atomics)", N * E * 2.0 + N * E * 4.0 * 2,
-           [&] { embedding_backward_cuda(acc.p, DType::f32, out.p, dt, idx.as<int32_t>(), N, E, s); });
+           [&] { embedding_backward_cuda(acc.p, fault.as<uint64_t>(), DType::f32, out.p, dt, idx.as<int32_t>(), N, V, E, s); });
   }
   add("\"families_bf16\": [" + fam + "]");
   const std::string json = "{\n  " + g_json + "\n}\n";

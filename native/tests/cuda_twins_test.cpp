@@ -1,6 +1,8 @@
 // Every CUDA twin against its CPU twin, on shapes that are multiples of no block size, for float32,
-// bfloat16, float16 (where the CPU twin has it) and float64. Built by CMake only in a CUDA build; on a
-// machine without a usable GPU it prints "skipped: no CUDA device" and passes.
+// bfloat16, float16 (where the CPU twin has it) and float64; which engine the GEMMs ran on (bf16/fp16 must
+// reach cuBLASLt when it is loaded); the norm backward past 65,535 row chunks; the driver and runtime
+// versions. Built by CMake only in a CUDA build; on a machine without a usable GPU it prints "skipped: no
+// CUDA device" and passes, unless LMF_REQUIRE_CUDA=1 (cuda_test_util.h).
 //
 // Each case fills host buffers with random values, runs the CPU twin on them and the CUDA twin on
 // device copies, and compares element by element: |gpu - cpu| <= atol + rtol * |cpu|, with tolerances
@@ -17,20 +19,24 @@
 #include "../kernels/activation.h"
 #include "../kernels/elementwise.h"
 #include "../kernels/embedding.h"
+#include "../kernels/index_fault.h"
 #include "../kernels/math.h"
 #include "../kernels/matmul.h"
 #include "../kernels/norm.h"
 #include "../kernels/reduce.h"
 #include "../kernels/rope.h"
 #include "../kernels/softmax_xent.h"
+#include "../runtime/cublaslt.h"
 #include "../runtime/cuda_runtime.h"
+#include "cuda_test_util.h"
 
 using lmf::DType;
 using namespace lmf::kernels;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
+using lmf::cudatest::g_failed;
+using lmf::cudatest::g_passed;
 std::mt19937_64 g_rng(2024);
 
 double uni(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(g_rng); }
@@ -189,6 +195,53 @@ void test_matmul() {
       });
     }
   std::printf("matmul: GEMM engine %s\n", lmf::cuda_gemm_engine().c_str());
+}
+
+// Which engine a GEMM really ran on. bf16 and fp16 GEMMs with plain layouts must reach cuBLASLt whenever
+// it is loaded (a silent decline would leave training on the slow fallback kernel); a call cuBLASLt cannot
+// express must report the fallback. Under LMF_REQUIRE_CUDA=1 cuBLASLt must be loaded too, unless
+// LMF_CUBLASLT=0 turned it off on purpose.
+void test_gemm_engine() {
+  std::string why;
+  const bool lt = lmf::cublaslt_available(&why);
+  const char* off = std::getenv("LMF_CUBLASLT");
+  const bool turned_off = off && std::strcmp(off, "0") == 0;
+  std::printf("gemm engine: %s\n", lmf::cuda_gemm_engine().c_str());
+  if (lmf::cudatest::cuda_required() && !turned_off) lmf::cudatest::check(lt, "cuBLASLt is loaded (" + why + ")");
+  for (DType dt : {DType::bf16, DType::f16, DType::f32})
+    for (int shift : {0, 1}) {  // shift: every operand one element off its 256-byte alignment
+      const std::string name = std::string("gemm engine ") + lmf::dtype_name(dt) + (shift ? " unaligned" : "");
+      guarded(name, [&] {
+        const int64_t M = 192, N = 320, K = 256;
+        Host a(dt, M * K + shift), b(dt, K * N + shift), ref(dt, M * N + shift), got(dt, M * N + shift);
+        a.random(-1, 1), b.random(-1, 1);
+        GemmParams p;
+        p.M = M, p.N = N, p.K = K, p.dtype = dt, p.rs_a = K, p.cs_a = 1, p.rs_b = N, p.cs_b = 1, p.rs_c = N;
+        GemmParams pc = p;
+        pc.a = static_cast<char*>(a.data()) + shift * lmf::dtype_size(dt), pc.b = static_cast<char*>(b.data()) + shift * lmf::dtype_size(dt);
+        pc.c = static_cast<char*>(ref.data()) + shift * lmf::dtype_size(dt);
+        matmul_forward_cpu(pc);
+        Dev da(a), db(b), dc(got);
+        GemmParams pg = p;
+        pg.a = da.as<char>() + shift * lmf::dtype_size(dt), pg.b = db.as<char>() + shift * lmf::dtype_size(dt);
+        pg.c = dc.as<char>() + shift * lmf::dtype_size(dt);
+        matmul_forward_cuda(pg, S());
+        const std::string engine = lmf::cuda_last_gemm_engine();
+        dc.to(got);
+        std::printf("  %-28s ran on %s\n", name.c_str(), engine.c_str());
+        Host g2(dt, M * N), r2(dt, M * N);
+        for (int64_t i = 0; i < M * N; ++i) g2.set(i, got.get(i + shift)), r2.set(i, ref.get(i + shift));
+        check(name + " result", g2, r2, tol_for(dt, std::sqrt(double(K)) + 2));
+        if (lt && dt != DType::f32 && !shift) lmf::cudatest::check(engine == "cublasLt", name + " ran on cuBLASLt, not " + engine);
+        if (!lt) lmf::cudatest::check(engine.rfind("fallback kernel", 0) == 0, name + " reports the fallback kernel: " + engine);
+        // beta and a residual together: cuBLASLt declines, and the report must say so.
+        GemmParams pr = pg;
+        pr.beta = 0.5f, pr.residual = pg.c, pr.rs_r = N;
+        matmul_forward_cuda(pr, S());
+        lmf::cudatest::check(lmf::cuda_last_gemm_engine().rfind("fallback kernel (", 0) == 0,
+                             name + ": a call cuBLASLt cannot express reports the fallback, got " + lmf::cuda_last_gemm_engine());
+      });
+    }
 }
 
 // -------------------------------------------------------------------------------------- elementwise
@@ -383,6 +436,27 @@ void test_norm() {
       }
 }
 
+// More rows than 65,535 chunks of 128 (about 8.4M): the dw/db partial sums once put one block per chunk in
+// gridDim.y, which has that limit; they now walk the chunks with a grid-stride loop (cuda_launch.cuh).
+void test_norm_many_rows() {
+  const std::string name = "rmsNorm backward, 8.4M rows";
+  guarded(name, [&] {
+    const DType dt = DType::f32;
+    NormParams p;
+    p.rows = int64_t(65535) * 128 + 77, p.D = 2, p.rms = true;
+    const int64_t n = p.rows * p.D;
+    Host s(dt, n), dy(dt, n), w(dt, p.D), rstd(dt, p.rows), dx(dt, n), dw(dt, p.D);
+    s.random(-2, 2), dy.random(-1, 1), w.random(0.5, 1.5), rstd.random(0.5, 2);
+    norm_backward_cpu(dx.data(), dw.data(), nullptr, dy.data(), nullptr, s.data(), w.data(), nullptr, rstd.data(), dt, p);
+    Dev ds(s), ddy(dy), dwt(w), drstd(rstd), gdx(n * 4), gdw(p.D * 4);
+    norm_backward_cuda(gdx.p, gdw.p, nullptr, ddy.p, nullptr, ds.p, dwt.p, nullptr, drstd.p, dt, p, S());
+    Host hx(dt, n), hw(dt, p.D);
+    gdx.to(hx), gdw.to(hw);
+    check(name + " dx", hx, dx, tol_for(dt, 1));
+    check(name + " dw", hw, dw, tol_for(dt, std::sqrt(double(p.rows))));
+  });
+}
+
 void test_rope() {
   for (DType dt : kLayer)
     for (int inter = 0; inter < 2; ++inter)
@@ -413,18 +487,28 @@ void test_embedding() {
       Host w(dt, V * D), idx(DType::i32, N), g(dt, N * D), ref(dt, N * D), got(dt, N * D);
       w.random(-1, 1), g.random(-1, 1);
       for (int64_t i = 0; i < N; ++i) idx.set(i, std::floor(uni(0, V - 0.01)));
-      embedding_forward_cpu(ref.data(), w.data(), static_cast<const int32_t*>(idx.data()), N, D, dt);
-      Dev dw(w), didx(idx), dg(g), dout(got);
-      embedding_forward_cuda(dout.p, dw.p, didx.as<int32_t>(), N, D, dt, S());
+      idx.set(120, -3), idx.set(17, V + 4);  // out of range: NaN rows, skipped in backward, the first in the fault word
+      const uint64_t want = index_fault_key(17, V + 4);
+      uint64_t fault = kNoIndexFault, gfault = kNoIndexFault;
+      embedding_forward_cpu(ref.data(), &fault, w.data(), static_cast<const int32_t*>(idx.data()), N, V, D, dt);
+      Dev dw(w), didx(idx), dg(g), dout(got), dfault(sizeof fault);
+      lmf::cuda_copy(dfault.p, &gfault, sizeof gfault, 0);
+      embedding_forward_cuda(dout.p, dfault.as<uint64_t>(), dw.p, didx.as<int32_t>(), N, V, D, dt, S());
       dout.to(got);
+      lmf::cuda_copy(&gfault, dfault.p, sizeof gfault, 1);
       check(name + " forward", got, ref, Tol{0, 0});
+      lmf::cudatest::check(fault == want && gfault == want && std::isnan(got.get(17 * D)), name + " forward fault word and NaN row");
       const DType acc = dt == DType::f64 ? DType::f64 : DType::f32;
       Host dref(acc, V * D), dgot(acc, V * D);  // zeroed
-      embedding_backward_cpu(dref.data(), acc, g.data(), dt, static_cast<const int32_t*>(idx.data()), N, D);
+      fault = gfault = kNoIndexFault;
+      embedding_backward_cpu(dref.data(), &fault, acc, g.data(), dt, static_cast<const int32_t*>(idx.data()), N, V, D);
       Dev ddw(dgot);
-      embedding_backward_cuda(ddw.p, acc, dg.p, dt, didx.as<int32_t>(), N, D, S());
+      lmf::cuda_copy(dfault.p, &gfault, sizeof gfault, 0);
+      embedding_backward_cuda(ddw.p, dfault.as<uint64_t>(), acc, dg.p, dt, didx.as<int32_t>(), N, V, D, S());
       ddw.to(dgot);
+      lmf::cuda_copy(&gfault, dfault.p, sizeof gfault, 1);
       check(name + " backward", dgot, dref, tol_for(acc, 10));
+      lmf::cudatest::check(fault == want && gfault == want, name + " backward fault word");
     });
   }
 }
@@ -455,20 +539,32 @@ void test_softmax_xent() {
         Host x(dt, p.N * p.V), tg(DType::i32, p.N), loss(DType::f64, p.N), lse(DType::f64, p.N), rg(DType::f64, p.N);
         x.random(-5, 5), rg.random(0.1, 1);
         for (int64_t i = 0; i < p.N; ++i) tg.set(i, i % 9 == 4 ? -100 : std::floor(uni(0, p.V - 0.01)));
+        tg.set(30, p.V), tg.set(11, -1);  // out of range: NaN loss and gradient rows, the first in the fault word
         const int32_t* t = static_cast<const int32_t*>(tg.data());
-        xent_forward_cpu(static_cast<double*>(loss.data()), static_cast<double*>(lse.data()), x.data(), dt, t, p);
-        Dev dx(x), dt_(tg), dloss(loss), dlse(lse), drg(rg);
-        xent_forward_cuda(dloss.as<double>(), dlse.as<double>(), dx.p, dt, dt_.as<int32_t>(), p, S());
+        uint64_t status[2] = {kNoIndexFault, 0}, gstatus[2] = {kNoIndexFault, 0};
+        xent_forward_cpu(static_cast<double*>(loss.data()), static_cast<double*>(lse.data()), status, x.data(), dt, t, p);
+        Dev dx(x), dt_(tg), dloss(loss), dlse(lse), drg(rg), dstatus(sizeof status);
+        lmf::cuda_copy(dstatus.p, gstatus, sizeof gstatus, 0);
+        xent_forward_cuda(dloss.as<double>(), dlse.as<double>(), dstatus.as<uint64_t>(), dx.p, dt, dt_.as<int32_t>(), p, S());
         Host gl(DType::f64, p.N), gs(DType::f64, p.N);
         dloss.to(gl), dlse.to(gs);
+        lmf::cuda_copy(gstatus, dstatus.p, sizeof gstatus, 1);
+        // 37 rows: 4 ignored (4, 13, 22, 31), 2 out of range
+        lmf::cudatest::check(status[0] == index_fault_key(11, -1) && gstatus[0] == status[0] && status[1] == 31 && gstatus[1] == 31,
+                             name + " fault word and valid rows");
         const Tol t64 = dt == DType::f64 ? Tol{1e-10, 1e-10} : Tol{2e-5, 2e-5};  // fp32 lanes on both sides
         check(name + " loss", gl, loss, t64);
         check(name + " lse", gs, lse, t64);
         Host dref(dt, p.N * p.V), dgot(dt, p.N * p.V);
-        xent_backward_cpu(dref.data(), x.data(), dt, t, static_cast<const double*>(lse.data()), static_cast<const double*>(rg.data()), p);
-        Dev dlse_cpu(lse), ddx(dgot);
-        xent_backward_cuda(ddx.p, dx.p, dt, dt_.as<int32_t>(), dlse_cpu.as<double>(), drg.as<double>(), p, S());
+        uint64_t fault = kNoIndexFault, gfault = kNoIndexFault;
+        xent_backward_cpu(dref.data(), &fault, x.data(), dt, t, static_cast<const double*>(lse.data()), static_cast<const double*>(rg.data()), p);
+        Dev dlse_cpu(lse), ddx(dgot), dfault(sizeof fault);
+        lmf::cuda_copy(dfault.p, &gfault, sizeof gfault, 0);
+        xent_backward_cuda(ddx.p, dfault.as<uint64_t>(), dx.p, dt, dt_.as<int32_t>(), dlse_cpu.as<double>(), drg.as<double>(), p, S());
         ddx.to(dgot);
+        lmf::cuda_copy(&gfault, dfault.p, sizeof gfault, 1);
+        lmf::cudatest::check(fault == index_fault_key(11, -1) && gfault == fault && std::isnan(dgot.get(30 * p.V)),
+                             name + " backward fault word and NaN row");
         check(name + " backward", dgot, dref, tol_for(dt, 1e-2));
       });
     }
@@ -497,20 +593,20 @@ void test_errors() {
 }  // namespace
 
 int main() {
-  if (!lmf::cuda_available()) {
-    std::printf("skipped: no CUDA device (%s)\n", lmf::cuda_unavailable_reason().c_str());
-    return 0;
-  }
-  std::printf("device: %s (sm_%d)\n", lmf::cuda_device_name().c_str(), lmf::cuda_compute_capability());
+  const char* program = "cuda_twins_test";
+  if (!lmf::cudatest::start(program)) return 1;
+  if (!lmf::cuda_available()) return lmf::cudatest::finish(program);
+  lmf::cudatest::check(lmf::cuda_versions().rfind("CUDA driver ", 0) == 0, "the driver and runtime versions are known: " + lmf::cuda_versions());
   test_matmul();
+  test_gemm_engine();
   test_elementwise();
   test_reduce();
   test_activation();
   test_norm();
+  test_norm_many_rows();
   test_rope();
   test_embedding();
   test_softmax_xent();
   test_errors();
-  std::printf("cuda twins: %d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return lmf::cudatest::finish(program);
 }

@@ -10,6 +10,8 @@
 
 #include "../core/error.h"
 #include "../kernels/activation.h"
+#include "../kernels/embedding.h"
+#include "../kernels/index_fault.h"
 #include "../kernels/math.h"
 #include "../kernels/norm.h"
 #include "../kernels/rope.h"
@@ -68,6 +70,15 @@ void check(const std::string& what, const Buf& got, const std::vector<double>& w
   }
 }
 
+void expect(bool ok, const std::string& what) {
+  if (ok) {
+    ++g_passed;
+  } else {
+    ++g_failed;
+    std::printf("FAIL %s\n", what.c_str());
+  }
+}
+
 double ref_act(ActKind k, double x) {
   switch (k) {
     case ActKind::relu: case ActKind::reglu: return x > 0 ? x : 0;
@@ -110,7 +121,7 @@ void test_activations(DType dt, const char* tier) {
         }
       }
     const std::string w = std::string(act_name(k)) + " " + dtn(dt) + " " + tier;
-    // gelu_erf and geglu: erf to 1.5e-7 absolute (vmath.h), so their tails are judged against the
+    // gelu_erf and geglu: erf to 1.5e-7 absolute (simd.h's vmath), so their tails are judged against the
     // row scale (geglu's error is also multiplied by the gate value).
     const double sc = k == ActKind::gelu_erf ? 10 : k == ActKind::geglu ? 30 : 1;
     check(w + " forward", y, wy, tol_of(dt), sc);
@@ -203,8 +214,9 @@ void test_xent(DType dt, const char* tier, double z) {
   for (int64_t i = 0; i < p.N; ++i) tg[i] = i == 3 ? -100 : static_cast<int32_t>((i * 7919) % p.V);
   std::vector<double> loss(p.N), lse(p.N), rg(p.N);
   for (int64_t i = 0; i < p.N; ++i) rg[i] = 0.5 + 0.1 * i;
-  xent_forward_cpu(loss.data(), lse.data(), x.data(), dt, tg.data(), p);
-  xent_backward_cpu(dx.data(), x.data(), dt, tg.data(), lse.data(), rg.data(), p);
+  uint64_t status[2] = {kNoIndexFault, 0}, fault = kNoIndexFault;
+  xent_forward_cpu(loss.data(), lse.data(), status, x.data(), dt, tg.data(), p);
+  xent_backward_cpu(dx.data(), &fault, x.data(), dt, tg.data(), lse.data(), rg.data(), p);
   Buf lossb(DType::f64, p.N);
   std::vector<double> wl(p.N), wdx(p.N * p.V);
   for (int64_t i = 0; i < p.N; ++i) {
@@ -223,6 +235,57 @@ void test_xent(DType dt, const char* tier, double z) {
   const std::string what = std::string("xent z=") + std::to_string(z) + " " + dtn(dt) + " " + tier;
   check(what + " loss", lossb, wl, dt == DType::f64 ? 1e-12 : 1e-6);
   check(what + " dlogits", dx, wdx, tol_of(dt) * 4, 10);
+  expect(status[0] == kNoIndexFault && fault == kNoIndexFault && status[1] == uint64_t(p.N - 1), what + " status (12 valid rows)");
+}
+
+// Indices out of range, found by the kernels that read them (index_fault.h): the first one (lowest
+// position) in the fault word, NaN where its result would go, nothing read or written outside the table.
+void test_index_faults(DType dt) {
+  const std::string what = std::string("index faults ") + dtn(dt);
+  const int64_t V = 7, D = 5, N = 300;
+  Buf w(dt, V * D), out(dt, N * D), g(dt, N * D);
+  w.randomize(), g.randomize();
+  std::vector<int32_t> ix(N);
+  for (int64_t i = 0; i < N; ++i) ix[i] = static_cast<int32_t>(i % V);
+  ix[250] = -2, ix[123] = V, ix[299] = 1 << 30;
+  uint64_t fault = kNoIndexFault;
+  embedding_forward_cpu(out.data(), &fault, w.data(), ix.data(), N, V, D, dt);
+  expect(fault == index_fault_key(123, V), what + " embedding forward: the first bad position, 123, and its index");
+  expect(index_fault_position(fault) == 123 && index_fault_value(fault) == V, what + " key round trip");
+  bool rows_ok = true;
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t c = 0; c < D; ++c) {
+      const double got = out.get(i * D + c);
+      rows_ok &= ix[i] >= 0 && ix[i] < V ? got == w.get(ix[i] * D + c) : std::isnan(got);
+    }
+  expect(rows_ok, what + " embedding forward: gathered rows, NaN for the bad ones");
+  std::vector<double> dw_acc(V * D, 0.0), want(V * D, 0.0);
+  std::vector<float> dw32(V * D, 0.0f);
+  fault = kNoIndexFault;
+  const DType acc = dt == DType::f64 ? DType::f64 : DType::f32;
+  embedding_backward_cpu(acc == DType::f64 ? static_cast<void*>(dw_acc.data()) : static_cast<void*>(dw32.data()), &fault, acc, g.data(), dt,
+                         ix.data(), N, V, D);
+  for (int64_t i = 0; i < N; ++i)
+    if (ix[i] >= 0 && ix[i] < V)
+      for (int64_t c = 0; c < D; ++c) want[ix[i] * D + c] += g.get(i * D + c);
+  double worst = 0;
+  for (int64_t k = 0; k < V * D; ++k) worst = std::max(worst, std::fabs((acc == DType::f64 ? dw_acc[k] : dw32[k]) - want[k]));
+  expect(fault == index_fault_key(123, V) && worst < 1e-4, what + " embedding backward: bad rows skipped, fault word");
+
+  XentParams p;
+  p.N = 6, p.V = 9, p.ignore_index = -100;
+  Buf x(dt, p.N * p.V), dx(dt, p.N * p.V);
+  x.randomize();
+  const std::vector<int32_t> tg = {3, 9, -100, -1, 0, 8};
+  std::vector<double> loss(p.N), lse(p.N), rg(p.N, 1.0);
+  uint64_t status[2] = {kNoIndexFault, 0};
+  xent_forward_cpu(loss.data(), lse.data(), status, x.data(), dt, tg.data(), p);
+  expect(status[0] == index_fault_key(1, 9) && status[1] == 3, what + " crossEntropy forward: first bad row 1, 3 valid rows");
+  expect(std::isnan(loss[1]) && std::isnan(loss[3]) && !std::isnan(loss[0]) && loss[2] == 0.0, what + " crossEntropy forward: NaN losses");
+  fault = kNoIndexFault;
+  xent_backward_cpu(dx.data(), &fault, x.data(), dt, tg.data(), lse.data(), rg.data(), p);
+  expect(fault == index_fault_key(1, 9) && std::isnan(dx.get(1 * p.V)) && std::isnan(dx.get(3 * p.V + 8)) && !std::isnan(dx.get(0)),
+         what + " crossEntropy backward: NaN rows, fault word");
 }
 
 }  // namespace
@@ -244,6 +307,7 @@ int main() {
         for (bool inter : {false, true})
           for (int64_t rd : {40, 24}) test_rope(dt, tier, inter, rd);
         for (double z : {0.0, 1e-2}) test_xent(dt, tier, z);
+        test_index_faults(dt);
       }
     }
   }

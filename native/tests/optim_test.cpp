@@ -1,6 +1,7 @@
 // Standalone checks of the optimizer kernels without Node: the 8-bit maps and nearest-code lookup against
 // brute force, the fused Adam step (fp32 and 8-bit) on every CPU tier against a double loop, and the first
-// moment's sign rule, identical on every tier.
+// moment's sign rule, identical on every tier. Then the op layer's contract (native/ops/ops.h):
+// hyperparameters checked in double, the explicit 8-bit flag, and the NaN/Inf guards.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "../core/error.h"
 #include "../kernels/optim.h"
 #include "../kernels/quant8.h"
+#include "../ops/ops.h"
 #include "../runtime/cpu_features.h"
 
 using namespace lmf::kernels;
@@ -181,6 +184,72 @@ void test_sign_rule(const lmf::CpuFeatures& f) {
     check(differ == 0, std::string("sign rule: ") + tier + " codes identical to scalar (" + std::to_string(differ) + " differ)");
   }
 }
+
+// ---- the op layer ----
+
+lmf::Tensor filled(int64_t n, float v, lmf::DType dt = lmf::DType::f32) {
+  lmf::Tensor t = lmf::Tensor::empty({n}, dt, lmf::Device::cpu, "optim_test");
+  if (dt == lmf::DType::u8) std::fill(t.data<uint8_t>(), t.data<uint8_t>() + n, static_cast<uint8_t>(v));
+  else std::fill(t.data<float>(), t.data<float>() + n, v);
+  return t;
+}
+
+// The message of the lmf::Error that f throws ("" when it throws none).
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const lmf::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void test_ops() {
+  using namespace lmf::ops;
+  const int64_t n = 5000, blocks = (n + 255) / 256;
+  lmf::Tensor w = filled(n, 0.5f), g = filled(n, 0.25f), m = filled(n, 0), v = filled(n, 0);
+  AdamHyper h;
+  h.lr = 1e-3; h.beta1 = 0.9; h.beta2 = 0.999; h.eps = 1e-8; h.decoupled = true; h.step = 1;
+  OptimGroup<AdamHyper> grp{h, {{&w, &g, nullptr, {&m, &v}}}};
+  check(adam_step({grp}), "adam_step applies");
+
+  // A warm-up to lr 1e30 reaches 1.0000000000000002e30; it used to be refused as "got 1e+30" against a bound of 1e30.
+  grp.hyper.lr = 1e30 * (1 + std::ldexp(1.0, -52));
+  grp.hyper.beta1 = 0;
+  check(error_of([&] { adam_step({grp}); }).empty(), "lr just above 1e30 is accepted");
+  grp.hyper.lr = 3.5e38;
+  const std::string big = error_of([&] { adam_step({grp}); });
+  check(big.find("groups[0].lr must be in [0, 3.4028234663852886e+38] (the largest float32), got 3.5e+38") != std::string::npos,
+        "lr beyond float32 named exactly: " + big);
+
+  // The 8-bit layout is the flag: plain Adam refuses four state tensors, 8-bit Adam takes them when told so.
+  lmf::Tensor c1 = filled(n, lmf::kernels::quant8_map(true).zero, lmf::DType::u8);
+  lmf::Tensor c2 = filled(n, lmf::kernels::quant8_map(false).zero, lmf::DType::u8);
+  lmf::Tensor a1 = filled(blocks, 0), a2 = filled(blocks, 0);
+  OptimGroup<AdamHyper> four{h, {{&w, &g, nullptr, {&c1, &c2, &a1, &a2}}}};
+  check(error_of([&] { adam_step({four}); }).find("has 4 state tensors, expected 2") != std::string::npos, "adam_step refuses 8-bit state");
+  Adam8bitHyper h8;
+  static_cast<AdamHyper&>(h8) = h;
+  h8.eight_bit = true;
+  OptimGroup<Adam8bitHyper> g8{h8, {{&w, &g, nullptr, {&c1, &c2, &a1, &a2}}}};
+  check(adam8bit_step({g8}), "adam8bit_step applies with eight_bit");
+  g8.hyper.eight_bit = false;
+  check(error_of([&] { adam8bit_step({g8}); }).find("has 4 state tensors, expected 2") != std::string::npos, "eight_bit false wants float32 moments");
+
+  // A NaN gradient anywhere skips the whole step; a NaN estimate skips the whole Hessian update.
+  lmf::Tensor w2 = filled(300, 1.0f), gnan = filled(300, 0.5f), buf = filled(300, 0);
+  gnan.data<float>()[123] = std::numeric_limits<float>::quiet_NaN();
+  SgdHyper hs;
+  hs.lr = 0.1; hs.momentum = 0.9;
+  const float w0 = w.data<float>()[0];
+  check(!sgd_step({{hs, {{&w, &g, nullptr, {&m}}, {&w2, &gnan, nullptr, {&buf}}}}}) && w.data<float>()[0] == w0 && w2.data<float>()[0] == 1.0f,
+        "sgd_step skips on a NaN gradient, changing nothing");
+  lmf::Tensor hess = filled(300, 2.0f), hess2 = filled(n, 2.0f), e = filled(n, 1.0f);
+  check(!hessian_ema({{0.5, {&hess2, &hess}, {&e, &gnan}}}) && hess.data<float>()[0] == 2.0f && hess2.data<float>()[0] == 2.0f,
+        "hessian_ema skips on a NaN estimate, changing nothing");
+  check(hessian_ema({{0.5, {&hess2}, {&e}}}) && hess2.data<float>()[0] == 1.5f, "hessian_ema folds a finite estimate in");
+}
 }  // namespace
 
 int main() {
@@ -194,6 +263,7 @@ int main() {
   if (f.avx512f) test_codes_exact("avx512");
   test_sign_rule(f);
   lmf::set_cpu_tier("");
+  test_ops();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }

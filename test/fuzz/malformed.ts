@@ -209,7 +209,11 @@ export const ENTRIES: Record<string, Entry> = {
     () => call('full', lm.full, k.hugeShape(), 0),
     () => call('full', lm.full, [2], 1, { dtype: k.badDType() }),
     () => [...call('full', lm.full, [2, 3], k.pick([NaN, Infinity, -Infinity, 1e300])), 'survives'],
-    () => call('full', lm.full, [2], k.pick([1.5, NaN, 300, -1e10]), { dtype: k.pick(['int32', 'uint8', 'int8']) }),
+    () => {
+      // values no integer dtype holds, and one just past the chosen dtype's range (300 is an int32)
+      const dtype = k.pick(['int32', 'uint8', 'int8'] as const);
+      return call('full', lm.full, [2], k.pick([1.5, NaN, dtype === 'int32' ? 2 ** 31 : 300, -1e10]), { dtype });
+    },
   ],
   arange: (k) => [
     () => call('arange', lm.arange, k.badNum()),

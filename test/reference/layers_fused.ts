@@ -42,21 +42,21 @@ export function erf(x: number): number {
 }
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-export type RefActKind = 'relu' | 'gelu' | 'gelu_erf' | 'silu' | 'swish';
+// lib/ops' ActivationKind: gelu is the exact (erf) form, swish is x·sigmoid(x) (SiLU).
+export type RefActKind = 'relu' | 'gelu' | 'swish';
 export type RefGatedKind = 'glu' | 'geglu' | 'swiglu' | 'reglu';
 
 export function refAct(kind: RefActKind | 'sigmoid', x: number): number {
   switch (kind) {
     case 'relu': return x > 0 ? x : 0;
-    case 'gelu': return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
-    case 'gelu_erf': return 0.5 * x * (1 + erf(x / Math.SQRT2));
-    case 'silu': case 'swish': return x * sigmoid(x);
+    case 'gelu': return 0.5 * x * (1 + erf(x / Math.SQRT2));
+    case 'swish': return x * sigmoid(x);
     case 'sigmoid': return sigmoid(x);
   }
 }
 
 // GeGLU uses the exact (erf) GELU, as in the GLU-variants paper.
-const GATE_ACT: Record<RefGatedKind, RefActKind | 'sigmoid'> = { glu: 'sigmoid', geglu: 'gelu_erf', swiglu: 'silu', reglu: 'relu' };
+const GATE_ACT: Record<RefGatedKind, RefActKind | 'sigmoid'> = { glu: 'sigmoid', geglu: 'gelu', swiglu: 'swish', reglu: 'relu' };
 
 export function refActivation(kind: RefActKind, x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x, (v) => refAct(kind, v));

@@ -1,0 +1,212 @@
+// Standalone checks of the SIMD toolkit (kernels/simd.h) and the one scalar bf16 rounding (kernels/math.h):
+// the rounding against a value-based reference on every upper half and the lower halves that matter (ties,
+// NaN payloads, subnormals, overflow to infinity); each tier's vector bf16 loads and stores bit for bit
+// against the scalar ones, masks included; vexp2 against std::exp2; and pick_tier following setCpuTier.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's _mm512_undefined_* helpers trip -Wmaybe-uninitialized once inlined (see matmul_avx512.cpp).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../kernels/math.h"
+#include "../kernels/simd.h"
+#include "../runtime/cpu_features.h"
+
+using namespace lmf;
+using namespace lmf::kernels;
+
+namespace {
+int g_passed = 0, g_failed = 0;
+void check(bool ok, const std::string& what) {
+  if (ok) ++g_passed;
+  else { ++g_failed; std::printf("FAIL: %s\n", what.c_str()); }
+}
+
+float f_of(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+uint32_t u_of(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+
+// Round to nearest bf16 by value: the two bf16 neighbours of x (truncation and the next one away from
+// zero), compared in double; ties to the even one. NaN: a quiet NaN keeping the sign and top payload bits.
+uint16_t bf16_reference(float x) {
+  const uint32_t u = u_of(x);
+  if (std::isnan(x)) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  const uint16_t lo = static_cast<uint16_t>(u >> 16), hi = static_cast<uint16_t>(lo + 1);
+  if ((u & 0xffffu) == 0) return lo;
+  const double dx = std::fabs(static_cast<double>(x));
+  const double dlo = std::fabs(static_cast<double>(f_of(static_cast<uint32_t>(lo) << 16)));
+  // lo's next bf16 away from zero; past the largest finite value it is infinity, which sits where the
+  // next binade would start (2^128), so the midpoint rule still holds.
+  const double dhi = (hi & 0x7fffu) == 0x7f80u ? std::ldexp(1.0, 128)
+                                               : std::fabs(static_cast<double>(f_of(static_cast<uint32_t>(hi) << 16)));
+  const double a = dx - dlo, b = dhi - dx;
+  if (a < b) return lo;
+  if (b < a) return hi;
+  return (lo & 1u) ? hi : lo;
+}
+
+// Every upper half with these lower halves: exact values, just under / at / over the tie, the extremes.
+std::vector<float> rounding_cases() {
+  const uint32_t lows[] = {0x0000u, 0x0001u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu, 0x4000u, 0xc000u};
+  std::vector<float> v;
+  for (uint32_t hi = 0; hi < 65536; ++hi)
+    for (uint32_t lo : lows) v.push_back(f_of((hi << 16) | lo));
+  std::mt19937 rng(11);
+  for (int i = 0; i < 100000; ++i) v.push_back(f_of(rng()));
+  while (v.size() % 16) v.push_back(1.5f);
+  return v;
+}
+
+void test_scalar_rounding(const std::vector<float>& xs) {
+  int bad = 0;
+  for (float x : xs) bad += math::f32_to_bf16(x) != bf16_reference(x);
+  check(bad == 0, "math::f32_to_bf16 matches the value-based reference (" + std::to_string(bad) + " differ)");
+  int round_trip = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = math::bf16_to_f32(static_cast<uint16_t>(h));
+    round_trip += u_of(f) != (h << 16) || math::f32_to_bf16(f) != (std::isnan(f) ? (h | 0x40u) : h);
+  }
+  check(round_trip == 0,
+        "every bf16 widens exactly and rounds back to itself (" + std::to_string(round_trip) + " differ)");
+}
+
+// The generic loops' element access (simd.h's ld/st) and the portable 16-lane load.
+void test_portable(const std::vector<float>& xs) {
+  std::vector<uint16_t> h(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) st(h.data(), static_cast<int64_t>(i), xs[i]);
+  int bad = 0;
+  for (size_t i = 0; i < xs.size(); ++i) bad += h[i] != math::f32_to_bf16(xs[i]);
+  check(bad == 0, "portable st(bf16) is math::f32_to_bf16 (" + std::to_string(bad) + " differ)");
+  bad = 0;
+  for (size_t i = 0; i < h.size(); i += 16) {
+    const vmath::v16f v = vmath::load16(h.data() + i);
+    for (int l = 0; l < 16; ++l)
+      bad += u_of(v[l]) != u_of(math::bf16_to_f32(h[i + l])) || u_of(ld(h.data(), i + l)) != u_of(v[l]);
+  }
+  check(bad == 0, "portable load16(bf16) and ld(bf16) widen exactly (" + std::to_string(bad) + " differ)");
+}
+
+#if LMF_X86_TIERS
+LMF_TARGET_AVX512 int avx512_bf16_mismatches(const std::vector<float>& xs) {
+  int bad = 0;
+  alignas(64) uint16_t out[16];
+  alignas(64) float wide[16];
+  for (size_t i = 0; i < xs.size(); i += 16) {
+    simd::bf16x16_store(out, _mm512_loadu_ps(xs.data() + i));
+    for (int l = 0; l < 16; ++l) bad += out[l] != math::f32_to_bf16(xs[i + l]);
+    _mm512_storeu_ps(wide, simd::bf16x16_load(out));
+    for (int l = 0; l < 16; ++l) bad += u_of(wide[l]) != u_of(math::bf16_to_f32(out[l]));
+    // Masked: lanes outside the mask are neither read nor written.
+    const __mmask16 m = static_cast<__mmask16>(0x5a3c ^ i);
+    uint16_t keep[16];
+    for (int l = 0; l < 16; ++l) keep[l] = out[l] = static_cast<uint16_t>(0xbeef + l);
+    simd::bf16x16_store(out, _mm512_loadu_ps(xs.data() + i), m);
+    for (int l = 0; l < 16; ++l) bad += out[l] != ((m >> l) & 1 ? math::f32_to_bf16(xs[i + l]) : keep[l]);
+    _mm512_storeu_ps(wide, simd::bf16x16_load(out, m));
+    for (int l = 0; l < 16; ++l) bad += u_of(wide[l]) != ((m >> l) & 1 ? u_of(math::bf16_to_f32(out[l])) : 0u);
+  }
+  return bad;
+}
+
+LMF_TARGET_AVX2 int avx2_bf16_mismatches(const std::vector<float>& xs) {
+  int bad = 0;
+  alignas(32) float wide[8];
+  for (size_t i = 0; i < xs.size(); i += 8) {
+    uint16_t h[8];
+    for (int l = 0; l < 8; ++l) h[l] = math::f32_to_bf16(xs[i + l]);
+    _mm256_storeu_ps(wide, simd::bf16x8_load(h));
+    for (int l = 0; l < 8; ++l) bad += u_of(wide[l]) != u_of(math::bf16_to_f32(h[l]));
+  }
+  return bad;
+}
+
+// Inputs spread over the whole range, with the edges: the clamp at -127, -inf, +127, NaN.
+std::vector<float> exp2_cases() {
+  std::vector<float> x;
+  for (int i = 0; i <= 200000; ++i) x.push_back(-130.0f + 259.0f * static_cast<float>(i) / 200000.0f);
+  const float edges[] = {-127.0f, -126.5f, -126.0f, 0.0f, -0.0f, 0.5f, -0.5f, 126.9f, 127.0f,
+                         -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()};
+  for (float e : edges) x.push_back(e);
+  while (x.size() % 16) x.push_back(1.0f);
+  return x;
+}
+
+// Relative error against std::exp2 where 2^x is a normal float, exact 0 at or below -127, NaN kept.
+template <class Eval>
+void check_exp2(const char* tier, Eval eval) {
+  const std::vector<float> x = exp2_cases();
+  std::vector<float> y(x.size());
+  eval(x, y);
+  double worst = 0;
+  int bad = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i])) { bad += !std::isnan(y[i]); continue; }
+    if (x[i] <= -127.0f) { bad += y[i] != 0.0f; continue; }
+    if (x[i] < -126.0f || x[i] > 127.0f) continue;  // subnormal results, or past the clamp
+    const double ref = std::exp2(static_cast<double>(x[i]));
+    worst = std::max(worst, std::fabs(y[i] - ref) / ref);
+  }
+  check(bad == 0, std::string(tier) + " vexp2: 0 at or below -127 and NaN kept (" + std::to_string(bad) + " bad)");
+  check(worst < 3e-7, std::string(tier) + " vexp2 relative error " + std::to_string(worst) + " < 3e-7");
+}
+
+LMF_TARGET_AVX512 void exp2_avx512(const std::vector<float>& x, std::vector<float>& y) {
+  for (size_t i = 0; i < x.size(); i += 16) _mm512_storeu_ps(y.data() + i, simd::vexp2(_mm512_loadu_ps(x.data() + i)));
+}
+LMF_TARGET_AVX2 void exp2_avx2(const std::vector<float>& x, std::vector<float>& y) {
+  for (size_t i = 0; i < x.size(); i += 8) _mm256_storeu_ps(y.data() + i, simd::vexp2(_mm256_loadu_ps(x.data() + i)));
+}
+#endif
+
+// pick_tier returns the choice of the tier set_cpu_tier forces, and cpu_tier() names it.
+void test_pick(const char* tier, CpuTier expect) {
+  set_cpu_tier(tier);
+  check(simd_tier() == expect && std::string(cpu_tier()) == tier,
+        std::string("simd_tier() follows set_cpu_tier(") + tier + ")");
+  const std::string picked = pick_tier<const char*>("avx512", "avx2", "neon", "portable");
+  std::string want = expect == CpuTier::avx512 ? "avx512" : expect == CpuTier::avx2 ? "avx2" : "portable";
+  if (expect == CpuTier::neon) want = "neon";
+  if (!LMF_X86_TIERS && (expect == CpuTier::avx512 || expect == CpuTier::avx2)) want = "portable";
+  check(picked == want, std::string("pick_tier under ") + tier + " gives " + picked);
+  const std::string picked3 = pick_tier<const char*>("avx512", "avx2", "portable");
+  check(picked3 == (want == "neon" ? "portable" : want),
+        std::string("three-way pick_tier under ") + tier + " gives " + picked3);
+}
+
+}  // namespace
+
+int main() {
+  const std::vector<float> xs = rounding_cases();
+  test_scalar_rounding(xs);
+  test_portable(xs);
+  const CpuFeatures hw = cpu_features();  // a copy: set_cpu_tier narrows what cpu_features() returns
+  const bool has512 = hw.avx512f && hw.avx512bw && hw.avx512vl && hw.avx512dq, has256 = hw.avx2 && hw.fma;
+#if LMF_X86_TIERS
+  if (has512) {
+    check(avx512_bf16_mismatches(xs) == 0, "AVX-512 bf16 loads and stores match the scalar ones bit for bit");
+    check_exp2("avx512", exp2_avx512);
+  } else {
+    std::printf("skipped: no AVX-512 on this CPU\n");
+  }
+  if (has256) {
+    check(avx2_bf16_mismatches(xs) == 0, "AVX2 bf16 load matches the scalar one bit for bit");
+    check_exp2("avx2", exp2_avx2);
+  } else {
+    std::printf("skipped: no AVX2+FMA on this CPU\n");
+  }
+#endif
+  if (has512) test_pick("avx512", CpuTier::avx512);
+  if (has256) test_pick("avx2", CpuTier::avx2);
+  if (hw.neon) test_pick("neon", CpuTier::neon);
+  test_pick("scalar", CpuTier::scalar);
+  set_cpu_tier("");
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
