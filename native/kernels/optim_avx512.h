@@ -1,4 +1,4 @@
-// Hand-vectorised AVX-512 pieces of the Adam update, shared by optim_cpu.cpp and quant8_cpu.cpp. GCC
+// Hand-vectorised AVX-512 pieces of the Adam update, shared by optim_cpu.cpp and adam8bit_cpu.cpp. GCC
 // will not vectorise a loop that calls sqrtf unless -fno-math-errno is set for the whole file, which the
 // build does not do; these do what adam_update / adam_apply (optim_math.h) do, 16 lanes at a time.
 // bf16 loads and stores come from simd.h.

@@ -1,4 +1,4 @@
-// Multi-tensor launch helper shared by optim_cuda.cu and quant8_cuda.cu (included by .cu files only). The
+// Multi-tensor launch helper shared by optim_cuda.cu and adam8bit_cuda.cu (included by .cu files only). The
 // batching itself (Batch, slot_of, for_batches) is cuda_launch.cuh's, where the host tests check it.
 #pragma once
 #include <cuda_runtime.h>

@@ -1,6 +1,6 @@
-// The blockwise 8-bit quantisation of 8-bit Adam's state (kernels/quant8.h): the dynamic map, quantize and
+// The blockwise 8-bit quantisation of 8-bit Adam's state (kernels/adam8bit.h): the dynamic map, quantize and
 // dequantize. The 8-bit Adam step itself shares Adam's validation and dispatch (adam_family_step in optim.cpp).
-#include "../kernels/quant8.h"
+#include "../kernels/adam8bit.h"
 #include "../runtime/cuda_runtime.h"
 #include "checks.h"
 #include "dispatch.h"

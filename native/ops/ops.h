@@ -145,7 +145,7 @@ AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Ten
 
 // ==== optim, adam8bit ====
 // Optimizer ops: validate the parameter groups and run one fused step over all of them (native/kernels/
-// optim.h, quant8.h). Parameters and states are updated in place.
+// optim.h, adam8bit.h). Parameters and states are updated in place.
 
 // The tensors of one parameter in a step: the parameter, its gradient, the fp32 master copy (bfloat16
 // parameters only; null otherwise) and its state tensors, in the order each hyperparameter struct below

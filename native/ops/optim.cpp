@@ -11,7 +11,7 @@
 #include <string>
 
 #include "../kernels/optim.h"
-#include "../kernels/quant8.h"
+#include "../kernels/adam8bit.h"
 #include "checks.h"
 #include "dispatch.h"
 #include "ops.h"

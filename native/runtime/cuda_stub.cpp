@@ -4,7 +4,7 @@
 
 namespace lmf {
 
-static const char* kNoCuda = "built without CUDA support (rebuild with cmake-js on a machine with nvcc)";
+static const char* kNoCuda = "built without CUDA support (install @lmforge/cuda-linux-x64, or build with npm run build:cmake on a machine with nvcc)";
 
 bool cuda_available() { return false; }
 std::string cuda_unavailable_reason() { return kNoCuda; }

@@ -21,7 +21,7 @@
 
 #include "../kernels/math.h"
 #include "../kernels/optim.h"
-#include "../kernels/quant8.h"
+#include "../kernels/adam8bit.h"
 #include "../runtime/cuda_runtime.h"
 #include "cuda_test_util.h"
 

@@ -12,7 +12,7 @@
 
 #include "../core/error.h"
 #include "../kernels/optim.h"
-#include "../kernels/quant8.h"
+#include "../kernels/adam8bit.h"
 #include "../ops/ops.h"
 #include "../runtime/cpu_features.h"
 

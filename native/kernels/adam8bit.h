@@ -68,7 +68,7 @@ void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots);
 void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed);
 void dequantize_blockwise_cpu(float* x, const uint8_t* codes, const float* absmax, int64_t n, bool is_signed);
 
-// ---- CUDA twin (quant8_cuda.cu): the same maps (copied from quant8_map() to each device once) and the same
+// ---- CUDA twin (adam8bit_cuda.cu): the same maps (copied from quant8_map() to each device once) and the same
 // nearest-code rule (the number of midpoints strictly below x, by binary search; NaN gives the code of 0)
 // and sign rule (quant8_keep_sign),
 // so codes equal the CPU twin's wherever the fp32 moments agree; fp32 results may differ in the last bit

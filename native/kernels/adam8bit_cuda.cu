@@ -1,4 +1,4 @@
-// CUDA twin of the 8-bit blockwise state (quant8.h): blockwise (de)quantisation and the fused 8-bit Adam
+// CUDA twin of the 8-bit blockwise state (adam8bit.h): blockwise (de)quantisation and the fused 8-bit Adam
 // step. One thread per element and one 256-thread pass per 256-element block, so a block's absmax is one
 // block-wide max; each CUDA block walks many quantisation blocks and loads the two maps (codes and
 // midpoints, 4 KiB) into shared memory once.
@@ -11,7 +11,7 @@
 
 #include "math.h"
 #include "optim_cuda.cuh"
-#include "quant8.h"
+#include "adam8bit.h"
 
 namespace lmf::kernels {
 namespace quant8_cuda {

@@ -1,4 +1,4 @@
-// CPU twin of the 8-bit blockwise state (quant8.h): the dynamic maps, blockwise (de)quantisation and the
+// CPU twin of the 8-bit blockwise state (adam8bit.h): the dynamic maps, blockwise (de)quantisation and the
 // fused 8-bit Adam step. Loops are compiled per CPU tier and picked with simd.h's pick_tier, like optim_cpu.cpp.
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include "../runtime/thread_pool.h"
 #include "optim.h"
-#include "quant8.h"
+#include "adam8bit.h"
 #include "optim_avx512.h"
 #include "simd.h"
 
