@@ -46,7 +46,7 @@ describe('lmforge CLI: bad input exits non-zero with one clear line', () => {
     oneLineError(runs[5]!, /unknown option --frobnicate/);
     oneLineError(runs[6]!, /no non-empty documents/);
     oneLineError(runs[7]!, /no such checkpoint folder: '.*nothing-here'/);
-    oneLineError(runs[8]!, /--lr must be a number, got 'abc'/);
+    oneLineError(runs[8]!, /--lr must be a number or null, got 'abc'/);
     oneLineError(runs[9]!, /unknown command 'frob'/);
     oneLineError(runs[10]!, /--seq-len must be a positive integer, got '0'/);
   });

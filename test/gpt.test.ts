@@ -22,11 +22,11 @@ describe('GPTConfig', () => {
       normEps: 1e-5, tieEmbeddings: true, dropout: 0, bias: true, initStd: 0.02, dtype: 'float32', device: 'cpu',
     });
     expect(resolveGPTConfig(tiny({ norm: 'rmsnorm' })).normEps).toBe(1e-6);
-    // gated: 8·dim/3 rounded up to a multiple of 64
+    // gated: 8·dim/3 rounded to the nearest multiple of 8
     expect(defaultMlpHidden(384, 'swiglu')).toBe(1024);
-    expect(defaultMlpHidden(32, 'geglu')).toBe(128);
+    expect(defaultMlpHidden(32, 'geglu')).toBe(88);
     expect(defaultMlpHidden(768, 'glu')).toBe(2048);
-    expect(defaultMlpHidden(100, 'reglu')).toBe(320);
+    expect(defaultMlpHidden(100, 'reglu')).toBe(264);
     expect(defaultMlpHidden(100, 'relu')).toBe(400);
     expect(resolveGPTConfig(tiny({ activation: 'swiglu', mlpHidden: 50 })).mlpHidden).toBe(50);
   });

@@ -15,7 +15,7 @@ import { GPT } from '../nn/gpt.js';
 import { numThreads, setNumThreads } from '../runtime.js';
 import { Trainer } from '../train/trainer.js';
 import { command, type CommandSpec } from './args.js';
-import { defaultConfig } from './config.js';
+import { defaultConfig, resolveOptimizer } from './config.js';
 import { documentsOf, makeOptimizer, modelConfigOf, scheduleOf } from './train_cmd.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -107,8 +107,9 @@ export const compareTokenizersCommand = command(COMPARE_TOKENIZERS, async (a) =>
       const trainTokensPerByte = ds.train.tokens.length / ds.train.bytes;
       const steps = Math.max(1, Math.ceil((bytes * trainTokensPerByte) / perStep));
       using model = new GPT(modelConfigOf(cfg, tok.vocabSize));
-      const optimizer = makeOptimizer(cfg, model);
-      const { schedule, info } = scheduleOf(cfg, steps);
+      const opt = resolveOptimizer(cfg.optimizer, steps);
+      const optimizer = makeOptimizer(opt, model);
+      const { schedule, info } = scheduleOf(opt, steps);
       const trainer = new Trainer({
         model, optimizer, data: ds, batchSize: cfg.train.batchSize, maxSteps: steps, schedule, scheduleInfo: info,
         clip: cfg.optimizer.clip, seed: cfg.train.seed, progress: 'none',

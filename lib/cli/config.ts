@@ -19,13 +19,14 @@ export interface RunConfig {
     precision: string;
   };
   optimizer: {
-    name: string; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; momentum: number;
-    warmupSteps: number; minLr: number; decay: string; clip: number;
+    // null: the optimizer's own default (OPTIMIZER_DEFAULTS; warmupSteps: warmupDefault), resolved by resolveOptimizer.
+    name: string; lr: number | null; weightDecay: number | null; beta1: number | null; beta2: number | null; eps: number; momentum: number | null;
+    warmupSteps: number | null; minLr: number | null; decay: string; clip: number;
   };
   data: { files: string[]; tokenizer: string; valFraction: number; splitSeed: number; cacheDir: string | null };
   train: {
     steps: number | null; tokens: number | null; batchSize: number; gradAccum: number; evalEvery: number; evalBatches: number; seed: number;
-    threads: number | null; checkpointEvery: number; sampleTokens: number; samplePrompt: string; temperature: number; topK: number | null;
+    threads: number | null; checkpointEvery: number; docMask: boolean; sampleTokens: number; samplePrompt: string; temperature: number; topK: number | null;
   };
 }
 
@@ -36,16 +37,16 @@ export function defaultConfig(): RunConfig {
       layers: 4, dim: 128, heads: 4, kvHeads: null, seqLen: 128, position: 'rope', activation: 'swiglu', norm: 'rmsnorm',
       mlpHidden: null, dropout: 0, bias: false, tieEmbeddings: true, initStd: 0.02, ropeBase: 10000, seed: 0, precision: 'fp32',
     },
-    optimizer: { name: 'adamw', lr: 3e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, momentum: 0.9, warmupSteps: 50, minLr: 3e-4, decay: 'cosine', clip: 1 },
+    optimizer: { name: 'adamw', lr: null, weightDecay: null, beta1: null, beta2: null, eps: 1e-8, momentum: null, warmupSteps: null, minLr: null, decay: 'cosine', clip: 1 },
     data: { files: [], tokenizer: 'byte', valFraction: 0.05, splitSeed: 0, cacheDir: null },
     train: {
-      steps: 900, tokens: null, batchSize: 16, gradAccum: 1, evalEvery: 150, evalBatches: 8, seed: 0, threads: null, checkpointEvery: 300,
+      steps: 900, tokens: null, batchSize: 16, gradAccum: 1, evalEvery: 150, evalBatches: 8, seed: 0, threads: null, checkpointEvery: 300, docMask: false,
       sampleTokens: 96, samplePrompt: 'The ', temperature: 0.8, topK: 40,
     },
   };
 }
 
-type Kind = 'int' | 'number' | 'string' | 'bool' | 'strings' | 'int?' | 'string?';
+type Kind = 'int' | 'number' | 'string' | 'bool' | 'strings' | 'int?' | 'number?' | 'string?';
 
 /** A config key: its type, its help, and (display only: the model and the optimizer check the values) its values. */
 interface Key {
@@ -58,6 +59,58 @@ interface Key {
 
 /** Optimizer names (optimizer.name, --optimizer). */
 export const OPTIMIZERS = ['adamw', 'adam', 'adamw8bit', 'lion', 'sophia', 'sgd'];
+
+/** The optimizer keys that default per optimizer. */
+export interface OptimizerDefaults {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  momentum: number;
+}
+
+/**
+ * Each optimizer's defaults for the keys left null, the one table the CLI reads them from. A value given
+ * in --config or as a flag always wins. AdamW: this project's tuned default for small GPTs (lr 3e-3) with
+ * GPT-3's betas and decay. Adam: the same without decay (Adam's decay is L2 in the gradient, which an adaptive
+ * step rescales: 0.1 of it stalls training). Lion (Chen et al. 2023): lr 3× smaller and decay 3× larger than
+ * AdamW's, keeping lr·wd, the effective decay, the same; β (0.9, 0.99). SophiaG (Liu et al. 2023): β
+ * (0.965, 0.99), decay 0.1, ρ 0.04 and k 10 (SophiaG's own); lr as AdamW's / 3, since its update is a
+ * clipped sign step like Lion's. SGD: momentum 0.9 and a rate for gradients clipped to norm 1, no decay.
+ * momentum is SGD's only.
+ */
+export const OPTIMIZER_DEFAULTS: Record<string, OptimizerDefaults> = {
+  adamw: { lr: 3e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, momentum: 0 },
+  adam: { lr: 3e-3, weightDecay: 0, beta1: 0.9, beta2: 0.95, momentum: 0 },
+  adamw8bit: { lr: 3e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, momentum: 0 },
+  lion: { lr: 1e-3, weightDecay: 0.3, beta1: 0.9, beta2: 0.99, momentum: 0 },
+  sophia: { lr: 1e-3, weightDecay: 0.1, beta1: 0.965, beta2: 0.99, momentum: 0 },
+  sgd: { lr: 0.3, weightDecay: 0, beta1: 0.9, beta2: 0.95, momentum: 0.9 },
+};
+
+/** Warm-up when optimizer.warmupSteps is null: 50 steps, but at most a tenth of the run (short runs must decay too). */
+export const warmupDefault = (totalSteps: number): number => Math.min(50, Math.floor(totalSteps / 10));
+
+/** The optimizer section with every default filled in. */
+export type ResolvedOptimizer = { [K in keyof RunConfig['optimizer']]: Exclude<RunConfig['optimizer'][K], null> };
+
+/**
+ * Fills the optimizer keys left null with the optimizer's defaults (minLr: lr / 10) for a run of
+ * `totalSteps`. A warm-up given explicitly is kept, but refused when it fills the whole run (the rate would
+ * never decay).
+ */
+export function resolveOptimizer(o: RunConfig['optimizer'], totalSteps: number): ResolvedOptimizer {
+  const d = OPTIMIZER_DEFAULTS[o.name];
+  if (d === undefined) throw new ValueError('config', `unknown optimizer.name '${o.name}' (expected one of: ${OPTIMIZERS.join(', ')})`);
+  const lr = o.lr ?? d.lr;
+  const warmupSteps = o.warmupSteps ?? warmupDefault(totalSteps);
+  if (o.decay !== 'constant' && warmupSteps >= totalSteps)
+    throw new ValueError('config', `optimizer.warmupSteps ${warmupSteps} is not below the run's ${totalSteps} steps: the learning rate would never decay (use fewer warm-up steps, or decay 'constant')`);
+  return {
+    ...o, lr, weightDecay: o.weightDecay ?? d.weightDecay, beta1: o.beta1 ?? d.beta1, beta2: o.beta2 ?? d.beta2, momentum: o.momentum ?? d.momentum,
+    warmupSteps, minLr: o.minLr ?? Number((lr / 10).toPrecision(12)), // 3e-4, not 0.00030000000000000003
+  };
+}
 
 // Every key of the config file, once: its type and its help. The flags are derived from it (FLAGS below), so
 // a key and its flag cannot drift apart. `?` kinds also take null.
@@ -82,14 +135,14 @@ const KEYS: { [S in keyof RunConfig]: Record<keyof RunConfig[S], Key> } = {
   },
   optimizer: {
     name: { kind: 'string', help: 'optimizer (sophia keeps its own betas and rho)', arg: OPTIMIZERS.join('|') },
-    lr: { kind: 'number', help: 'peak learning rate' },
-    weightDecay: { kind: 'number', help: 'decoupled weight decay (norms, biases and embeddings are not decayed)' },
-    beta1: { kind: 'number', help: 'first-moment decay (Adam, Lion)' },
-    beta2: { kind: 'number', help: 'second-moment decay (Adam), momentum decay (Lion)' },
+    lr: { kind: 'number?', help: 'peak learning rate', defaultText: 'per optimizer' },
+    weightDecay: { kind: 'number?', help: 'weight decay (decoupled; L2 for adam and sgd; norms, biases and embeddings are not decayed)', defaultText: 'per optimizer' },
+    beta1: { kind: 'number?', help: 'first-moment decay (Adam, Lion, Sophia)', defaultText: 'per optimizer' },
+    beta2: { kind: 'number?', help: 'second-moment decay (Adam), momentum decay (Lion), Hessian EMA (Sophia)', defaultText: 'per optimizer' },
     eps: { kind: 'number', help: "Adam's epsilon" },
-    momentum: { kind: 'number', help: "SGD's momentum" },
-    warmupSteps: { kind: 'int', help: 'linear warm-up steps' },
-    minLr: { kind: 'number', help: 'learning rate at the end of the decay' },
+    momentum: { kind: 'number?', help: "SGD's momentum", defaultText: '0.9' },
+    warmupSteps: { kind: 'int?', help: 'linear warm-up steps (below the run\'s steps)', defaultText: '50, at most a tenth of the steps' },
+    minLr: { kind: 'number?', help: 'learning rate at the end of the decay', defaultText: 'lr/10' },
     decay: { kind: 'string', help: 'schedule after the warm-up', arg: 'cosine|linear|constant' },
     clip: { kind: 'number', help: 'clip the total gradient norm to this (0: off)' },
   },
@@ -110,6 +163,7 @@ const KEYS: { [S in keyof RunConfig]: Record<keyof RunConfig[S], Key> } = {
     seed: { kind: 'int', help: 'seed of the batch sampler' },
     threads: { kind: 'int?', help: 'CPU threads', defaultText: 'one per core' },
     checkpointEvery: { kind: 'int', help: 'checkpoint every N steps (0: at the end only)' },
+    docMask: { kind: 'bool', help: 'attention stays inside each document of the packed windows (off: it crosses document ends)' },
     sampleTokens: { kind: 'int', help: 'tokens sampled after training (0: no sample)' },
     samplePrompt: { kind: 'string', help: 'prompt of that sample' },
     temperature: { kind: 'number', help: 'temperature of that sample' },
@@ -139,11 +193,11 @@ export function configOptions(): Option[] {
   return Object.entries(FLAGS).map(([name, [section, key]]) => {
     const k = (KEYS[section] as Record<string, Key>)[key]!;
     const d = (defaults[section] as Record<string, unknown>)[key];
-    const type = ({ int: 'int', 'int?': 'int', number: 'number', bool: 'bool', string: 'string', 'string?': 'string', strings: 'string' } as const)[k.kind];
+    const type = ({ int: 'int', 'int?': 'int', number: 'number', 'number?': 'number', bool: 'bool', string: 'string', 'string?': 'string', strings: 'string' } as const)[k.kind];
     return {
       name, type, help: `${k.help} [${section}.${key}]`, section: `${section}:`,
       ...(k.kind.startsWith('int') ? { min: 0 } : {}),
-      ...(k.kind === 'int?' ? { nullable: true } : {}),
+      ...(k.kind === 'int?' || k.kind === 'number?' ? { nullable: true } : {}),
       ...(k.kind === 'strings' ? { repeat: true } : {}),
       ...(k.arg === undefined ? {} : { arg: k.arg }),
       ...(k.defaultText !== undefined ? { defaultText: k.defaultText } : typeof d === 'number' || typeof d === 'string' || typeof d === 'boolean' ? { defaultText: typeof d === 'string' && !/^\S+$/.test(d) ? JSON.stringify(d) : String(d) } : {}),
@@ -161,6 +215,7 @@ function check(where: string, kind: Kind, v: unknown): unknown {
     case 'int?':
       return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : bad('a non-negative integer');
     case 'number':
+    case 'number?':
       return typeof v === 'number' && Number.isFinite(v) ? v : bad('a finite number');
     case 'string':
     case 'string?':

@@ -20,7 +20,7 @@ import { dataStats, tokenizeDocuments, type TokenDataset } from '../data/dataset
 import { loadTokenizer, tokenizerFromSpec, type Tokenizer } from '../data/tokenizer.js';
 import { estimateTrainingMemory, evaluate, Trainer } from '../train/trainer.js';
 import { loadCheckpoint, loadModel, nonFiniteWeights, type LoadedCheckpoint } from '../train/checkpoint.js';
-import { absolutePaths, applyFlag, configOptions, defaultConfig, FLAGS, mergeConfig, OPTIMIZERS, readConfigFile, restorePaths, runPaths, type RunConfig } from './config.js';
+import { absolutePaths, applyFlag, configOptions, defaultConfig, FLAGS, mergeConfig, OPTIMIZER_DEFAULTS, OPTIMIZERS, readConfigFile, resolveOptimizer, restorePaths, runPaths, type ResolvedOptimizer, type RunConfig } from './config.js';
 import { command, type CommandSpec } from './args.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -45,8 +45,9 @@ export const TRAIN = {
     ...configOptions(),
   ],
   notes: `The flags of the sections set the config keys in [brackets] (--seq-len is model.seqLen), over --config's
-values. The number keys whose default depends on others (kv-heads, mlp-hidden, steps, tokens, threads, top-k)
-also take null.`,
+values. The number keys whose default depends on others (kv-heads, mlp-hidden, lr, weight-decay, beta1, beta2,
+momentum, warmup-steps, min-lr, steps, tokens, threads, top-k) also take null.
+Optimizer defaults (when not given): ${Object.entries(OPTIMIZER_DEFAULTS).map(([n, d]) => `${n} lr ${d.lr} wd ${d.weightDecay}${n === 'sgd' ? ` momentum ${d.momentum}` : ` betas ${d.beta1},${d.beta2}`}`).join('; ')}.`,
 } satisfies CommandSpec;
 
 export const EVAL = {
@@ -54,6 +55,8 @@ export const EVAL = {
   summary: 'validation loss and bits per byte of a checkpoint',
   options: [
     { name: 'checkpoint', type: 'string', arg: 'DIR', required: true, help: 'a run folder, its checkpoints/ folder, or one step folder' },
+    { name: 'seq-len', type: 'int', min: 1, help: 'window length (beyond the trained one: rope, alibi or none positions only)', defaultText: "the run's" },
+    { name: 'data', type: 'string', arg: 'FILE', repeat: true, help: "score this text (files/folders, all of it) instead of the run's validation split" },
     { name: 'batches', type: 'int', min: 1, help: 'validation batches to score', defaultText: 'the whole validation split' },
     { name: 'batch-size', type: 'int', min: 1, help: 'sequences per batch', defaultText: "the run's" },
     { name: 'json', type: 'flag', help: 'print the result as one JSON line' },
@@ -84,8 +87,10 @@ export const DATA_STATS = {
     { name: 'tokenizer', type: 'string', arg: 'byte|PATH', default: 'byte', help: 'tokenizer (a tokenizer.json file)' },
     { name: 'json', type: 'flag', help: 'print the statistics as one JSON line' },
   ],
-  notes: `Prints documents, tokens, a length histogram, the share of documents longer than N tokens, and how often
-each token is seen per epoch when windows of N tokens are drawn evenly from inside documents.`,
+  notes: `Prints documents, tokens, a length histogram, the share of documents longer than N tokens, the share of
+training windows that cross a document end ('lmforge train' draws windows of N tokens anywhere in the packed
+documents), and, for comparison, how often each token would be seen per epoch if windows were drawn evenly
+from inside documents only.`,
 } as const satisfies CommandSpec;
 
 const fmtBytes = (b: number): string => {
@@ -138,6 +143,13 @@ async function buildData(cfg: RunConfig, quiet: boolean, tok = loadTokenizer(cfg
   return { ds, tok, label, docs: docs.length, skipped };
 }
 
+/** The resolved schedule and hyper-parameters in one phrase, for the `train:` line. */
+export function describeOptimizer(o: ResolvedOptimizer): string {
+  const hyper = o.name === 'sgd' ? `momentum ${o.momentum}` : `betas (${o.beta1}, ${o.beta2})`;
+  const sched = o.decay === 'constant' ? 'constant' : `warmup ${o.warmupSteps}, ${o.decay} to ${o.minLr}`;
+  return `${o.name} lr ${o.lr} (${sched}), weight decay ${o.weightDecay}, ${hyper}`;
+}
+
 /** The run folder of a checkpoint that `lmforge train` wrote (RUN/checkpoints/step-N), or null. */
 function runFolderOf(ck: LoadedCheckpoint): string | null {
   return basename(dirname(ck.dir)) === 'checkpoints' ? dirname(dirname(ck.dir)) : null;
@@ -161,7 +173,7 @@ const LR_PLAUSIBLE: Record<string, { max: number; usual: string }> = {
 
 // Optimizer state in bytes per parameter (8-bit Adam: two 8-bit moments plus block scales, about 2).
 function stateBytesPerParam(cfg: RunConfig): number {
-  return { adamw: 8, adam: 8, adamw8bit: 2, lion: 4, sophia: 8, sgd: cfg.optimizer.momentum > 0 ? 4 : 0 }[cfg.optimizer.name] ?? 8;
+  return { adamw: 8, adam: 8, adamw8bit: 2, lion: 4, sophia: 8, sgd: cfg.optimizer.momentum !== 0 ? 4 : 0 }[cfg.optimizer.name] ?? 8;
 }
 
 /** Refuses a run whose memory estimate exceeds the machine's physical memory, before anything is allocated. */
@@ -192,8 +204,8 @@ export function modelConfigOf(cfg: RunConfig, vocabSize: number): GPTConfig {
   };
 }
 
-export function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
-  const o = cfg.optimizer;
+/** The optimizer of a resolved optimizer section (resolveOptimizer). */
+export function makeOptimizer(o: ResolvedOptimizer, model: GPT): Optimizer {
   // Norms, biases and embeddings are not decayed (paramGroups decides by name and rank).
   const groups = paramGroups(model.namedParameters(), { weightDecay: o.weightDecay });
   const adam = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps };
@@ -207,8 +219,8 @@ export function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
     case 'lion':
       return new Lion(groups, { lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as unknown as Optimizer;
     case 'sophia':
-      // SophiaG keeps its own betas (0.965, 0.99) and rho; the trainer feeds its Hessian every 10 steps.
-      return new SophiaG(groups, { lr: o.lr }) as unknown as Optimizer;
+      // SophiaG keeps its own rho (0.04) and k (10); the trainer feeds its Hessian every k steps.
+      return new SophiaG(groups, { lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as unknown as Optimizer;
     case 'sgd':
       return new SGD(groups, { lr: o.lr, momentum: o.momentum }) as unknown as Optimizer;
     default:
@@ -216,8 +228,7 @@ export function makeOptimizer(cfg: RunConfig, model: GPT): Optimizer {
   }
 }
 
-export function scheduleOf(cfg: RunConfig, totalSteps: number): { schedule: Schedule; info: Record<string, unknown> } {
-  const o = cfg.optimizer;
+export function scheduleOf(o: ResolvedOptimizer, totalSteps: number): { schedule: Schedule; info: Record<string, unknown> } {
   if (o.decay === 'constant') return { schedule: constantSchedule(o.lr), info: { kind: 'constant', lr: o.lr } };
   if (o.decay !== 'cosine' && o.decay !== 'linear') throw new ValueError('config', `optimizer.decay must be cosine, linear or constant, got '${o.decay}'`);
   const warmupSteps = Math.min(o.warmupSteps, totalSteps);
@@ -261,6 +272,8 @@ export const trainCommand = command(TRAIN, async (a) => {
     resumeDir = v.resume;
     const ck = loadCheckpoint(resumeDir);
     cfg = runConfigOf(ck, 'train', "was not written by 'lmforge train' (no run config); resume it from a script with Trainer.resume");
+    // Older runs recorded mlpHidden null (the default of their version): the weights say which width it was.
+    if (cfg.model.mlpHidden === null && typeof ck.modelConfig.mlpHidden === 'number') cfg.model.mlpHidden = ck.modelConfig.mlpHidden;
     // The run goes on in the folder it was resumed from, never in the one recorded (that may be the original of a copy).
     outDir = runFolderOf(ck);
     if (outDir === null && v.out === undefined) throw new ValueError('train', `${ck.dir} is not in a run folder's checkpoints/ folder: give --out DIR for the resumed run`);
@@ -275,25 +288,29 @@ export const trainCommand = command(TRAIN, async (a) => {
   absolutePaths(cfg);
   outDir = resolve(v.out ?? outDir ?? join('runs', stamp()));
   if (cfg.train.threads !== null) setNumThreads(cfg.train.threads);
-  const plausible = LR_PLAUSIBLE[cfg.optimizer.name]!;
+  const t = cfg.train;
+  const perStep = t.batchSize * t.gradAccum * cfg.model.seqLen;
+  const totalSteps = t.steps ?? Math.ceil(t.tokens! / perStep);
+  // Resolved before anything is written, so config.json and the checkpoints record the values the run used.
+  const opt = (cfg.optimizer = resolveOptimizer(cfg.optimizer, totalSteps));
+  const plausible = LR_PLAUSIBLE[opt.name]!;
   // A warning, not an error: the rule is a heuristic, and the trainer stops a run that does diverge.
-  if (cfg.optimizer.lr > plausible.max)
-    err(`lmforge train: warning: learning rate ${cfg.optimizer.lr >= 1e4 ? cfg.optimizer.lr.toExponential() : cfg.optimizer.lr} is implausibly large for ${cfg.optimizer.name} (above ${plausible.max}; usual values are ${plausible.usual}): expect the run to diverge`);
+  if (opt.lr > plausible.max)
+    err(`lmforge train: warning: learning rate ${opt.lr >= 1e4 ? opt.lr.toExponential() : opt.lr} is implausibly large for ${opt.name} (above ${plausible.max}; usual values are ${plausible.usual}): expect the run to diverge`);
 
   const tokenizer = loadTokenizer(cfg.data.tokenizer);
   if (!v.force) checkMemory(cfg, tokenizer.vocabSize);
   const { ds, tok, label, docs, skipped } = await buildData(cfg, quiet, tokenizer);
   const model = new GPT(modelConfigOf(cfg, tok.vocabSize));
-  const optimizer = makeOptimizer(cfg, model);
-  const t = cfg.train;
-  const perStep = t.batchSize * t.gradAccum * cfg.model.seqLen;
-  const totalSteps = t.steps ?? Math.ceil(t.tokens! / perStep);
-  const { schedule, info } = scheduleOf(cfg, totalSteps);
+  // Recorded resolved: the default width may change between versions, a resumed run must keep its own.
+  cfg.model.mlpHidden = model.config.mlpHidden;
+  const optimizer = makeOptimizer(opt, model);
+  const { schedule, info } = scheduleOf(opt, totalSteps);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
   const trainer = new Trainer({
     model, optimizer, data: ds, batchSize: t.batchSize, gradAccum: t.gradAccum, maxSteps: totalSteps, schedule, scheduleInfo: info,
-    clip: cfg.optimizer.clip, evalEvery: t.evalEvery, evalBatches: t.evalBatches, seed: t.seed, logFile: join(outDir, 'log.jsonl'),
+    clip: opt.clip, docMask: t.docMask, evalEvery: t.evalEvery, evalBatches: t.evalBatches, seed: t.seed, logFile: join(outDir, 'log.jsonl'),
     progress: quiet ? 'none' : 'auto', checkpointDir: join(outDir, 'checkpoints'), checkpointEvery: t.checkpointEvery,
     runInfo: { config: cfg, paths: runPaths(cfg, outDir) },
   });
@@ -303,7 +320,7 @@ export const trainCommand = command(TRAIN, async (a) => {
     err(`data:  ${label}: ${docs} documents, ${ds.train.tokens.length.toLocaleString('en-US')} train + ${ds.val.tokens.length.toLocaleString('en-US')} validation tokens (${tok.name} tokenizer, vocab ${tok.vocabSize})`);
     if (skipped) err(`       ${skipped}`);
     err(`model: GPT ${m.layers} layers, dim ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, ${m.position}, ${m.activation}, ${m.norm}: ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
-    err(`train: ${cfg.optimizer.name} lr ${cfg.optimizer.lr} (${info.kind === 'constant' ? 'constant' : `warmup ${info.warmupSteps}, ${cfg.optimizer.decay} to ${cfg.optimizer.minLr}`}), ${totalSteps} steps × ${t.batchSize}×${t.gradAccum}×${m.seqLen} tokens, ${numThreads()} threads, ${model.device}`);
+    err(`train: ${describeOptimizer(opt)}, ${totalSteps} steps × ${t.batchSize}×${t.gradAccum}×${m.seqLen} tokens, ${numThreads()} threads, ${model.device}${t.docMask ? ', attention inside documents' : ''}`);
     err(`out:   ${outDir}${resumeDir ? ` (resuming at step ${trainer.step})` : ''}`);
   }
   const r = trainer.fit();
@@ -323,18 +340,38 @@ export const evalCommand = command(EVAL, async ({ values: v }) => {
   const { model, checkpoint } = loadModel(v.checkpoint);
   const cfg = runConfigOf(checkpoint, 'eval', 'holds no run config, so its validation data is unknown');
   checkFinite('eval', model, checkpoint.dir);
-  const { ds } = await buildData(cfg, true);
+  const seqLen = v['seq-len'] ?? cfg.model.seqLen;
+  // Learned positions have no embedding beyond the trained length; rope, alibi and none are relative or absent.
+  if (seqLen > model.config.seqLen && model.config.position === 'learned')
+    throw new ValueError('eval', `--seq-len ${seqLen} exceeds the trained length ${model.config.seqLen}, and this model's learned position embeddings stop there (rope, alibi or none positions can run longer)`);
+  // The model checks windows against its config's seqLen; a longer evaluation runs a copy whose config allows it.
+  const scorer = seqLen > model.config.seqLen ? withSeqLen(model, seqLen) : model;
+  const files = v.data;
+  const tok = loadTokenizer(cfg.data.tokenizer);
+  let split = (await buildData(cfg, true, tok)).ds.val;
+  if (files.length > 0) {
+    const { docs } = documentsOf(files);
+    split = (await tokenizeDocuments(docs, tok, { valFraction: 0, cacheDir: cacheDir(cfg) })).train;
+    if (split.tokens.length < seqLen + 1) throw new ValueError('eval', `${files.join(', ')} holds ${split.tokens.length} tokens, fewer than --seq-len + 1 = ${seqLen + 1}`);
+  }
   const batches = v.batches;
-  const e = evaluate(model, ds.val, { batchSize: v['batch-size'] ?? cfg.train.batchSize, seqLen: cfg.model.seqLen, step: checkpoint.trainer.step, ...(batches === undefined ? {} : { batches }) });
+  const e = evaluate(scorer, split, { batchSize: v['batch-size'] ?? cfg.train.batchSize, seqLen, step: checkpoint.trainer.step, docMask: cfg.train.docMask && { eot: tok.eot }, ...(batches === undefined ? {} : { batches }) });
   if (!Number.isFinite(e.loss)) throw new ValueError('eval', `the validation loss of ${checkpoint.dir} is ${e.loss} (its weights are finite, but the forward pass overflows)`);
-  if (v.json) return out(JSON.stringify(e));
-  out(`checkpoint ${checkpoint.dir} (step ${checkpoint.trainer.step})`);
-  out(`validation: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte over ${e.tokens.toLocaleString('en-US')} tokens`);
+  if (v.json) return out(JSON.stringify({ ...e, seqLen, data: files.length > 0 ? files : 'validation' }));
+  out(`checkpoint ${checkpoint.dir} (step ${checkpoint.trainer.step})${seqLen === model.config.seqLen ? '' : `, windows of ${seqLen} tokens (trained on ${model.config.seqLen})`}`);
+  out(`${files.length > 0 ? files.join(', ') : 'validation'}: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte over ${e.tokens.toLocaleString('en-US')} tokens`);
   const P = e.perPosition.length;
   const marks = [0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 2047].filter((i) => i < P);
   if (marks[marks.length - 1] !== P - 1) marks.push(P - 1);
   out(`loss by position: ${marks.map((i) => `${i + 1}:${e.perPosition[i]!.toFixed(2)}`).join('  ')}`);
 });
+
+/** The same weights under a config whose seqLen is `seqLen` (they do not depend on it for rope, alibi or none). */
+function withSeqLen(model: GPT, seqLen: number): GPT {
+  const longer = new GPT({ ...model.config, seqLen });
+  longer.loadStateDict(model.stateDict());
+  return longer;
+}
 
 export const sampleCommand = command(SAMPLE, async ({ values: v }) => {
   const { model, checkpoint } = loadModel(v.checkpoint);
@@ -366,7 +403,9 @@ export const dataStatsCommand = command(DATA_STATS, async (a) => {
   for (const h of s.histogram) out(`  [${String(h.lo).padStart(7)}, ${String(h.hi).padEnd(7)}) ${String(h.documents).padStart(6)} docs ${'#'.repeat(Math.max(1, Math.round((40 * h.documents) / most)))}`);
   out(`longer than ${seqLen} tokens: ${pct(s.longerThanSeqLen)} of documents`);
   const w = s.windows;
-  out(`windows of ${seqLen} tokens inside documents, sampled evenly, one epoch = ${s.tokens.toLocaleString('en-US')} tokens:`);
+  out(`training windows of ${seqLen} tokens are drawn anywhere in the packed documents: ${pct(s.packed.crossingShare)} of them cross a document end`);
+  out('  (attention crosses it too unless train --doc-mask true)');
+  out(`for comparison, windows drawn only inside documents (not what train does), one epoch = ${s.tokens.toLocaleString('en-US')} tokens:`);
   out(`  ${w.eligibleDocuments} documents (${pct(1 - w.unseenShare)} of tokens) can supply a window; ${pct(w.unseenShare)} of tokens are never seen`);
   out(`  a reachable token is seen ${w.meanTimesSeen.toFixed(2)} times per epoch on average, at most ${w.maxTimesSeen.toFixed(2)}`);
 });

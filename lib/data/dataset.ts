@@ -296,6 +296,29 @@ abstract class WindowSampler implements Sampler {
   }
 }
 
+/**
+ * Document ids of packed windows, for attention that stays inside documents: `inputs` holds `rows` windows
+ * of `seqLen` tokens; in each, the id counts the end-of-document tokens before a position, so an `eot`
+ * belongs to the document it ends and the next token starts a new one. int32 [rows·seqLen], row-major.
+ */
+export function documentIds(inputs: Int32Array, rows: number, seqLen: number, eot: number): Int32Array {
+  const op = 'documentIds';
+  if (!(inputs instanceof Int32Array)) throw new ArgumentTypeError(op, `inputs must be an Int32Array, got ${describe(inputs)}`);
+  checkInt(op, 'rows', rows, 1);
+  checkInt(op, 'seqLen', seqLen, 1);
+  checkInt(op, 'eot', eot, 0);
+  if (inputs.length !== rows * seqLen) throw new ValueError(op, `inputs has ${inputs.length} ids, not rows·seqLen = ${rows}·${seqLen} = ${rows * seqLen}`);
+  const ids = new Int32Array(inputs.length);
+  for (let r = 0; r < rows; r++) {
+    let doc = 0;
+    for (let t = 0; t < seqLen; t++) {
+      ids[r * seqLen + t] = doc;
+      if (inputs[r * seqLen + t] === eot) doc++;
+    }
+  }
+  return ids;
+}
+
 /** Windows starting at uniformly random token offsets (any offset, so windows cross document boundaries). */
 export class RandomWindowSampler extends WindowSampler {
   readonly kind = 'random' as const;
@@ -335,6 +358,14 @@ export interface DataStats {
   seqLen: number;
   /** Share of documents longer than seqLen tokens. */
   longerThanSeqLen: number;
+  /**
+   * What training sees: windows of seqLen inputs at any offset of the packed stream (each document followed
+   * by its end-of-document token), so most windows cross document ends unless documents are long.
+   */
+  packed: {
+    /** Share of the window offsets whose inputs hold tokens of more than one document. */
+    crossingShare: number;
+  };
   /**
    * Windows of seqLen tokens drawn evenly from within documents (a window never crosses a boundary),
    * as many tokens per epoch as the corpus holds: only documents of at least seqLen tokens can supply
@@ -379,6 +410,10 @@ export function dataStats(docLengths: readonly number[], seqLen: number, bytes?:
   // document of length n lies in min(p + 1, n − p, L, n − L + 1) of them.
   const W = eligible.reduce((s, x) => s + (x - seqLen + 1), 0);
   const perEpoch = tokens / seqLen;
+  // Packed: a document of L tokens plus its eot holds L − seqLen + 2 offsets whose inputs stay inside it, of
+  // the N − seqLen + 1 offsets of the whole stream (N = tokens + documents).
+  const packedStarts = Math.max(1, tokens + n - seqLen + 1);
+  const inside = sorted.reduce((s, x) => s + Math.max(0, x - seqLen + 2), 0);
   const maxCover = eligible.length ? Math.min(seqLen, eligible[eligible.length - 1]! - seqLen + 1) : 0;
   return {
     documents: n,
@@ -390,6 +425,7 @@ export function dataStats(docLengths: readonly number[], seqLen: number, bytes?:
     histogram,
     seqLen,
     longerThanSeqLen: sorted.filter((x) => x > seqLen).length / n,
+    packed: { crossingShare: Math.max(0, 1 - inside / packedStarts) },
     windows: {
       eligibleDocuments: eligible.length,
       eligibleTokens,

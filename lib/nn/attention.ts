@@ -109,6 +109,8 @@ export interface AttentionForwardOptions {
   cache?: KVCache;
   /** Added to the output inside the projection's GEMM (the block's residual stream). */
   residual?: Tensor;
+  /** Packed documents: int32 [B, T] document ids; a query attends only to keys of its own document. */
+  docIds?: Tensor<'int32'>;
 }
 
 export class CausalSelfAttention extends Module {
@@ -160,8 +162,8 @@ export class CausalSelfAttention extends Module {
   forward(x: Tensor, opts: AttentionForwardOptions = {}): Tensor {
     const op = 'CausalSelfAttention';
     checkTensor(op, 'x', x);
-    const o = new OptionReader(op, opts, ['cache', 'residual']);
-    const cache = o.get('cache'), residual = o.get('residual');
+    const o = new OptionReader(op, opts, ['cache', 'residual', 'docIds']);
+    const cache = o.get('cache'), residual = o.get('residual'), docIds = o.get('docIds') as Tensor<'int32'> | undefined;
     if (cache !== undefined && !(cache instanceof KVCache)) throw new ArgumentTypeError(op, `cache must be a KVCache, got ${describe(cache)}`);
     if (residual !== undefined) checkTensor(op, 'residual', residual);
     if (x.ndim !== 3 || x.shape[2] !== this.dim) throw new ShapeError(op, `input must be [B, T, ${this.dim}], got [${x.shape.join(', ')}]`);
@@ -178,7 +180,9 @@ export class CausalSelfAttention extends Module {
         k = rope(k, ro); // rotated before caching, so cached keys never need rotating again
       }
       if (cache) [k, v] = cache.append(k, v);
-      const y = attention(q, k, v, { position: this.position, causal: true });
+      // With a cache the keys run past this call's positions, so doc ids (one per position) do not apply.
+      if (docIds !== undefined && cache) throw new ArgumentTypeError(op, 'docIds cannot be used with a cache');
+      const y = attention(q, k, v, { position: this.position, causal: true, ...(docIds === undefined ? {} : { docIds }) });
       return this.proj.forward(y.permute(0, 2, 1, 3).reshape([B, T, H * Dh]), residual);
     });
   }

@@ -90,10 +90,11 @@ export class Block extends Module {
   }
 
   /** x [B, T, dim] -> [B, T, dim]. Without active dropout the residual adds fuse into the projections' GEMMs. */
-  forward(x: Tensor, opts: { cache?: KVCache } = {}): Tensor {
+  forward(x: Tensor, opts: { cache?: KVCache; docIds?: Tensor<'int32'> } = {}): Tensor {
     checkTensor('Block', 'x', x);
-    const c = new OptionReader('Block', opts, ['cache']).get('cache') as KVCache | undefined;
-    const cache = c ? { cache: c } : {};
+    const o = new OptionReader('Block', opts, ['cache', 'docIds']);
+    const c = o.get('cache') as KVCache | undefined, docIds = o.get('docIds') as Tensor<'int32'> | undefined;
+    const cache = { ...(c ? { cache: c } : {}), ...(docIds ? { docIds } : {}) };
     return tidy(() => {
       let h: Tensor;
       if (this.drop.active) {

@@ -92,7 +92,9 @@ export function defaultMlpHidden(dim: number, activation: MLPActivation): number
   const op = 'defaultMlpHidden';
   if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) throw new ValueError(op, `dim must be an integer >= 1, got ${showValue(dim)}`);
   oneOf(op, 'activation', activation, MLP_ACTIVATIONS);
-  return isGated(activation) ? Math.ceil((8 * dim) / 3 / 64) * 64 : 4 * dim;
+  // Gated: 3·dim·h weights against the 2·dim·4·dim of a 4·dim MLP, so h = 8·dim/3, rounded to the nearest
+  // multiple of 8 (SIMD- and tensor-core-friendly): rounding up to 64 added 12% at dim 128.
+  return isGated(activation) ? Math.max(8, Math.round((8 * dim) / 3 / 8) * 8) : 4 * dim;
 }
 
 /** Fills in the defaults and validates every field; errors name the field and its value. */
@@ -161,6 +163,14 @@ export interface GPTOutput {
   loss?: Tensor;
 }
 
+export interface GPTForwardOptions {
+  /**
+   * Packed documents: int32 [B, T] document ids (e.g. documentIds from lib/data); attention stays inside
+   * each document. Positions still count from the window's start.
+   */
+  docIds?: Tensor<'int32'>;
+}
+
 export interface GenerateOptions {
   /** New tokens to append (the prompt plus these must fit in seqLen). */
   maxTokens: number;
@@ -227,8 +237,15 @@ export class GPT extends Module {
   }
 
   /** Logits for int32 tokens [B, T] (T <= seqLen), and the mean cross-entropy when targets [B, T] are given. */
-  forward(tokens: Tensor<'int32'>, targets?: Tensor<'int32'>): GPTOutput {
+  forward(tokens: Tensor<'int32'>, targets?: Tensor<'int32'>, opts: GPTForwardOptions = {}): GPTOutput {
     this.checkTokens('GPT.forward', 'tokens', tokens);
+    const docIds = new OptionReader('GPT.forward', opts, ['docIds']).get('docIds') as Tensor<'int32'> | undefined;
+    if (docIds !== undefined) {
+      if (!(docIds instanceof Tensor)) throw new ArgumentTypeError('GPT.forward', `docIds must be a Tensor, got ${describe(docIds)}`);
+      if (docIds.dtype !== 'int32') throw new DTypeError('GPT.forward', `docIds must be int32, got ${docIds.dtype}`);
+      if (docIds.ndim !== 2 || docIds.shape[0] !== tokens.shape[0] || docIds.shape[1] !== tokens.shape[1])
+        throw new ShapeError('GPT.forward', `docIds must have the tokens' shape [${tokens.shape.join(', ')}], got [${docIds.shape.join(', ')}]`);
+    }
     if (targets !== undefined) {
       if (!(targets instanceof Tensor)) throw new ArgumentTypeError('GPT.forward', `targets must be a Tensor, got ${describe(targets)}`);
       if (targets.dtype !== 'int32') throw new DTypeError('GPT.forward', `targets must be int32, got ${targets.dtype}`);
@@ -240,7 +257,8 @@ export class GPT extends Module {
         // Token ids follow the parameters to their device (a model moved with to() keeps its config).
         const dev = this.device;
         const tok = tokens.device === dev ? tokens : tokens.to(dev);
-        const logits = this.run(tok, null, false);
+        const ids = docIds === undefined ? undefined : docIds.device === dev ? docIds : docIds.to(dev);
+        const logits = this.run(tok, null, false, ids);
         if (targets === undefined) return { logits };
         return { logits, loss: crossEntropy(logits, targets.device === dev ? targets : targets.to(dev)) };
       });
@@ -311,14 +329,14 @@ export class GPT extends Module {
 
   // tokens [B, T] -> logits [B, T, V] (or [B, 1, V] for the last position only). With caches, the
   // tokens continue the cached positions.
-  private run(tokens: Tensor<'int32'>, caches: KVCache[] | null, lastOnly: boolean): Tensor {
-    if (this.precision === 'fp32') return this.runIn(tokens, caches, lastOnly);
+  private run(tokens: Tensor<'int32'>, caches: KVCache[] | null, lastOnly: boolean, docIds?: Tensor<'int32'>): Tensor {
+    if (this.precision === 'fp32') return this.runIn(tokens, caches, lastOnly, docIds);
     // Mixed precision: bfloat16 copies of the float32 parameters for this forward. The casts are on the
     // tape, so their backward hands float32 gradients to the master weights.
     return tidy(() => {
       const half: Record<string, Tensor> = {};
       for (const [name, p] of this.namedParameters()) half[name] = p.astype('bfloat16');
-      return this.withParameters(half, () => this.runIn(tokens, caches, lastOnly)).astype('float32');
+      return this.withParameters(half, () => this.runIn(tokens, caches, lastOnly, docIds)).astype('float32');
     });
   }
 
@@ -327,7 +345,7 @@ export class GPT extends Module {
     return this.tokenEmbedding.weight.device;
   }
 
-  private runIn(tokens: Tensor<'int32'>, caches: KVCache[] | null, lastOnly: boolean): Tensor {
+  private runIn(tokens: Tensor<'int32'>, caches: KVCache[] | null, lastOnly: boolean, docIds?: Tensor<'int32'>): Tensor {
     const T = tokens.shape[1]!;
     const start = caches ? caches[0]!.length : 0;
     return tidy(() => {
@@ -335,7 +353,7 @@ export class GPT extends Module {
       if (this.positionEmbedding) x = x.add(this.positionEmbedding.weight.slice(0, start, start + T));
       x = this.drop.forward(x);
       let i = 0;
-      for (const block of this.blocks) x = block.forward(x, caches ? { cache: caches[i++]! } : {});
+      for (const block of this.blocks) x = block.forward(x, caches ? { cache: caches[i++]! } : docIds ? { docIds } : {});
       if (lastOnly) x = x.slice(1, T - 1);
       x = this.finalNorm.forward(x);
       if (this.lmHead) return this.lmHead.forward(x);

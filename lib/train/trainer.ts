@@ -25,7 +25,8 @@ import { clipGradNorm, gradNorm } from '../optim/clip.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { checkFinite, checkInt, checkObject, describe } from '../ops/util.js';
 import type { Schedule } from '../optim/schedule.js';
-import { checkSplit, RandomWindowSampler, SequentialSampler, type TokenDataset, type TokenSplit } from '../data/dataset.js';
+import type { Tensor } from '../tensor.js';
+import { checkSplit, documentIds, RandomWindowSampler, SequentialSampler, type TokenDataset, type TokenSplit } from '../data/dataset.js';
 import { cleanStaleTemporaries, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 
 export interface StepMetrics {
@@ -79,6 +80,11 @@ export interface TrainerOptions {
   gradAccum?: number;
   /** Window length (default the model's seqLen). */
   seqLen?: number;
+  /**
+   * Attention stays inside each document of a window (document ids from the data's end-of-document tokens);
+   * default false: windows of the packed stream attend across document ends.
+   */
+  docMask?: boolean;
   /** The budget: optimizer steps, or training tokens (rounded up to whole steps). One is required. */
   maxSteps?: number;
   maxTokens?: number;
@@ -181,6 +187,13 @@ export interface EvaluateOptions {
   /** Batches to score (default: the whole split, in non-overlapping windows). */
   batches?: number;
   step?: number;
+  /** As TrainerOptions.docMask, with the split's end-of-document id (a split does not know it); default off. */
+  docMask?: false | { eot: number };
+}
+
+/** The document ids of a batch as a tensor, or undefined without a mask. */
+function docIdsOf(eot: number | null, inputs: Int32Array, rows: number, T: number): { docIds?: Tensor<'int32'> } {
+  return eot === null ? {} : { docIds: tensor(documentIds(inputs, rows, T, eot), [rows, T]) };
 }
 
 /**
@@ -199,6 +212,10 @@ export function evaluate(model: GPT, split: TokenSplit, opts: EvaluateOptions = 
   const batches = Math.min(opts.batches === undefined ? maxBatches : posInt(op, 'batches', opts.batches), maxBatches);
   // With fewer windows than one batch, score them all in one smaller batch.
   const rows = Math.min(B, sampler.perEpoch);
+  const dm = opts.docMask;
+  if (dm !== undefined && dm !== false && !(typeof dm === 'object' && dm !== null && Number.isInteger(dm.eot) && dm.eot >= 0))
+    throw new ValueError(op, `docMask must be false or { eot: <end-of-document id> }, got ${JSON.stringify(dm)}`);
+  const eot = dm ? dm.eot : null;
   const perPos = new Float64Array(T);
   let total = 0;
   const wasTraining = model.training;
@@ -208,7 +225,7 @@ export function evaluate(model: GPT, split: TokenSplit, opts: EvaluateOptions = 
       for (let i = 0; i < batches; i++) {
         const b = sampler.next(rows);
         tidy(() => {
-          const { logits } = model.forward(tensor(b.inputs, [rows, T]));
+          const { logits } = model.forward(tensor(b.inputs, [rows, T]), undefined, docIdsOf(eot, b.inputs, rows, T));
           const losses = crossEntropy(logits, tensor(b.targets, [rows, T], 'int32', model.device), { reduction: 'none' }).astype('float64').dataSync() as Float64Array;
           for (let j = 0; j < losses.length; j++) {
             perPos[j % T] += losses[j]!;
@@ -253,6 +270,8 @@ export class Trainer {
   readonly #o: TrainerOptions;
   readonly #schedule: Schedule;
   readonly #clip: number;
+  /** The end-of-document id when attention is masked to documents, else null. */
+  readonly #eot: number | null;
   readonly #stream: { write(chunk: string): unknown; isTTY?: boolean };
   readonly #mode: 'tty' | 'plain' | 'none';
   #lastLine = 0;
@@ -291,6 +310,8 @@ export class Trainer {
     for (const k of ['evalEvery', 'checkpointEvery', 'maxSkippedSteps'] as const) if (opts[k] !== undefined) posInt(op, k, opts[k], 0);
     const initialLr = opts.optimizer.paramGroups[0]?.lr ?? 0;
     this.#schedule = opts.schedule ?? (() => initialLr);
+    if (opts.docMask !== undefined && typeof opts.docMask !== 'boolean') throw new ValueError(op, `docMask must be true or false, got ${JSON.stringify(opts.docMask)}`);
+    this.#eot = opts.docMask ? opts.data.eot : null;
     this.sampler = new RandomWindowSampler(opts.data.train.tokens, this.seqLen, opts.seed ?? 0);
     if (opts.data.val.tokens.length < this.seqLen + 1)
       throw new ValueError(op, `the validation split has ${opts.data.val.tokens.length} tokens, fewer than seqLen + 1 = ${this.seqLen + 1} (raise valFraction or use more text)`);
@@ -329,7 +350,7 @@ export class Trainer {
       const batch = this.sampler.next(B);
       lastInputs = batch.inputs;
       const loss = tidy(() => {
-        const out = this.model.forward(tensor(batch.inputs, [B, T]), tensor(batch.targets, [B, T]));
+        const out = this.model.forward(tensor(batch.inputs, [B, T]), tensor(batch.targets, [B, T]), docIdsOf(this.#eot, batch.inputs, B, T));
         const l = out.loss!;
         const value = l.item();
         if (!Number.isFinite(value)) return value; // checked below, before any gradient is used
@@ -352,7 +373,7 @@ export class Trainer {
     // run draws the same labels.
     if (lastInputs) {
       const inputs = lastInputs;
-      this.optimizer.afterStep({ logits: () => this.model.forward(tensor(inputs, [B, T])).logits, seed: this.step });
+      this.optimizer.afterStep({ logits: () => this.model.forward(tensor(inputs, [B, T]), undefined, docIdsOf(this.#eot, inputs, B, T)).logits, seed: this.step });
     }
     this.step += 1;
     const stepTokens = B * T * this.gradAccum;
@@ -369,7 +390,7 @@ export class Trainer {
 
   /** Validation loss, bits per byte and per-position loss over `batches` batches from the split's start ('all': the whole split). */
   evaluate(batches: number | 'all' = this.#o.evalBatches ?? 8): EvalMetrics {
-    return evaluate(this.model, this.data.val, { batchSize: this.batchSize, seqLen: this.seqLen, step: this.step, ...(batches === 'all' ? {} : { batches }) });
+    return evaluate(this.model, this.data.val, { batchSize: this.batchSize, seqLen: this.seqLen, step: this.step, ...(this.#eot === null ? {} : { docMask: { eot: this.#eot } }), ...(batches === 'all' ? {} : { batches }) });
   }
 
   // Seeded dropout modules draw mask n from (seed, n): their counts are part of the run's state.
