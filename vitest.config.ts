@@ -8,5 +8,7 @@ export default defineConfig({
     // test/memory.test.ts drives the collector to check the FinalizationRegistry safety net.
     execArgv: ['--expose-gc'],
     testTimeout: 120_000,
+    // One temporary folder per run, removed at the end (test/global_tmp.ts).
+    globalSetup: ['test/global_tmp.ts'],
   },
 });
