@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The package as a user gets it (.ci/run runs this after npm test): builds the CPU prebuild, packs, and installs
 # the tarball into an empty project with the compilers hidden and --ignore-scripts. There the prebuild must
-# load, `npx lmforge train --steps 20` run, scripts/prebuild_smoke.mjs pass and the consumer projects
-# (test/fixtures/consumer-*) typecheck against the installed .d.ts. Then the source-build fallback:
+# load, `npx lmforge train --steps 20` run, scripts/prebuild_smoke.mjs pass and the consumer project
+# (test/fixtures/consumer, as ESM and as nodenext) typecheck against the installed .d.ts. Then the source-build fallback:
 # `npm install --build-from-source` of the same tarball. With qemu-user (installed here when CI=true), the
 # prebuild also runs on CPU models without AVX-512 and without AVX (scripts/prebuild_qemu.sh).
 set -euo pipefail
@@ -61,11 +61,11 @@ echo "install: $(secs "$start") s"
 
 echo "== consumer typecheck (strict, skipLibCheck false, ES2022, no @types/node)"
 if [[ -e $app/node_modules/@types/node ]]; then echo "package check: @types/node got installed with lmforge" >&2; exit 1; fi
-for c in consumer-esm consumer-nodenext; do
-  cp -r "test/fixtures/$c" "$tmp/$c"
-  ln -s "$app/node_modules" "$tmp/$c/node_modules"
-  node node_modules/typescript/bin/tsc -p "$tmp/$c"
-  echo "$c: ok"
+cp -r test/fixtures/consumer "$tmp/consumer"
+ln -s "$app/node_modules" "$tmp/consumer/node_modules"
+for m in esm nodenext; do
+  node node_modules/typescript/bin/tsc -p "$tmp/consumer/tsconfig.$m.json"
+  echo "consumer ($m): ok"
 done
 
 if [[ ${CI:-} == true ]] && ! command -v qemu-x86_64 > /dev/null && [[ $(id -u) == 0 ]]; then
