@@ -7,12 +7,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { ValueError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
+import { numThreads, setNumThreads } from '../lib/runtime.js';
 import { brownCorpus } from '../lib/data/documents.js';
 import { HuggingFaceTokenizer, tokenizerFromSpec } from '../lib/data/tokenizer.js';
 import { loadTokenizerFile } from '../lib/data/tokenizer_file.js';
 import { UNIGRAM_PIPELINE, UnigramTokenizer, unigramWords } from '../lib/data/unigram.js';
 import { trainBpe } from '../lib/data/bpe_train.js';
-import { digamma, packCodePoints, trainUnigram } from '../lib/data/unigram_train.js';
+import { digamma, packCodePoints, trainUnigram, type UnigramTrainReport } from '../lib/data/unigram_train.js';
 import { hf, hfIt, hfTokenizer } from './hf_tokenizers.js';
 import { Rng } from './reference/prng.js';
 import { bestAlternative, eStepReference } from './reference/unigram.js';
@@ -156,6 +157,57 @@ describe('Unigram training', () => {
     });
   });
 
+  it('words too long for the probability-space pass go through log space, with the same results', () => {
+    // Per-character log weights from -450 (b) to -0.125 (abab): only words of up to 2 characters fit the
+    // probability-space pass (e^-900 underflows), so these words of 3..12 take the log-space pass.
+    const pieceArr = ['a', 'b', 'ab', 'ba', 'aab', 'abab'];
+    const scores = [-400, -450, -1, -2, -3, -0.5];
+    const rng = new Rng('unigram log space');
+    const words: string[] = ['ab', 'ba'];
+    while (words.length < 30) words.push(Array.from({ length: rng.int(3, 13) }, () => 'ab'[rng.int(0, 2)]).join(''));
+    const counts = words.map(() => rng.int(1, 20));
+    const pw = packCodePoints(words, 'test');
+    const pp = packCodePoints(pieceArr, 'test');
+    const got = native.unigramEStep(pw.chars, pw.offsets, Float64Array.from(counts), pp.chars, pp.offsets, Float64Array.from(scores));
+    const ref = eStepReference(words, counts, pieceArr, scores);
+    for (let k = 0; k < pieceArr.length; k++) {
+      expect(got.expected[k]).toBeCloseTo(ref.expected[k]!, 9);
+      expect(got.viterbi[k]).toBe(ref.viterbi[k]);
+    }
+    expect(got.logLikelihood / ref.logLikelihood).toBeCloseTo(1, 12);
+  });
+
+  it('the E-step and training give the same bits for any thread count', () => {
+    const saved = numThreads();
+    try {
+      const texts = brownCorpus().filter((_, i) => i % 25 === 0).map((d) => d.text);
+      // The E-step over a seed-sized piece set: every sum, bit for bit.
+      const words = [...new Set(texts.join(' ').split(/\s+/))].filter((w) => w !== '').map((w) => `\u2581${w}`);
+      const counts = Float64Array.from(words, (_, k) => 1 + (k % 7));
+      const pieces = [...new Set(words.flatMap((w) => [...w].map((_, i) => w.slice(i, i + 1 + (i % 4)))))];
+      const scores = Float64Array.from(pieces, (_, k) => -1 - (k % 13) / 3);
+      const pw = packCodePoints(words, 'test');
+      const pp = packCodePoints(pieces, 'test');
+      const runs = [1, 2, 3].map((t) => {
+        setNumThreads(t);
+        return native.unigramEStep(pw.chars, pw.offsets, counts, pp.chars, pp.offsets, scores);
+      });
+      for (const r of runs.slice(1)) {
+        expect(r.logLikelihood).toBe(runs[0]!.logLikelihood);
+        expect([...r.expected]).toEqual([...runs[0]!.expected]);
+        expect([...r.cover]).toEqual([...runs[0]!.cover]);
+      }
+      // A whole training: the tokenizer.json files are byte-identical.
+      const json = [1, 2].map((t) => {
+        setNumThreads(t);
+        return trainUnigram(texts, { vocabSize: 2000 }).toJSONString();
+      });
+      expect(json[1]).toBe(json[0]);
+    } finally {
+      setNumThreads(saved);
+    }
+  }, 120_000);
+
   it('seed substrings are counted over the words, weighted by their counts', () => {
     const pw = packCodePoints(['abab', 'ba'], 'test');
     const r = native.unigramSubstrings(pw.chars, pw.offsets, Float64Array.of(3, 2), 3, 1, 100);
@@ -178,8 +230,14 @@ describe('Unigram training', () => {
   it('a tiny corpus: frequent words become single pieces, the vocabulary has the documented layout', () => {
     const texts = [...Array(30).fill('hello hello world'), ...Array(10).fill('help the world'), 'held'];
     // Required: <unk> + 1 special + 256 bytes + 95 characters (printable ASCII and ▁; the corpus adds none) = 353.
-    const tok = trainUnigram(texts, { vocabSize: 357 });
+    let report: UnigramTrainReport | undefined;
+    const tok = trainUnigram(texts, { vocabSize: 357 }, (r) => (report = r));
     expect(tok.vocabSize).toBe(357);
+    // The phases account for the whole training, each counted once.
+    const phases = Object.values(report!.phaseSeconds);
+    expect(phases).toHaveLength(5);
+    for (const x of phases) expect(x).toBeGreaterThanOrEqual(0);
+    expect(phases.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(report!.seconds + 1e-9);
     expect(tok.idToToken(0)).toBe('<unk>');
     expect(tok.idToToken(1)).toBe('<|endoftext|>');
     expect(tok.eot).toBe(1);

@@ -47,6 +47,8 @@ export interface LayerBenchRow {
   gbs: number;
   /** gbs / the measured triad bandwidth */
   ofBandwidth: number;
+  /** Process CPU seconds per call, all threads (see OptimRow.cpuSeconds): steadier than wall time on a shared machine. */
+  cpuSeconds: number;
 }
 
 export interface LayerBenchReport {
@@ -90,10 +92,21 @@ export function benchLayers(opts: LayerBenchOptions = {}): LayerBenchReport {
   const esz = dtype === 'float32' ? 4 : 2;
   const rows: LayerBenchRow[] = [];
   const want = (op: string): boolean => !only || only.some((o) => op.includes(o));
-  const time = (f: () => void): number => timeIt(() => tidy(f), { minSeconds, warmup: 2, minReps: 5 }).median;
+  let cpuSeconds = 0; // of the last time() call, per call
+  const time = (f: () => void): number => {
+    let calls = 0;
+    const cpu0 = process.cpuUsage();
+    const t = timeIt(() => {
+      tidy(f);
+      calls++;
+    }, { minSeconds, warmup: 2, minReps: 5 });
+    const cpu = process.cpuUsage(cpu0);
+    cpuSeconds = (cpu.user + cpu.system) / 1e6 / calls;
+    return t.median;
+  };
   const push = (op: string, impl: LayerBenchRow['impl'], direction: LayerBenchRow['direction'], shape: number[], bytes: number, seconds: number): void => {
     const gbs = bytes / seconds / 1e9;
-    rows.push({ op, impl, direction, shape, bytes, seconds, gbs, ofBandwidth: gbs / bandwidthGBs });
+    rows.push({ op, impl, direction, shape, bytes, seconds, gbs, ofBandwidth: gbs / bandwidthGBs, cpuSeconds });
   };
   const rnd = (shape: number[], seed: number): Tensor => randn(shape, { dtype, seed }) as Tensor;
   const withGrad = (f: (...xs: Tensor[]) => Tensor, xs: Tensor[], g: Tensor): (() => void) => () => {
@@ -197,10 +210,11 @@ export function layersMarkdown(report: LayerBenchReport): string {
   const lines = [
     `Layer kernels, ${report.dtype}, ${report.threads} threads on ${report.machine.cpu} (${report.machine.tier}); memory bandwidth (triad) ${report.bandwidthGBs.toFixed(1)} GB/s`,
     '',
-    '| op | shape | direction | impl | time (ms) | GB/s | of bandwidth |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: |',
+    '| op | shape | direction | impl | time (ms) | GB/s | of bandwidth | CPU ms |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: |',
   ];
   for (const r of report.rows)
-    lines.push(`| ${r.op} | [${r.shape.join(', ')}] | ${r.direction} | ${r.impl} | ${(r.seconds * 1e3).toFixed(3)} | ${r.gbs.toFixed(1)} | ${(100 * r.ofBandwidth).toFixed(0)}% |`);
+    lines.push(`| ${r.op} | [${r.shape.join(', ')}] | ${r.direction} | ${r.impl} | ${(r.seconds * 1e3).toFixed(3)} | ${r.gbs.toFixed(1)} | ${(100 * r.ofBandwidth).toFixed(0)}% | ${(r.cpuSeconds * 1e3).toFixed(3)} |`);
+  lines.push('', 'CPU ms: process CPU time per call, all threads, warm-up included: steadier than wall time when other jobs share the cores.');
   return lines.join('\n') + '\n';
 }

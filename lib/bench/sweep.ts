@@ -47,8 +47,17 @@ export const DEFAULT_SWEEP_SIZES: readonly SweepSize[] = [
   { name: '91M', layers: 12, dim: 768, heads: 12 },
 ];
 export const DEFAULT_SEQ_LENS: readonly number[] = [128, 256, 512, 1024, 2048, 4096];
-/** What --quick runs: the two smallest sizes at three lengths, 2048 tokens per step, two timed steps. */
-export const QUICK_SWEEP = { sizes: DEFAULT_SWEEP_SIZES.slice(0, 2), seqLens: [128, 512, 2048], tokensPerStep: 2048, steps: 2 } as const;
+/**
+ * Timed steps per repeat and repeats per cell. Each repeat times `steps` consecutive steps (their mean is
+ * the repeat's step time); the cell reports the median repeat and the spread (max − min) / median. One
+ * step timed alone swings with whatever else the machine does (a GC, a compile on the other core); the
+ * median of 5 repeats of 3 steps ignores up to two disturbed repeats, and 15 timed steps keep the largest
+ * cells (91M at 4096 tokens, seconds a step) within minutes. bench/NOTES.md has the spreads measured.
+ */
+export const SWEEP_STEPS = 3;
+export const SWEEP_REPEATS = 5;
+/** What --quick runs: the two smallest sizes at three lengths, 2048 tokens per step, three repeats of two timed steps. */
+export const QUICK_SWEEP = { sizes: DEFAULT_SWEEP_SIZES.slice(0, 2), seqLens: [128, 512, 2048], tokensPerStep: 2048, steps: 2, repeats: 3 } as const;
 export type SweepOptimizer = 'adamw' | 'adamw8bit' | 'lion' | 'sgd';
 
 export interface SweepOptions {
@@ -60,8 +69,10 @@ export interface SweepOptions {
   position?: Extract<PositionKind, 'rope' | 'alibi'>;
   activation?: Extract<MLPActivation, 'relu' | 'swiglu'>;
   optimizer?: SweepOptimizer;
-  /** Timed steps per cell after one warm-up step (default 3). */
+  /** Timed steps per repeat, after one warm-up step per cell (default SWEEP_STEPS). */
   steps?: number;
+  /** Repeats of the timed steps per cell (default SWEEP_REPEATS): the median repeat is reported, with the spread. */
+  repeats?: number;
   /**
    * Bytes a cell may need at its peak (estimateStepBytes); larger cells are skipped with a message.
    * Default: 80% of the memory available (os.freemem) when the cell starts.
@@ -79,7 +90,12 @@ export interface SweepRow {
   dim: number;
   T: number;
   batch: number;
+  /** Median over the repeats of each repeat's mean step time. */
   stepSeconds: number;
+  /** Each repeat's mean step time, in the order run. */
+  repeatSeconds: number[];
+  /** (max − min) / median of repeatSeconds: how far the repeats agree (0 with one repeat). */
+  spread: number;
   tokensPerSec: number;
   /** By 6·N + 12·L·d·T and by the causal 6·N + 6·L·d·T. */
   gflops: number;
@@ -111,7 +127,7 @@ export interface SweepReport {
   machine: MachineInfo;
   threads: number;
   peak: number;
-  options: { tokensPerStep: number; vocab: number; position: string; activation: string; optimizer: string; steps: number };
+  options: { tokensPerStep: number; vocab: number; position: string; activation: string; optimizer: string; steps: number; repeats: number };
   rows: SweepRow[];
   skipped: SweepSkip[];
   peer?: SweepPeerInfo;
@@ -170,8 +186,11 @@ export function benchSweep(opts: SweepOptions = {}): SweepReport {
   const position = opts.position ?? 'rope';
   const activation = opts.activation ?? 'swiglu';
   const optimizer = opts.optimizer ?? 'adamw';
-  const steps = opts.steps ?? 3;
+  const steps = opts.steps ?? SWEEP_STEPS;
+  const repeats = opts.repeats ?? SWEEP_REPEATS;
   const log = opts.log ?? (() => {});
+  for (const [name, n] of [['steps', steps], ['repeats', repeats]] as const)
+    if (!Number.isInteger(n) || n < 1) throw new ValueError('bench sweep', `${name} must be a positive integer, got ${String(n)}`);
   for (const T of seqLens)
     if (!Number.isInteger(T) || T < 1 || tokensPerStep % T !== 0)
       throw new ValueError('bench sweep', `each sequence length must divide the tokens per step (${tokensPerStep}), got ${T}`);
@@ -181,7 +200,7 @@ export function benchSweep(opts: SweepOptions = {}): SweepReport {
   const peer = sweepPeer(opts.peer ?? 'none', threads, log);
   const report: SweepReport = {
     machine: machineInfo(), threads, peak,
-    options: { tokensPerStep, vocab, position, activation, optimizer, steps }, rows: [], skipped: [], peer: peer.info,
+    options: { tokensPerStep, vocab, position, activation, optimizer, steps, repeats }, rows: [], skipped: [], peer: peer.info,
   };
   const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
   for (const size of sizes) {
@@ -202,18 +221,22 @@ export function benchSweep(opts: SweepOptions = {}): SweepReport {
       const opt = makeOptimizer(optimizer, model);
       const x = tensor(Int32Array.from({ length: tokensPerStep }, (_, i) => (i * 7919) % vocab), [batch, T]);
       const y = tensor(Int32Array.from({ length: tokensPerStep }, (_, i) => (i * 104729 + 1) % vocab), [batch, T]);
-      const step = (): number => {
-        const t0 = performance.now();
+      const step = (): void => {
         tidy(() => {
           model.forward(x, y).loss!.backward();
           opt.step();
           opt.zeroGrad();
         });
-        return (performance.now() - t0) / 1000;
       };
       step(); // warm-up: first-touch allocations, optimizer state
       resetPeakMemory();
-      const stepSeconds = median(Array.from({ length: steps }, step));
+      const repeatSeconds = Array.from({ length: repeats }, () => {
+        const t0 = performance.now();
+        for (let i = 0; i < steps; i++) step();
+        return (performance.now() - t0) / 1000 / steps;
+      });
+      const stepSeconds = median(repeatSeconds);
+      const spread = (Math.max(...repeatSeconds) - Math.min(...repeatSeconds)) / stepSeconds;
       const peakBytes = memory().peakBytes;
       const N = model.numParameters();
       const L = size.layers, d = size.dim;
@@ -222,7 +245,7 @@ export function benchSweep(opts: SweepOptions = {}): SweepReport {
       const attn = attentionSeconds(batch, size.heads, T, d / size.heads, position === 'alibi', Math.max(2, steps)) * L;
       if (base === 0) base = tokensPerSec; // the shortest T that ran
       const row: SweepRow = {
-        size: size.name, params: N, layers: L, dim: d, T, batch, stepSeconds, tokensPerSec,
+        size: size.name, params: N, layers: L, dim: d, T, batch, stepSeconds, repeatSeconds, spread, tokensPerSec,
         gflops: (full * tokensPerSec) / 1e9, gflopsCausal: (causal * tokensPerSec) / 1e9,
         mfu: (full * tokensPerSec) / 1e9 / peak, attentionFlopShare: (12 * L * d * T) / full,
         attentionTimeShare: Math.min(1, attn / stepSeconds), peakBytes, estimatedBytes, relative: tokensPerSec / base,
@@ -240,13 +263,13 @@ export function benchSweep(opts: SweepOptions = {}): SweepReport {
 }
 
 const HEADER = [
-  '| size | params | T | batch | step ms | tokens/s | GFLOP/s (full / causal) | MFU | attention FLOPs | attention time | peak MiB (estimate) | vs shortest T |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| size | params | T | batch | step ms | spread | tokens/s | GFLOP/s (full / causal) | MFU | attention FLOPs | attention time | peak MiB (estimate) | vs shortest T |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 ];
 
 function formatRow(r: SweepRow): string {
   const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
-  return `| ${r.size} | ${(r.params / 1e6).toFixed(1)}M | ${r.T} | ${r.batch} | ${(r.stepSeconds * 1000).toFixed(0)} | ${r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(0)} / ${r.gflopsCausal.toFixed(0)} | ${pct(r.mfu)} | ${pct(r.attentionFlopShare)} | ${pct(r.attentionTimeShare)} | ${(r.peakBytes / 2 ** 20).toFixed(0)} (${(r.estimatedBytes / 2 ** 20).toFixed(0)}) | ${r.relative.toFixed(2)} |`;
+  return `| ${r.size} | ${(r.params / 1e6).toFixed(1)}M | ${r.T} | ${r.batch} | ${(r.stepSeconds * 1000).toFixed(0)} | ${(100 * r.spread).toFixed(1)}% | ${r.tokensPerSec.toFixed(0)} | ${r.gflops.toFixed(0)} / ${r.gflopsCausal.toFixed(0)} | ${pct(r.mfu)} | ${pct(r.attentionFlopShare)} | ${pct(r.attentionTimeShare)} | ${(r.peakBytes / 2 ** 20).toFixed(0)} (${(r.estimatedBytes / 2 ** 20).toFixed(0)}) | ${r.relative.toFixed(2)} |`;
 }
 
 export function sweepHeader(): string {
@@ -256,7 +279,7 @@ export function sweepHeader(): string {
 export function sweepMarkdown(r: SweepReport): string {
   const o = r.options;
   return [
-    `Training throughput by model size and sequence length: ${o.tokensPerStep} tokens per step, vocabulary ${o.vocab}, ${o.position}, ${o.activation}, RMSNorm, ${o.optimizer}, fp32, median of ${o.steps} steps after one warm-up; ${r.machine.cpu}, ${r.threads} thread(s), FMA peak ${r.peak.toFixed(0)} GFLOP/s measured in the same run, ${r.machine.date.slice(0, 10)}.`,
+    `Training throughput by model size and sequence length: ${o.tokensPerStep} tokens per step, vocabulary ${o.vocab}, ${o.position}, ${o.activation}, RMSNorm, ${o.optimizer}, fp32, step time = median of ${o.repeats} repeats of ${o.steps} steps after one warm-up step, spread = (max − min) / median of the repeats; ${r.machine.cpu}, ${r.threads} thread(s), FMA peak ${r.peak.toFixed(0)} GFLOP/s measured in the same run, ${r.machine.date.slice(0, 10)}.`,
     'MFU uses 6·N + 12·L·d·T FLOPs per token; the causal count (6·N + 6·L·d·T) is beside it. "attention time" is the fused attention forward + backward of all layers timed alone at the same shape, over the step time.',
     '',
     ...HEADER,

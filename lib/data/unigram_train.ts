@@ -56,6 +56,8 @@ export interface UnigramTrainReport {
   /** Log-likelihood per word of the last E-step. */
   logLikelihoodPerWord: number;
   seconds: number;
+  /** Where the time went, in seconds: counting words, the seed substrings, E-steps (lattice passes), M-steps, pruning (the rest of each pruning step). */
+  phaseSeconds: { words: number; seed: number; estep: number; mstep: number; prune: number };
 }
 
 /** Digamma function ψ(x) for x > 0: recurrence up to x ≥ 10, then the asymptotic series. */
@@ -83,6 +85,29 @@ export function packCodePoints(strings: readonly string[], op: string): { chars:
     offsets[k + 1] = p;
   });
   return { chars: chars.subarray(0, p), offsets };
+}
+
+/** Pieces as concatenated code points with offsets (the layout the native passes take) and their scores. */
+interface PieceSet {
+  chars: Int32Array;
+  offsets: Int32Array;
+  scores: Float64Array;
+}
+
+/** The pieces `idx` (ascending) of `ps`, in that order, piece k scoring score(k). */
+function selectPieces(ps: PieceSet, idx: readonly number[], score: (k: number) => number): PieceSet {
+  let size = 0;
+  for (const k of idx) size += ps.offsets[k + 1]! - ps.offsets[k]!;
+  const chars = new Int32Array(size);
+  const offsets = new Int32Array(idx.length + 1);
+  const scores = new Float64Array(idx.length);
+  let at = 0;
+  idx.forEach((k, j) => {
+    for (let i = ps.offsets[k]!; i < ps.offsets[k + 1]!; i++) chars[at++] = ps.chars[i]!;
+    offsets[j + 1] = at;
+    scores[j] = score(k);
+  });
+  return { chars, offsets, scores };
 }
 
 /**
@@ -142,9 +167,10 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
     if (typeof text !== 'string') throw new ValueError(op, `texts[${i}] must be a string, got ${typeof text}`);
     i++;
     let at = 0;
+    const lone = hasLoneSurrogate(text); // tested per word only where the text has one (most have none)
     const add = (seg: string, first: boolean) => {
       for (const w of unigramWords(seg, first)) {
-        if (hasLoneSurrogate(w)) {
+        if (lone && hasLoneSurrogate(w)) {
           skipped++;
           continue;
         }
@@ -160,6 +186,15 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
     if (at < text.length) add(text.slice(at), at === 0);
   }
   if (counts.size === 0) throw new ValueError(op, 'the corpus is empty: no text to learn pieces from');
+  const phase = { words: 0, seed: 0, estep: 0, mstep: 0, prune: 0 };
+  let tPhase = performance.now();
+  // Adds the time since the last call to `name`.
+  const lap = (name: keyof typeof phase) => {
+    const t = performance.now();
+    phase[name] += (t - tPhase) / 1000;
+    tPhase = t;
+  };
+  phase.words = (tPhase - t0) / 1000;
   const wordList = [...counts.keys()];
   const wordCounts = Float64Array.from(counts.values());
 
@@ -178,29 +213,56 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
   const targetMulti = v - required;
 
   const packedWords = packCodePoints(wordList, op);
-  const seed: [string, number][] = [];
+  const nChars = chars.length;
+  const charPack = packCodePoints(chars, op);
+  // Seed pieces as (start in packedWords.chars, length, weight): no string is made for them, since the
+  // seed holds hundreds of thousands of pieces and most are pruned.
+  const seedStart: number[] = [];
+  const seedLen: number[] = [];
+  const seedWeight: number[] = [];
   if (targetMulti > 0 && maxLen >= 2) {
     // Counted natively; a few more than seedSize, since special tokens' and byte pieces' spellings are
-    // filtered out below.
+    // filtered out below (only a substring as long as one of them can be one).
     const r = native.unigramSubstrings(packedWords.chars, packedWords.offsets, wordCounts, maxLen, minFrequency, seedSize + seen.size + 256);
-    for (let k = 0; k < r.word.length && seed.length < seedSize; k++) {
+    const suspectLengths = new Set([...seen].map((s) => [...s].length).concat(bytePieceName(0).length));
+    for (let k = 0; k < r.word.length && seedStart.length < seedSize; k++) {
       const a = packedWords.offsets[r.word[k]!]! + r.start[k]!;
-      const piece = String.fromCodePoint(...packedWords.chars.subarray(a, a + r.length[k]!));
-      if (seen.has(piece) || bytePieceValue(piece) >= 0) continue;
-      seed.push([piece, r.count[k]! * r.length[k]!]);
+      const n = r.length[k]!;
+      if (suspectLengths.has(n)) {
+        const piece = String.fromCodePoint(...packedWords.chars.subarray(a, a + n));
+        if (seen.has(piece) || bytePieceValue(piece) >= 0) continue;
+      }
+      seedStart.push(a);
+      seedLen.push(n);
+      seedWeight.push(r.count[k]! * n);
     }
   }
 
-  let pieces: string[] = [...chars, ...seed.map((s) => s[0])];
-  let scores = new Float64Array(pieces.length);
+  // The characters, then the seed; initial scores are the log of the weights, normalised.
+  let pieces: PieceSet;
   {
+    const P = nChars + seedStart.length;
+    let size = charPack.chars.length;
+    for (const n of seedLen) size += n;
+    const pc = new Int32Array(size);
+    const po = new Int32Array(P + 1);
+    pc.set(charPack.chars);
+    po.set(charPack.offsets);
+    let at = charPack.chars.length;
+    seedStart.forEach((a, j) => {
+      for (let i = a; i < a + seedLen[j]!; i++) pc[at++] = packedWords.chars[i]!;
+      po[nChars + j + 1] = at;
+    });
+    const w = new Float64Array(P);
+    chars.forEach((ch, k) => (w[k] = Math.max(charCount.get(ch)!, 0.5)));
+    w.set(seedWeight, nChars);
     let total = 0;
-    const w = pieces.map((p, k) => (k < chars.length ? Math.max(charCount.get(p)!, 0.5) : seed[k - chars.length]![1]));
     for (const x of w) total += x;
     const logTotal = Math.log(total);
-    w.forEach((x, k) => (scores[k] = Math.log(x) - logTotal));
+    pieces = { chars: pc, offsets: po, scores: w.map((x) => Math.log(x) - logTotal) };
   }
-  const nChars = chars.length;
+  const numPieces = () => pieces.offsets.length - 1;
+  lap('seed');
   const desiredMulti = Math.ceil(1.1 * targetMulti);
 
   // 3-4. EM and pruning.
@@ -208,9 +270,10 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
   let pruningSteps = 0;
   let logLik = 0;
   const estep = () => {
-    const pk = packCodePoints(pieces, op);
     emSteps++;
-    return native.unigramEStep(packedWords.chars, packedWords.offsets, wordCounts, pk.chars, pk.offsets, scores);
+    const r = native.unigramEStep(packedWords.chars, packedWords.offsets, wordCounts, pieces.chars, pieces.offsets, pieces.scores);
+    lap('estep');
+    return r;
   };
   for (;;) {
     for (let it = 0; it < emIterations; it++) {
@@ -219,31 +282,28 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
       // M-step: digamma(count) - digamma(total) over the pieces that stay.
       const keep: number[] = [];
       let total = 0;
-      for (let k = 0; k < pieces.length; k++) {
+      for (let k = 0; k < numPieces(); k++) {
         if (k >= nChars && r.expected[k]! < 0.5) continue;
         keep.push(k);
         total += Math.max(r.expected[k]!, 0.5);
       }
       const dt = digamma(total);
-      const next = new Float64Array(keep.length);
-      keep.forEach((k, j) => (next[j] = digamma(Math.max(r.expected[k]!, 0.5)) - dt));
-      pieces = keep.map((k) => pieces[k]!);
-      scores = next;
+      pieces = selectPieces(pieces, keep, (k) => digamma(Math.max(r.expected[k]!, 0.5)) - dt);
+      lap('mstep');
     }
-    const multi = pieces.length - nChars;
+    const multi = numPieces() - nChars;
     if (multi <= desiredMulti) break;
 
     // Pruning step.
     pruningSteps++;
     const r = estep();
-    const pk = packCodePoints(pieces, op);
-    const alt = native.unigramAlternatives(pk.chars, pk.offsets, scores);
+    const alt = native.unigramAlternatives(pieces.chars, pieces.offsets, pieces.scores);
     let sumV = 0;
-    for (let k = 0; k < pieces.length; k++) sumV += r.viterbi[k]!;
+    for (let k = 0; k < numPieces(); k++) sumV += r.viterbi[k]!;
     const logSum = Math.log(sumV);
     const always: number[] = [];
     const cand: [number, number][] = [];
-    for (let k = nChars; k < pieces.length; k++) {
+    for (let k = nChars; k < numPieces(); k++) {
       const f = r.viterbi[k]!;
       const st = alt.status[k]!;
       if (st === -1) {
@@ -267,15 +327,18 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
       kept.add(k);
     }
     const idx: number[] = [];
-    for (let k = 0; k < pieces.length; k++) if (k < nChars || kept.has(k)) idx.push(k);
-    pieces = idx.map((k) => pieces[k]!);
-    scores = Float64Array.from(idx, (k) => scores[k]!);
+    for (let k = 0; k < numPieces(); k++) if (k < nChars || kept.has(k)) idx.push(k);
+    const old = pieces.scores;
+    pieces = selectPieces(pieces, idx, (k) => old[k]!);
+    lap('prune');
   }
 
   // 5. The final vocabulary.
+  const { scores } = pieces;
+  const names = Array.from({ length: numPieces() }, (_, k) => String.fromCodePoint(...pieces.chars.subarray(pieces.offsets[k]!, pieces.offsets[k + 1]!)));
   const multiIdx: number[] = [];
-  for (let k = nChars; k < pieces.length; k++) multiIdx.push(k);
-  const byScore = (a: number, b: number) => scores[b]! - scores[a]! || (pieces[a]! < pieces[b]! ? -1 : pieces[a]! > pieces[b]! ? 1 : 0);
+  for (let k = nChars; k < numPieces(); k++) multiIdx.push(k);
+  const byScore = (a: number, b: number) => scores[b]! - scores[a]! || (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0);
   multiIdx.sort(byScore);
   if (multiIdx.length > targetMulti) multiIdx.length = targetMulti;
   const normal = [...Array.from({ length: nChars }, (_, k) => k), ...multiIdx].sort(byScore);
@@ -284,7 +347,7 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
   const byteScore = roundScore(6 * minScore - 10);
   const vocab: [string, number][] = [['<unk>', 0], ...specials.map((s): [string, number] => [s, 0])];
   for (let b = 0; b < 256; b++) vocab.push([bytePieceName(b), byteScore]);
-  for (const k of normal) vocab.push([pieces[k]!, roundScore(scores[k]!)]);
+  for (const k of normal) vocab.push([names[k]!, roundScore(scores[k]!)]);
   const added: UnigramAddedToken[] = [{ id: 0, content: '<unk>', special: true }, ...specials.map((s, j) => ({ id: j + 1, content: s, special: true }))];
 
   const tok = new UnigramTokenizer({
@@ -302,11 +365,12 @@ export function trainUnigram(texts: Iterable<string>, opts: UnigramTrainOptions,
     distinctWords: counts.size,
     skippedWords: skipped,
     characters: nChars,
-    seedPieces: seed.length,
+    seedPieces: seedStart.length,
     pruningSteps,
     emSteps,
     logLikelihoodPerWord: logLik,
     seconds: (performance.now() - t0) / 1000,
+    phaseSeconds: phase,
   });
   return tok;
 }

@@ -64,6 +64,10 @@ struct Adam8Slot {
 // and requantize to the nearest code (m's code then follows quant8_keep_sign).
 void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots);
 
+// Tests only: false keeps the CPU kernels off their AVX-512 VBMI path on a CPU that has it, so that the
+// plain AVX-512 path is checked there too; true (the default) restores it.
+void quant8_allow_vbmi(bool on);
+
 // Blockwise quantisation of x (n floats) into codes and absmax, and its inverse.
 void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed);
 void dequantize_blockwise_cpu(float* x, const uint8_t* codes, const float* absmax, int64_t n, bool is_signed);

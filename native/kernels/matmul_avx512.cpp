@@ -9,13 +9,22 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
 
 #include "../runtime/cpu_features.h"
 #include "matmul_ukernels.h"
 #include "simd.h"
 
 #if LMF_X86_TIERS
+#include <cpuid.h>
+
 #include "matmul_x86.h"
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #endif
 
 namespace lmf::kernels::gemm {
@@ -228,6 +237,162 @@ LMF_TARGET_AVX512 void pack_pairs(void* dst_, const void* src_, int64_t si, int6
   }
 }
 
+// ---- AMX-BF16 (Sapphire Rapids and later): tile matrix multiply for bf16 inputs. ----
+// Measured on the 2-core Xeon: vdpbf16ps runs at ~0.55x the fp32 FMA rate in flops (117 against 211
+// GFLOP/s per CPU-second for the two micro-kernels alone), so the "dot" kernel made bf16 GEMMs slower than
+// fp32; one TDPBF16PS does 16 x 16 x 32 multiply-adds and the tile unit measured 2.8 TFLOP/s per core.
+// The micro-kernel is 32 x 32 (four 16 x 16 fp32 C tiles, two A and two B tiles: all eight registers).
+// k runs in blocks of 16 pairs (32 k), the tile depth: packed panels are zero-padded to whole blocks.
+constexpr int AMX_MR = 32, AMX_NR = 32;
+constexpr int64_t AMX_PAIRS = 16;  // pairs per tile row of A (64 bytes) = rows of a B tile
+
+#define LMF_AMX __attribute__((target(LMF_ISA_AVX512 ",amx-tile,amx-bf16")))
+
+// Linux hands out the 8 KB of tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM, once per
+// process); without the CPU bits, the OS enabling them in XCR0, or the permission, bf16 stays on vdpbf16ps.
+bool amx_supported() {
+  static const bool ok = [] {
+#if defined(__linux__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1;
+    if (!amx_bf16 || !amx_tile || !cpu_features().avx512bf16) return false;
+    __get_cpuid(1, &a, &b, &c, &d);
+    if (!((c >> 27) & 1)) return false;  // OSXSAVE
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if (((lo >> 17) & 3) != 3) return false;  // XTILECFG and XTILEDATA enabled by the OS
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return ok;
+}
+
+std::atomic<bool> g_amx_enabled{true};
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Every tile is 16 rows x 64 bytes. The configuration is per thread: pool threads keep it between calls.
+LMF_AMX inline void amx_configure() {
+  static thread_local bool configured = false;
+  if (configured) return;
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  _tile_loadconfig(&cfg);
+  configured = true;
+}
+
+// C (32 x 32) = alpha * A @ B + beta * C. A panel: per block of 16 pairs, two 16 x 16 tiles of pairs
+// (rows 0-15, then 16-31), 1 KB each, row-major (row = m). B panel: the dot layout [pairs][32 columns],
+// of which a tile is 16 pair rows x 16 columns at a row stride of 128 bytes.
+LMF_AMX void ukernel_amx(int64_t kp, const void* a_, const void* b_, float* c, int64_t ldc, float alpha, float beta) {
+  const char* a = static_cast<const char*>(a_);
+  const char* b = static_cast<const char*>(b_);
+  amx_configure();
+  const bool direct = alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
+  const int64_t stride_c = direct ? ldc * 4 : AMX_NR * 4;
+  alignas(64) float tmp[AMX_MR * AMX_NR];
+  float* out = direct ? c : tmp;
+  if (direct && beta == 1.0f) {
+    _tile_loadd(0, out, stride_c);
+    _tile_loadd(1, out + 16, stride_c);
+    _tile_loadd(2, out + 16 * (stride_c / 4), stride_c);
+    _tile_loadd(3, out + 16 * (stride_c / 4) + 16, stride_c);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t q = 0; q < kp; q += AMX_PAIRS) {
+    _tile_loadd(4, a, 64);
+    _tile_loadd(5, a + 1024, 64);
+    _tile_loadd(6, b, AMX_NR * 4);
+    _tile_loadd(7, b + 64, AMX_NR * 4);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+    a += 2048;
+    b += AMX_PAIRS * AMX_NR * 4;
+  }
+  _tile_stored(0, out, stride_c);
+  _tile_stored(1, out + 16, stride_c);
+  _tile_stored(2, out + 16 * (stride_c / 4), stride_c);
+  _tile_stored(3, out + 16 * (stride_c / 4) + 16, stride_c);
+  if (direct) return;
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int i = 0; i < AMX_MR; ++i)
+    for (int v = 0; v < AMX_NR; v += 16) {
+      const __m512 x = _mm512_mul_ps(_mm512_load_ps(tmp + i * AMX_NR + v), va);
+      float* cr = c + i * ldc + v;
+      _mm512_storeu_ps(cr, beta == 0.0f ? x : _mm512_fmadd_ps(_mm512_loadu_ps(cr), vb, x));
+    }
+}
+
+inline int64_t amx_pairs_padded(int64_t kc) { return ((kc + 1) / 2 + AMX_PAIRS - 1) / AMX_PAIRS * AMX_PAIRS; }
+
+// A (n x kc bf16, element (i, k) at src[i*si + k*sk]) into AMX A panels (see ukernel_amx). Rows with k
+// contiguous (row-major A) move 32 values per masked load. Other layouts (A transposed, as in weight
+// gradients) go through the dot layout [pairs][32 rows] (pack_pairs, vectorised for m contiguous) and an
+// 8 x 8 in-register transpose of 32-bit pairs per tile, instead of gathering one value at a time.
+LMF_TARGET_AVX512 void pack_a_amx(void* dst_, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
+  const uint16_t* src = static_cast<const uint16_t*>(src_);
+  const int64_t kpad = amx_pairs_padded(kc), blocks = kpad / AMX_PAIRS;
+  if (sk != 1) {
+    uint32_t* dst = static_cast<uint32_t*>(dst_);
+    static thread_local std::vector<uint32_t> pairs;
+    pairs.resize(static_cast<size_t>(kpad * AMX_MR));
+    for (int64_t p = 0; p < n; p += AMX_MR) {
+      const int64_t kp = (kc + 1) / 2;
+      pack_pairs<AMX_MR>(pairs.data(), src + p * si, si, sk, std::min<int64_t>(AMX_MR, n - p), kc);
+      std::memset(pairs.data() + kp * AMX_MR, 0, sizeof(uint32_t) * (kpad - kp) * AMX_MR);
+      // Block qb of the panel: dst[(qb * 32 + i) * 16 + qq] = pairs[(qb * 16 + qq) * 32 + i].
+      for (int64_t qb = 0; qb < blocks; ++qb)
+        pack_transpose<AMX_PAIRS, DType::f32>(reinterpret_cast<float*>(dst + p * kpad + qb * AMX_MR * AMX_PAIRS),
+                                              reinterpret_cast<const float*>(pairs.data() + qb * AMX_PAIRS * AMX_MR),
+                                              AMX_MR, AMX_PAIRS, AMX_MR);
+    }
+    return;
+  }
+  uint16_t* dst = static_cast<uint16_t*>(dst_);
+  for (int64_t p = 0; p < n; p += AMX_MR) {
+    uint16_t* panel = dst + p * kpad * 2;
+    for (int r = 0; r < AMX_MR; ++r) {
+      const int64_t i = p + r;
+      uint16_t* row = panel + r * 32;  // 32 bf16 per tile row; rows 16-31 form the second tile
+      for (int64_t qb = 0; qb < blocks; ++qb) {
+        const int64_t k0 = qb * 32, kn = i < n ? std::max<int64_t>(0, std::min<int64_t>(32, kc - k0)) : 0;
+        const __mmask32 m = kn >= 32 ? 0xffffffffu : static_cast<__mmask32>((1u << kn) - 1);
+        _mm512_storeu_si512(row + qb * 1024, _mm512_maskz_loadu_epi16(m, src + i * si + k0));
+      }
+    }
+  }
+}
+
+// B into the dot layout, one 32-column panel at a time (pack_pairs), each zero-padded to whole blocks.
+LMF_TARGET_AVX512 void pack_b_amx(void* dst_, const void* src_, int64_t si, int64_t sk, int64_t n, int64_t kc) {
+  uint32_t* dst = static_cast<uint32_t*>(dst_);
+  const uint16_t* src = static_cast<const uint16_t*>(src_);
+  const int64_t kp = (kc + 1) / 2, kpad = amx_pairs_padded(kc);
+  for (int64_t p = 0; p < n; p += AMX_NR) {
+    uint32_t* panel = dst + p * kpad;
+    pack_pairs<AMX_NR>(panel, src + p * si, si, sk, std::min<int64_t>(AMX_NR, n - p), kc);
+    std::memset(panel + kp * AMX_NR, 0, sizeof(uint32_t) * (kpad - kp) * AMX_NR);
+  }
+}
+
 template <DType D>
 LMF_TARGET_AVX512 void epilogue_avx512(void* c_, const float* src, int64_t n, float beta, const void* bias_,
                                        const void* res_) {
@@ -273,7 +438,22 @@ void kernels_avx512(DType dt, KernelSet& ks) {
   ks.epilogue[0] = epilogue_avx512<DType::f32>;
   ks.epilogue[1] = epilogue_avx512<DType::bf16>;
   ks.epilogue[2] = epilogue_avx512<DType::f16>;
-  if (dt == DType::bf16 && cpu_features().avx512bf16) {
+  if (dt == DType::bf16 && g_amx_enabled.load(std::memory_order_relaxed) && amx_supported()) {
+    ks.name = "amx-bf16-32x32";
+    ks.mr = AMX_MR;
+    ks.nr = AMX_NR;
+    ks.dot = true;
+    ks.pair_align = AMX_PAIRS;
+    // C a row band at a time: measured 2.5x faster at N = 2048 with page-aligned bf16 C (and 1.8x at
+    // N = 8192), the same elsewhere; the fp32 kernel measured 18% slower at N = 8192 that way.
+    ks.rows_outer = true;
+    // KC 1024 (512 pairs): a B micro-panel is 64 KB, the A block (MC x KC bf16) 1 MB in L2.
+    ks.mc = 16 * AMX_MR;
+    ks.kc = 1024;
+    ks.ukernel = ukernel_amx;
+    ks.pack_a[1] = pack_a_amx;
+    ks.pack_b[1] = pack_b_amx;
+  } else if (dt == DType::bf16 && cpu_features().avx512bf16) {
     ks.name = "avx512bf16-14x32";
     ks.dot = true;
     ks.kc = 768;
@@ -287,9 +467,12 @@ void kernels_avx512(DType dt, KernelSet& ks) {
   }
 }
 
+void set_amx_enabled(bool on) { g_amx_enabled.store(on, std::memory_order_relaxed); }
+
 #else
 
 void kernels_avx512(DType dt, KernelSet& ks) { kernels_portable(dt, ks); }
+void set_amx_enabled(bool) {}
 
 #endif
 

@@ -30,6 +30,8 @@ struct KernelSet {
   int mr = 0, nr = 0;
   int64_t mc = 0, kc = 0, nc = 0;  // cache blocking; kc counts k (not pairs)
   bool dot = false;                // packed units are bf16 pairs
+  int64_t pair_align = 1;          // dot packers pad each panel's pairs to a multiple of this (AMX: 16)
+  bool rows_outer = false;         // driver loop order over micro-tiles (see matmul_cpu.cpp)
   UKernel ukernel = nullptr;
   PackFn pack_a[3] = {};           // indexed by DType f32, bf16, f16
   PackFn pack_b[3] = {};
@@ -44,6 +46,10 @@ void kernels_avx512(DType dt, KernelSet& ks);
 void kernels_avx2(DType dt, KernelSet& ks);
 void kernels_neon(DType dt, KernelSet& ks);
 void kernels_portable(DType dt, KernelSet& ks);
+
+// The AVX-512 tier runs bf16 on AMX tiles where the CPU and OS allow it (default on); off, it falls back
+// to vdpbf16ps or widening. For tests that cover both bf16 kernels on one machine.
+void set_amx_enabled(bool on);
 
 template <DType D> struct Elem;
 template <> struct Elem<DType::f32> {

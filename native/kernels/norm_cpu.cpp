@@ -236,14 +236,21 @@ void norm_backward_cpu(void* dx, void* dw, void* db, const void* dy, const void*
     });
     T* DW = static_cast<T*>(dw);
     T* DB = static_cast<T*>(db);
-    for (int64_t i = 0; i < D; ++i) {
-      double sw = 0, sb = 0;
-      for (int64_t c = 0; c < nchunks; ++c) {
-        sw += pw[c * D + i];
-        sb += pb[c * D + i];
+    // Chunk by chunk over contiguous rows of the partials (the loop vectorises; the column-wise loop it
+    // replaces was scalar and strided, ~30% of the call at 256 x 384); each dw[i] still sums its chunks in
+    // chunk order, so the result is the same to the bit.
+    std::vector<double> sw(static_cast<size_t>(D), 0.0), sb(static_cast<size_t>(D), 0.0);
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const C* a = pw.data() + c * D;
+      const C* bb = pb.data() + c * D;
+      for (int64_t i = 0; i < D; ++i) {
+        sw[i] += a[i];
+        sb[i] += bb[i];
       }
-      st(DW, i, static_cast<C>(sw));
-      if (DB) st(DB, i, static_cast<C>(sb));
+    }
+    for (int64_t i = 0; i < D; ++i) {
+      st(DW, i, static_cast<C>(sw[i]));
+      if (DB) st(DB, i, static_cast<C>(sb[i]));
     }
   });
 }

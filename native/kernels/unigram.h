@@ -3,8 +3,8 @@
 // decisions; the passes over every word's lattice are the hot part, so they live here.
 //
 // Words and pieces are sequences of code points (int32). A word's lattice has one edge per piece that
-// matches at a position; pieces are found through an open-addressing hash table of their code points,
-// built once per call (pieces change between calls, and building it costs about as much as one pass).
+// matches at a position; pieces are found through a double-array trie built once per call (pieces change
+// between calls).
 //
 // Viterbi ties follow the Hugging Face `tokenizers` Unigram encoder: starts are visited left to right and
 // lengths short to long, and a candidate replaces the best path ending at a position only when its score
@@ -24,7 +24,6 @@ struct UnigramPieces {
   const int64_t* offsets = nullptr;  // num_pieces + 1 entries
   const double* scores = nullptr;    // log-probabilities, num_pieces entries
   int64_t num_pieces = 0;
-  int64_t max_len = 0;  // longest piece, in code points
 };
 
 // Words: word w is chars[offsets[w], offsets[w + 1]), seen counts[w] times.
@@ -46,7 +45,8 @@ struct UnigramEStepStats {
 //   expected[p]  sum over words of count * (expected occurrences of p in the word), by forward-backward;
 //   viterbi[p]   sum over words of count * (occurrences of p on the word's Viterbi path);
 //   cover[p]     sum of the counts of the words whose Viterbi path holds p at least once.
-// Sums run over per-task buffers added in task order: repeatable for a given thread count.
+// Words are summed in fixed chunks (cut by character count) added in chunk order: the same bits for any
+// thread count. Forward-backward runs in probability space (log space for words too long for it).
 UnigramEStepStats unigram_estep_cpu(double* expected, double* viterbi, double* cover, const UnigramWords& words,
                                     const UnigramPieces& pieces);
 

@@ -36,6 +36,7 @@ CpuFeatures detect() {
     f.avx512dq = zmm_os && (b & (1u << 17));
     f.avx512bw = zmm_os && (b & (1u << 30));
     f.avx512vl = zmm_os && (b & (1u << 31));
+    f.avx512vbmi = zmm_os && (c & (1u << 1));
     __cpuid_count(7, 1, a, b, c, d);
     f.avx512bf16 = f.avx512f && (a & (1u << 5));
   }
@@ -88,7 +89,7 @@ void set_cpu_tier(const char* tier) {
     LMF_CHECK(natural_tier(hw) == CpuTier::avx512, value, "setCpuTier", "this CPU lacks AVX-512");
   } else if (t == "avx2") {
     LMF_CHECK(hw.avx2 && hw.fma, value, "setCpuTier", "this CPU lacks AVX2+FMA");
-    f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512bf16 = false;
+    f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512bf16 = f.avx512vbmi = false;
   } else if (t == "neon") {
     LMF_CHECK(hw.neon, value, "setCpuTier", "this CPU lacks NEON");
   } else if (t == "scalar") {

@@ -212,6 +212,66 @@ void run_case(const Case& c, DType dt, const char* tier, int threads) {
   }
 }
 
+// Grouped-query attention against the same heads with K/V repeated per query head (plain multi-head):
+// the forward (out, lse) must be bitwise equal, since each head's arithmetic is the same however the
+// kernel groups heads to share K/V tiles; dq too. dk/dv of a group are the sum over its heads, which the
+// GQA kernel accumulates in a different order: compared within fp32 rounding.
+void run_gqa_vs_mha(const Case& c, DType dt, const char* tier, int threads) {
+  lmf::set_num_threads(threads);
+  const int64_t G = c.H / c.Hkv, D = c.D;
+  const size_t nq = c.B * c.H * c.Tq * D, nk = c.B * c.Hkv * c.Tk * D, nkr = c.B * c.H * c.Tk * D;
+  Buf q(dt, nq), k(dt, nk), v(dt, nk), g(dt, nq), kr(dt, nkr), vr(dt, nkr);
+  q.randomize(2.0);
+  k.randomize(2.0);
+  v.randomize(1.0);
+  g.randomize(1.0);
+  for (int64_t b = 0; b < c.B; ++b)
+    for (int64_t h = 0; h < c.H; ++h)
+      for (int64_t x = 0; x < c.Tk * D; ++x) {
+        kr.set((b * c.H + h) * c.Tk * D + x, k.get((b * c.Hkv + h / G) * c.Tk * D + x));
+        vr.set((b * c.H + h) * c.Tk * D + x, v.get((b * c.Hkv + h / G) * c.Tk * D + x));
+      }
+  std::vector<double> slopes(c.H);
+  for (int64_t h = 0; h < c.H; ++h) slopes[h] = std::pow(2.0, -8.0 * (h + 1) / c.H);
+  AttentionParams p;
+  p.B = c.B; p.H = c.H; p.Hkv = c.Hkv; p.Tq = c.Tq; p.Tk = c.Tk; p.D = D;
+  p.dtype = dt;
+  p.scale = 1.0 / std::sqrt(static_cast<double>(D));
+  p.causal = c.causal;
+  p.slopes = c.alibi ? slopes.data() : nullptr;
+  AttentionParams pm = p;
+  pm.Hkv = c.H;
+  Buf out(dt, nq), lse(DType::f32, c.B * c.H * c.Tq), dq(dt, nq), dk(dt, nk), dv(dt, nk);
+  Buf outm(dt, nq), lsem(DType::f32, c.B * c.H * c.Tq), dqm(dt, nq), dkm(dt, nkr), dvm(dt, nkr);
+  std::vector<float> ws(static_cast<size_t>(lmf::kernels::attention_backward_workspace(p)) + 1);
+  std::vector<float> wsm(static_cast<size_t>(lmf::kernels::attention_backward_workspace(pm)) + 1);
+  lmf::kernels::attention_forward_cpu(out.data(), lse.data(), q.data(), k.data(), v.data(), p);
+  lmf::kernels::attention_forward_cpu(outm.data(), lsem.data(), q.data(), kr.data(), vr.data(), pm);
+  lmf::kernels::attention_backward_cpu(dq.data(), dk.data(), dv.data(), g.data(), q.data(), k.data(), v.data(), out.data(),
+                                       lse.data(), ws.data(), p);
+  lmf::kernels::attention_backward_cpu(dqm.data(), dkm.data(), dvm.data(), g.data(), q.data(), kr.data(), vr.data(),
+                                       outm.data(), lsem.data(), wsm.data(), pm);
+  bool fwd_same = true, dq_same = true;
+  for (size_t i = 0; i < nq; ++i) {
+    fwd_same = fwd_same && out.get(i) == outm.get(i);
+    dq_same = dq_same && dq.get(i) == dqm.get(i);
+  }
+  for (size_t i = 0; i < lse.size(); ++i) fwd_same = fwd_same && lse.get(i) == lsem.get(i);
+  std::vector<double> dk_sum(nk, 0.0), dv_sum(nk, 0.0);
+  for (int64_t b = 0; b < c.B; ++b)
+    for (int64_t h = 0; h < c.H; ++h)
+      for (int64_t x = 0; x < c.Tk * D; ++x) {
+        dk_sum[(b * c.Hkv + h / G) * c.Tk * D + x] += dkm.get((b * c.H + h) * c.Tk * D + x);
+        dv_sum[(b * c.Hkv + h / G) * c.Tk * D + x] += dvm.get((b * c.H + h) * c.Tk * D + x);
+      }
+  // bf16 dk/dv: one rounding of the group sum against G roundings summed.
+  const double tol = dt == DType::f32 ? 1e-5 : 1.6e-2;
+  const std::string name = "gqa vs mha " + describe(c, dt, tier, threads);
+  expect(fwd_same, name + " forward bitwise equal");
+  expect(dq_same, name + " dq bitwise equal");
+  expect(rel_err(dk, dk_sum) <= tol && rel_err(dv, dv_sum) <= tol, name + " dk/dv = group sums");
+}
+
 }  // namespace
 
 int main() {
@@ -234,6 +294,12 @@ int main() {
         run_case(c, DType::bf16, tier, threads);
         threads = threads % 3 + 1;
       }
+      for (const Case& c : {Case{1, 8, 2, 130, 130, 40, true, true, false}, Case{2, 6, 1, 1, 77, 64, true, false, false},
+                            Case{1, 4, 4, 70, 70, 24, false, false, false}})
+        for (int th : {1, 2, 3}) {
+          run_gqa_vs_mha(c, DType::f32, tier, th);
+          run_gqa_vs_mha(c, DType::bf16, tier, th);
+        }
     }
     lmf::set_cpu_tier("");
     for (size_t i = 0; i < cases.size(); i += 2) run_case(cases[i], DType::f64, "f64", 2);

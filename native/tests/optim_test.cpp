@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -74,6 +75,13 @@ void test_codes_exact(const char* tier) {
     }
     std::uniform_real_distribution<float> u(s ? -1.0f : 0.0f, 1.0f);
     for (int i = 0; i < 20000; ++i) push(i % 2 ? u(rng) : u(rng) * 1e-5f);
+    // Every 4099th float from 0 to 1, every other one negated (the unsigned map takes them to code 0): all
+    // the exponents that the vector searches bucket.
+    for (uint32_t b = 0; b < 0x3f800000u; b += 4099u) {
+      float f;
+      std::memcpy(&f, &b, 4);
+      push((b / 4099u) % 2 ? -f : f);
+    }
     push(std::numeric_limits<float>::quiet_NaN());
     push(-0.0f);
     while (x.size() % 256 != 0) push(0.5f);
@@ -262,6 +270,14 @@ int main() {
   if (f.avx512f) test_adam("avx512");
   if (f.avx512f) test_codes_exact("avx512");
   test_sign_rule(f);
+  if (f.avx512vbmi) {  // the above ran the VBMI path; the plain AVX-512 one must agree as well
+    std::printf("again without VBMI:\n");
+    quant8_allow_vbmi(false);
+    test_adam("avx512");
+    test_codes_exact("avx512");
+    test_sign_rule(f);
+    quant8_allow_vbmi(true);
+  }
   lmf::set_cpu_tier("");
   test_ops();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);

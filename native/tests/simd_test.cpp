@@ -1,7 +1,8 @@
 // Standalone checks of the SIMD toolkit (kernels/simd.h) and the one scalar bf16 rounding (kernels/math.h):
 // the rounding against a value-based reference on every upper half and the lower halves that matter (ties,
 // NaN payloads, subnormals, overflow to infinity); each tier's vector bf16 loads and stores bit for bit
-// against the scalar ones, masks included; vexp2 against std::exp2; and pick_tier following setCpuTier.
+// against the scalar ones, masks included; vexp2 against std::exp2; exp and the normal CDF (GELU's erf) of
+// every tier against double; and pick_tier following setCpuTier.
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's _mm512_undefined_* helpers trip -Wmaybe-uninitialized once inlined (see matmul_avx512.cpp).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -166,6 +167,94 @@ LMF_TARGET_AVX2 void exp2_avx2(const std::vector<float>& x, std::vector<float>& 
 #endif
 
 // pick_tier returns the choice of the tier set_cpu_tier forces, and cpu_tier() names it.
+// ---- exp and the normal CDF (GELU's erf) against double, on every tier's build ----
+// Every 97th float of the range (22 million for exp), so every exponent and many mantissas of each.
+std::vector<float> sweep(float lo, float hi) {
+  std::vector<float> v;
+  for (uint64_t u = 0; u < 0x100000000ull; u += 97) {
+    const float x = f_of(static_cast<uint32_t>(u));
+    if (x >= lo && x <= hi) v.push_back(x);
+  }
+  while (v.size() % 16) v.push_back(0.0f);
+  return v;
+}
+double ulp_error(float y, double ref) {
+  int e;
+  std::frexp(std::fabs(ref), &e);
+  return std::fabs(y - ref) / std::ldexp(1.0, std::max(e - 24, -149));
+}
+using VecFn = void (*)(float*, const float*, int64_t);
+
+// exp(x) within max_ulp on [lo, hi] where the result is a normal float, within one subnormal spacing below
+// that when subnormals, and exact at the special values.
+void check_exp(const char* tier, VecFn f, float lo, float hi, bool subnormals, double max_ulp) {
+  const std::vector<float> x = sweep(lo, hi);
+  std::vector<float> y(x.size());
+  f(y.data(), x.data(), static_cast<int64_t>(x.size()));
+  double worst = 0, worst_sub = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double ref = std::exp(static_cast<double>(x[i]));
+    if (ref >= 0x1p-126) worst = std::max(worst, ulp_error(y[i], ref));
+    else worst_sub = std::max(worst_sub, std::fabs(y[i] - ref) / 0x1p-149);
+  }
+  const float sp[16] = {-INFINITY, INFINITY, NAN, 0.0f, -0.0f, 89.0f, 1e30f, -1e30f, -200.0f, 1.0f, -1.0f, 0.5f, 2.0f, -2.0f, 10.0f, -10.0f};
+  float ys[16];
+  f(ys, sp, 16);
+  const bool specials = ys[0] == 0.0f && ys[1] == INFINITY && std::isnan(ys[2]) && ys[3] == 1.0f && ys[4] == 1.0f &&
+                        ys[5] == INFINITY && ys[6] == INFINITY && ys[7] == 0.0f && ys[8] == 0.0f;
+  check(worst <= max_ulp, std::string(tier) + " exp within " + std::to_string(max_ulp) + " ulp of double (worst " + std::to_string(worst) + ")");
+  if (subnormals) check(worst_sub <= 1.0, std::string(tier) + " exp's subnormal results within one spacing (" + std::to_string(worst_sub) + ")");
+  check(specials, std::string(tier) + " exp of -inf, inf, NaN, +-0, overflow and underflow");
+  std::printf("%s exp: worst %.3f ulp, subnormals %.3f spacings\n", tier, worst, worst_sub);
+}
+
+// Phi(x) = (1 + erf(x / sqrt 2)) / 2 within max_abs of double on [-20, 20]; NaN stays NaN.
+void check_cdf(const char* tier, VecFn f, double max_abs) {
+  std::vector<float> x = sweep(-20.0f, 20.0f);
+  x.insert(x.end(), {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-30f, -1e-30f, 30.0f, -30.0f, 5.0f, -5.0f, 0.07236f, 1.0f, -1.0f, 2.0f, -2.0f});
+  std::vector<float> y(x.size());
+  f(y.data(), x.data(), static_cast<int64_t>(x.size()));
+  double worst = 0;
+  bool ok = true;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i])) {
+      ok = ok && std::isnan(y[i]);
+      continue;
+    }
+    worst = std::max(worst, std::fabs(y[i] - 0.5 * std::erfc(-static_cast<double>(x[i]) / std::sqrt(2.0))));
+  }
+  check(ok && worst <= max_abs, std::string(tier) + " normal CDF within " + std::to_string(max_abs) + " of double (worst " + std::to_string(worst) + ")");
+  std::printf("%s normal cdf: worst absolute error %.3g\n", tier, worst);
+}
+
+// The generic loops' formulas (vmath::exp; Phi as math.h's act_f writes it with vmath::erf), compiled for
+// each tier as the kernels compile them.
+#define LMF_GENERIC_EXP(name, attr) \
+  attr void name(float* y, const float* x, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = vmath::exp(x[i]); }
+#define LMF_GENERIC_CDF(name, attr) \
+  attr void name(float* y, const float* x, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * (1.0f + vmath::erf(x[i] * 0.7071067811865476f)); }
+LMF_GENERIC_EXP(exp_portable, LMF_FLAT)
+LMF_GENERIC_EXP(exp_t512, LMF_T512)
+LMF_GENERIC_EXP(exp_t256, LMF_T256)
+LMF_GENERIC_CDF(cdf_portable, LMF_FLAT)
+LMF_GENERIC_CDF(cdf_t512, LMF_T512)
+LMF_GENERIC_CDF(cdf_t256, LMF_T256)
+#if LMF_X86_TIERS
+LMF_TARGET_AVX512 void exp_avx512(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, simd::vexp(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+LMF_TARGET_AVX512 void cdf_avx512(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    __m512 e;
+    _mm512_mask_storeu_ps(y + i, m, simd::vnormal_cdf(_mm512_maskz_loadu_ps(m, x + i), e));
+  }
+}
+#endif
+
 void test_pick(const char* tier, CpuTier expect) {
   set_cpu_tier(tier);
   check(simd_tier() == expect && std::string(cpu_tier()) == tier,
@@ -200,6 +289,22 @@ int main() {
     check_exp2("avx2", exp2_avx2);
   } else {
     std::printf("skipped: no AVX2+FMA on this CPU\n");
+  }
+#endif
+  // vmath::exp flushes results below 2^-126 to 0, and its 2^n overflows to inf from 127.5 ln 2 = 88.38
+  // (where e^x is within 2^0.5 of the largest float); simd::vexp keeps subnormals and every finite result.
+  check_exp("portable", exp_portable, -87.3f, 88.37f, false, 2.0);
+  check_cdf("portable", cdf_portable, 5e-7);
+#if LMF_X86_TIERS
+  if (has256) {
+    check_exp("avx2 (generic loop)", exp_t256, -87.3f, 88.37f, false, 2.0);
+    check_cdf("avx2 (generic loop)", cdf_t256, 5e-7);
+  }
+  if (has512) {
+    check_exp("avx512 (generic loop)", exp_t512, -87.3f, 88.37f, false, 2.0);
+    check_cdf("avx512 (generic loop)", cdf_t512, 5e-7);
+    check_exp("avx512 vexp", exp_avx512, -104.0f, 88.7f, true, 2.0);
+    check_cdf("avx512 vnormal_cdf", cdf_avx512, 5e-7);
   }
 #endif
   if (has512) test_pick("avx512", CpuTier::avx512);
