@@ -59,5 +59,11 @@ export type {
 export * from './optim/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
+export * from './eval/index.js';
+// Chart helpers (standalone SVG text) for reports built on lmforge's results.
+export { barChart, escapeXml, lineChart, linearTicks, logTicks } from './bench/svg.js';
+export type { Bar, BarChartOptions, ChartSeries, LineChartOptions, LogScale } from './bench/svg.js';
 export { getRngState, setRngState } from './ops/creation.js';
+export { distributedEnv, initDistributed } from './distributed/comm.js';
+export type { CollectiveBackend, Communicator, PendingCollective, ReduceOp } from './distributed/comm.js';
 export type { RngState } from './ops/creation.js';

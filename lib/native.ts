@@ -229,6 +229,16 @@ export interface NativeAddon {
   unigramAlternatives(pieceChars: Int32Array, pieceOffsets: Int32Array, scores: Float64Array): {
     status: Int32Array; offsets: Int32Array; ids: Int32Array;
   };
+  // collectives (lib/distributed/comm.ts); reduce is 'sum' | 'avg' | 'max'; tickets are for commTest/commWait (0: finished)
+  commInit(backend: string, timeoutMs: number): { backend: string; rank: number; worldSize: number; localRank: number; localSize: number };
+  commAllReduce(t: H, reduce: string, async: boolean): number;
+  commReduceScatter(input: H, output: H, reduce: string): void;
+  commAllGather(input: H, output: H): void;
+  commBroadcast(t: H, root: number): void;
+  commBarrier(): void;
+  commTest(ticket: number): boolean;
+  commWait(ticket: number): void;
+  commFinalize(): void;
 }
 
 /** Receives the name and wall seconds of every call through the native table while set (lib/bench/profile.ts). */

@@ -167,6 +167,8 @@ const WRAPPERS: Record<string, readonly string[]> = {
   numThreads: ['numThreads'], setNumThreads: ['setNumThreads'], memoryStats: ['memory'], resetPeakMemory: ['resetPeakMemory'],
   emptyCache: ['emptyCache'], setCacheLimit: ['setCacheLimit'], cpuFeatures: ['cpuInfo'], setCpuTier: ['setCpuTier'],
   cudaAvailable: ['cudaAvailable'], buildInfo: ['versions'],
+  commInit: ['initDistributed'], commAllReduce: ['allReduce', 'allReduceAsync'], commReduceScatter: ['reduceScatter'], commAllGather: ['allGather'],
+  commBroadcast: ['broadcast'], commBarrier: ['barrier'], commTest: ['test'], commWait: ['wait'], commFinalize: ['finalize'],
 };
 
 // Ops without a public wrapper, with the reason and where they are tested.

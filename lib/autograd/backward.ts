@@ -34,6 +34,21 @@ function topoOrder(root: Tensor): Tensor[] {
   return post.reverse();
 }
 
+const gradReadyHooks = new Set<(leaf: Tensor) => void>();
+
+/**
+ * Registers `hook`, called during every backward() as soon as a leaf's gradient for that pass is final
+ * (accumulated into .grad), leaves of the last-used tensors first; returns the function that removes it.
+ * Data-parallel training starts communicating a bucket of gradients from here, while the rest of the
+ * backward runs. The hook may read the gradient but not write it: until backward() returns, it can
+ * still share memory with another leaf's (see unshare). An exception in a hook ends the backward.
+ */
+export function onGradReady(hook: (leaf: Tensor) => void): () => void {
+  if (typeof hook !== 'function') throw new ValueError('onGradReady', `hook must be a function, got ${typeof hook}`);
+  gradReadyHooks.add(hook);
+  return () => void gradReadyHooks.delete(hook);
+}
+
 /** Accumulates d(root)/d(leaf) · grad into every leaf's .grad; grad defaults to 1 for a one-element root. */
 export function runBackward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new ValueError('backward', 'the tensor does not require a gradient (no input of its graph has requiresGrad)');
@@ -66,6 +81,8 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
         const node = t.gradNode;
         if (!node) {
           if (accumulateLeaf(t, g, g === userGrad)) fresh.push(t);
+          // Every use of the leaf ran before it in this order, so its gradient for this pass is final.
+          for (const hook of gradReadyHooks) hook(t);
           continue;
         }
         const results = tidy(() => node.backward(g) as (Tensor | null | undefined)[]);

@@ -6,15 +6,17 @@ import { attentionMarkdown, benchAttention } from '../bench/attention.js';
 import { benchGemm, gemmMarkdown } from '../bench/gemm.js';
 import { benchGpu, GPU_SEQ_LENS, GPU_SWEEP_SIZES, gpuMarkdown, QUICK_GPU } from '../bench/gpu.js';
 import { benchLayers, layersMarkdown } from '../bench/layers.js';
-import { benchSweep, DEFAULT_SEQ_LENS, DEFAULT_SWEEP_SIZES, QUICK_SWEEP, sweepCharts, sweepMarkdown, type SweepOptions } from '../bench/sweep.js';
+import { benchSweep, DEFAULT_SEQ_LENS, DEFAULT_SWEEP_SIZES, QUICK_SWEEP, SWEEP_REPEATS, SWEEP_STEPS, sweepCharts, sweepMarkdown, type SweepOptions } from '../bench/sweep.js';
 import { benchOverhead, overheadMarkdown } from '../bench/overhead.js';
 import { projectMpt, projectionMarkdown } from '../bench/projection.js';
 import { benchAll, reportMarkdown } from '../bench/report.js';
 import { benchOptim, optimMarkdown } from '../bench/optim.js';
 import { benchReference, referenceMarkdown } from '../bench/reference.js';
 import { benchSoak, QUICK_SOAK, soakMarkdown } from '../bench/soak.js';
+import { benchDistributed, benchDistributedWorker, distributedMarkdown, type WorkerConfig } from '../bench/distributed.js';
 import { LmforgeError } from '../errors.js';
 import { setNumThreads } from '../runtime.js';
+import { distributedEnv } from '../distributed/comm.js';
 import { command, type Command, type CommandSpec, type Values } from './args.js';
 
 const log = (l: string): void => console.log(l);
@@ -57,6 +59,8 @@ const SWEEP_OPTIONS = [
   { name: 'activation', type: 'string', choices: ['relu', 'swiglu'], help: 'MLP activation', defaultText: 'swiglu' },
   { name: 'optimizer', type: 'string', choices: SWEEP_OPTIMIZERS, help: 'optimizer', defaultText: 'adamw' },
   { name: 'peer', type: 'string', choices: ['torch', 'none'], help: 'PyTorch on the same model and step per cell, where it is installed', defaultText: 'torch; none for bench all --quick' },
+  { name: 'steps', type: 'int', min: 1, help: 'timed steps per repeat, after one warm-up step per cell', defaultText: `${SWEEP_STEPS}; --quick ${QUICK_SWEEP.steps}` },
+  { name: 'repeats', type: 'int', min: 1, help: 'repeats per cell: the median repeat is reported, with the spread (max - min) / median', defaultText: `${SWEEP_REPEATS}; --quick ${QUICK_SWEEP.repeats}` },
   QUICK,
   OUT,
 ] as const;
@@ -71,6 +75,8 @@ function sweepOptions(v: Values<typeof SWEEP_OPTIONS>, all: boolean): SweepOptio
     position: v.position,
     activation: v.activation,
     optimizer: v.optimizer,
+    steps: v.steps,
+    repeats: v.repeats,
     // PyTorch beside each cell where it is installed; not in `bench all --quick` unless asked for (a PyTorch
     // step per cell alone took longer than the two-minute budget of the whole quick report).
     peer: v.peer ?? (v.quick && all ? 'none' : 'torch'),
@@ -171,6 +177,21 @@ RMSNorm, AdamW, fp32 (lib/bench/reference.ts). Where each step's time goes is gi
 and by aten op for PyTorch.`,
 } as const satisfies CommandSpec;
 
+const BENCH_DISTRIBUTED = {
+  name: 'bench distributed',
+  summary: 'data parallel: 1 process x 2 threads against 2 ranks x 1 thread (mpirun), and an 8-GPU projection',
+  options: [
+    { name: 'rounds', type: 'int', min: 1, help: 'alternating rounds', defaultText: '2; --quick 1' },
+    { name: 'steps', type: 'int', min: 1, help: 'timed steps per run', defaultText: '5; --quick 3' },
+    { name: 'bucket-mb', type: 'number', min: 0, help: 'gradient all-reduce bucket size in MiB', defaultText: "4: these models are small for DDP's 25" },
+    { name: 'worker', type: 'string', arg: 'JSON', help: 'internal: run one rank of the benchmark' },
+    QUICK,
+    OUT,
+  ],
+  notes: `The reference configuration (6 layers, width 384, seq 256, vocab 8192, batch 8; --quick: 4 layers, width
+256, seq 128). Needs mpirun (Open MPI: apt-get install openmpi-bin libopenmpi-dev).`,
+} as const satisfies CommandSpec;
+
 /** Every benchmark, in the order `lmforge help` lists them. */
 export const BENCHES: Command[] = [
   command(BENCH_ALL, ({ values: v }) => {
@@ -223,6 +244,16 @@ export const BENCHES: Command[] = [
     const rep = benchSoak({ ...(v.quick ? QUICK_SOAK : {}), log });
     writeReport(v.out, 'soak', rep, soakMarkdown(rep));
     if (!rep.ok) throw new LmforgeError('lmforge', 'memory did not plateau (see the table above)');
+  }),
+  command(BENCH_DISTRIBUTED, ({ values: v }) => {
+    if (v.worker !== undefined) {
+      const r = benchDistributedWorker(JSON.parse(v.worker) as WorkerConfig);
+      // Rank 0 (or the one process) reports, as one JSON line the parent reads.
+      if ((distributedEnv()?.rank ?? 0) === 0) console.log(JSON.stringify(r));
+      return;
+    }
+    const rep = benchDistributed({ quick: v.quick, ...(v.rounds ? { rounds: v.rounds } : {}), ...(v.steps ? { steps: v.steps } : {}), ...(v['bucket-mb'] ? { bucketBytes: Math.round(v['bucket-mb'] * 2 ** 20) } : {}), log });
+    writeReport(v.out, 'distributed', rep, distributedMarkdown(rep));
   }),
   command(BENCH_REFERENCE, async ({ values: v }) => {
     if (v.threads !== undefined) setNumThreads(v.threads);

@@ -14,6 +14,7 @@ import { ByteTokenizer, loadTokenizer, type Tokenizer } from '../data/tokenizer.
 import { GPT } from '../nn/gpt.js';
 import { numThreads, setNumThreads } from '../runtime.js';
 import { Trainer } from '../train/trainer.js';
+import { readRuns, runsCharts, runsMarkdown, summarize } from '../research/compare_runs.js';
 import { command, type CommandSpec } from './args.js';
 import { defaultConfig, resolveOptimizer } from './config.js';
 import { documentsOf, makeOptimizer, modelConfigOf, scheduleOf } from './train_cmd.js';
@@ -137,4 +138,34 @@ export const compareTokenizersCommand = command(COMPARE_TOKENIZERS, async (a) =>
     writeFileSync(join(outDir, 'tokenizers.md'), `${md}\n`);
     err(`wrote ${join(outDir, 'tokenizers.json')} and ${join(outDir, 'tokenizers.md')}`);
   }
+});
+
+export const COMPARE_RUNS = {
+  name: 'compare runs',
+  summary: 'training and validation curves of run folders, and a table of their final metrics',
+  positionals: 'RUN_DIRS...',
+  positionalsHelp: "run folders of 'lmforge train' (or any folder with the Trainer's log.jsonl)",
+  options: [
+    { name: 'out', type: 'string', arg: 'DIR', help: 'write DIR/runs.md, DIR/runs.json, DIR/runs_train_loss.svg and DIR/runs_val_bpb.svg' },
+    { name: 'x', type: 'string', choices: ['tokens', 'steps'], default: 'tokens', help: "the charts' x axis" },
+  ],
+  notes: `The table: parameters and optimizer state bytes per parameter (from config.json, or log.jsonl's 'run'
+record), the last step and tokens, the final validation loss and bits per byte, tokens/s over the summed step
+times, and the peak resident memory of the steps. Without --out only the table is printed.`,
+} as const satisfies CommandSpec;
+
+export const compareRunsCommand = command(COMPARE_RUNS, (a) => {
+  const runs = readRuns(a.positionals);
+  const rows = runs.map(summarize);
+  const md = runsMarkdown(rows);
+  out(md);
+  const outDir = a.values.out;
+  if (outDir === undefined) return;
+  mkdirSync(outDir, { recursive: true });
+  const charts = runsCharts(runs, a.values.x);
+  for (const c of charts) writeFileSync(join(outDir, c.file), c.svg);
+  const report = { command: `lmforge compare runs ${a.argv.join(' ')}`.trim(), runs: rows, curves: runs.map((r) => ({ name: r.name, evals: r.evals })) };
+  writeFileSync(join(outDir, 'runs.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, 'runs.md'), `${md}\n\n${charts.map((c) => `![${c.file}](${c.file})`).join('\n')}\n`);
+  err(`wrote runs.md, runs.json, ${charts.map((c) => c.file).join(', ')} in ${outDir}`);
 });

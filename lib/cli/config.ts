@@ -27,6 +27,7 @@ export interface RunConfig {
   train: {
     steps: number | null; tokens: number | null; batchSize: number; gradAccum: number; evalEvery: number; evalBatches: number; seed: number;
     threads: number | null; checkpointEvery: number; docMask: boolean; sampleTokens: number; samplePrompt: string; temperature: number; topK: number | null;
+    zero: number; bucketMb: number;
   };
 }
 
@@ -41,7 +42,7 @@ export function defaultConfig(): RunConfig {
     data: { files: [], tokenizer: 'byte', valFraction: 0.05, splitSeed: 0, cacheDir: null },
     train: {
       steps: 900, tokens: null, batchSize: 16, gradAccum: 1, evalEvery: 150, evalBatches: 8, seed: 0, threads: null, checkpointEvery: 300, docMask: false,
-      sampleTokens: 96, samplePrompt: 'The ', temperature: 0.8, topK: 40,
+      sampleTokens: 96, samplePrompt: 'The ', temperature: 0.8, topK: 40, zero: 0, bucketMb: 25,
     },
   };
 }
@@ -168,6 +169,8 @@ const KEYS: { [S in keyof RunConfig]: Record<keyof RunConfig[S], Key> } = {
     samplePrompt: { kind: 'string', help: 'prompt of that sample' },
     temperature: { kind: 'number', help: 'temperature of that sample' },
     topK: { kind: 'int?', help: 'top-k of that sample (null: off)' },
+    zero: { kind: 'int', help: 'with several ranks: 1 splits the optimizer state across them (ZeRO stage 1); one process ignores it', arg: '0|1' },
+    bucketMb: { kind: 'number', help: 'with several ranks: size of the gradient all-reduce buckets in MiB' },
   },
 };
 
@@ -232,6 +235,8 @@ export function mergeConfig(base: RunConfig, partial: unknown, source: string): 
   if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) throw new ValueError('config', `${source} must hold a JSON object`);
   const out = structuredClone(base);
   for (const [section, values] of Object.entries(partial as Record<string, unknown>)) {
+    // A run's config.json also records its size (parameters, optimizer state): derived, not a setting.
+    if (section === 'stats') continue;
     if (!(section in KEYS)) throw new ValueError('config', `unknown key '${section}' in ${source} (expected one of: ${Object.keys(KEYS).join(', ')})`);
     if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new ValueError('config', `'${section}' in ${source} must be an object`);
     const keys = KEYS[section as keyof RunConfig] as Record<string, Key>;

@@ -9,7 +9,9 @@ import { command, hint, synopsis, type Command } from './args.js';
 import { BENCHES } from './bench_cmd.js';
 import { dataStatsCommand, evalCommand, sampleCommand, trainCommand } from './train_cmd.js';
 import { tokenizerStatsCommand, tokenizerTrainCommand } from './tokenizer_cmd.js';
-import { compareTokenizersCommand } from './compare_cmd.js';
+import { compareRunsCommand, compareTokenizersCommand } from './compare_cmd.js';
+import { contextCommand } from './context_cmd.js';
+import { ablateCommand } from './ablate_cmd.js';
 
 function version(): string {
   const require = createRequire(import.meta.url);
@@ -35,7 +37,7 @@ const infoCommand = command({ name: 'info', summary: 'the machine, CPU features,
 
 /** Every command, in the order `lmforge help` lists them; a two-word name belongs to the group of its first word. */
 const COMMANDS: Command[] = [
-  trainCommand, evalCommand, sampleCommand, dataStatsCommand, tokenizerTrainCommand, tokenizerStatsCommand, compareTokenizersCommand,
+  trainCommand, evalCommand, sampleCommand, dataStatsCommand, tokenizerTrainCommand, tokenizerStatsCommand, compareTokenizersCommand, ablateCommand, compareRunsCommand, contextCommand,
   infoCommand, ...BENCHES,
 ];
 

@@ -1,6 +1,7 @@
 /** The training commands of the lmforge CLI: train, eval, sample, data stats. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { homedir, totalmem } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, homedir, totalmem } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 
 import { ValueError } from '../errors.js';
@@ -18,10 +19,12 @@ import { numThreads, setNumThreads } from '../runtime.js';
 import { brownCorpus, readDocuments, type Document, type SkippedFile } from '../data/documents.js';
 import { dataStats, tokenizeDocuments, type TokenDataset } from '../data/dataset.js';
 import { loadTokenizer, tokenizerFromSpec, type Tokenizer } from '../data/tokenizer.js';
-import { estimateTrainingMemory, evaluate, Trainer } from '../train/trainer.js';
+import { estimateTrainingMemory, evaluate, runFootprint, Trainer, type TrainerOptions } from '../train/trainer.js';
 import { loadCheckpoint, loadModel, nonFiniteWeights, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { absolutePaths, applyFlag, configOptions, defaultConfig, FLAGS, mergeConfig, OPTIMIZER_DEFAULTS, OPTIMIZERS, readConfigFile, resolveOptimizer, restorePaths, runPaths, type ResolvedOptimizer, type RunConfig } from './config.js';
 import { command, type CommandSpec } from './args.js';
+import { distributedEnv, initDistributed } from '../distributed/comm.js';
+import { builtinTasks, evaluateTasks, loadJsonlTasks, type Task, type TaskResult } from '../eval/index.js';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -42,6 +45,7 @@ export const TRAIN = {
     { name: 'resume', type: 'string', arg: 'DIR', help: 'continue a run from its checkpoint (run folder or checkpoint folder), writing into\nthat run folder (or --out); data paths are stored absolute, so any working directory works' },
     { name: 'force', type: 'flag', help: "start even when the memory estimate exceeds the machine's memory" },
     { name: 'quiet', type: 'flag', help: 'no progress output' },
+    { name: 'nproc', type: 'int', min: 1, arg: 'N', help: 'data parallel on this machine: start N ranks with mpirun (Open MPI), each with\ncores/N threads unless --threads; --batch-size stays the global batch' },
     ...configOptions(),
   ],
   notes: `The flags of the sections set the config keys in [brackets] (--seq-len is model.seqLen), over --config's
@@ -52,15 +56,21 @@ Optimizer defaults (when not given): ${Object.entries(OPTIMIZER_DEFAULTS).map(([
 
 export const EVAL = {
   name: 'eval',
-  summary: 'validation loss and bits per byte of a checkpoint',
+  summary: 'validation loss and bits per byte of a checkpoint, and downstream tasks (--tasks)',
   options: [
     { name: 'checkpoint', type: 'string', arg: 'DIR', required: true, help: 'a run folder, its checkpoints/ folder, or one step folder' },
     { name: 'seq-len', type: 'int', min: 1, help: 'window length (beyond the trained one: rope, alibi or none positions only)', defaultText: "the run's" },
     { name: 'data', type: 'string', arg: 'FILE', repeat: true, help: "score this text (files/folders, all of it) instead of the run's validation split" },
     { name: 'batches', type: 'int', min: 1, help: 'validation batches to score', defaultText: 'the whole validation split' },
     { name: 'batch-size', type: 'int', min: 1, help: 'sequences per batch', defaultText: "the run's" },
+    { name: 'tasks', type: 'list', arg: 'TASKS', help: "downstream tasks too: last-word, cloze (built from the bundled corpus's held-out\ndocuments) and .jsonl files of { context, choices, gold } lines" },
+    { name: 'task-examples', type: 'int', min: 1, default: 500, help: 'examples per built-in task' },
+    { name: 'task-seed', type: 'int', min: 0, default: 0, help: 'seed of the built-in tasks' },
     { name: 'json', type: 'flag', help: 'print the result as one JSON line' },
   ],
+  notes: `The built-in tasks use only the documents that the run's split (data.valFraction, data.splitSeed) held out of
+the bundled Brown corpus. A run trained on its own files never saw the corpus, so its tasks come from the same
+held-out documents (or the default split when it held out none); eval says so.`,
 } as const satisfies CommandSpec;
 
 export const SAMPLE = {
@@ -132,7 +142,7 @@ function skippedNote(read: number, skipped: SkippedFile[]): string | null {
   return `skipped ${skipped.length} of ${read + skipped.length} files: ${parts.join(', ')}`;
 }
 
-async function buildData(cfg: RunConfig, quiet: boolean, tok = loadTokenizer(cfg.data.tokenizer)): Promise<{ ds: TokenDataset; tok: Tokenizer; label: string; docs: number; skipped: string | null }> {
+export async function buildData(cfg: RunConfig, quiet: boolean, tok = loadTokenizer(cfg.data.tokenizer)): Promise<{ ds: TokenDataset; tok: Tokenizer; label: string; docs: number; skipped: string | null }> {
   const { docs, label, skipped } = documentsOf(cfg.data.files);
   const ds = await tokenizeDocuments(docs, tok, {
     valFraction: cfg.data.valFraction, seed: cfg.data.splitSeed, cacheDir: cacheDir(cfg),
@@ -156,7 +166,7 @@ function runFolderOf(ck: LoadedCheckpoint): string | null {
 }
 
 /** The config a checkpoint of `lmforge train` stores, with its data paths found again (see restorePaths). */
-function runConfigOf(ck: LoadedCheckpoint, cmd: string, why: string): RunConfig {
+export function runConfigOf(ck: LoadedCheckpoint, cmd: string, why: string): RunConfig {
   const run = ck.trainer.run as { config?: unknown; paths?: unknown } | undefined;
   if (!run?.config) throw new ValueError(cmd, `${ck.dir} ${why}`);
   const cfg = mergeConfig(defaultConfig(), run.config, `${ck.dir}/trainer.json`);
@@ -185,7 +195,7 @@ function checkMemory(cfg: RunConfig, vocabSize: number): void {
 }
 
 /** Refuses a checkpoint whose weights hold NaN or infinite values: whatever it computes would be meaningless. */
-function checkFinite(cmd: string, model: GPT, dir: string): void {
+export function checkFinite(cmd: string, model: GPT, dir: string): void {
   const bad = nonFiniteWeights(model);
   if (bad.length === 0) return;
   const n = bad.reduce((a, b) => a + b.nan + b.inf, 0);
@@ -236,7 +246,7 @@ export function scheduleOf(o: ResolvedOptimizer, totalSteps: number): { schedule
   return { schedule: warmupDecaySchedule({ lr: o.lr, warmupSteps, totalSteps, minLr: o.minLr, decay: o.decay }), info };
 }
 
-function stamp(): string {
+export function stamp(): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
@@ -262,9 +272,45 @@ async function sampleText(model: GPT, tok: Tokenizer, prompt: string, maxTokens:
   }
 }
 
+/** The optimizer steps of a config's budget (train.steps, or train.tokens in whole steps). */
+export function totalStepsOf(cfg: RunConfig): number {
+  const t = cfg.train;
+  return t.steps ?? Math.ceil(t.tokens! / (t.batchSize * t.gradAccum * cfg.model.seqLen));
+}
+
+/**
+ * The model, optimizer and trainer of a run folder, its config.json written (optimizer section resolved):
+ * what \`lmforge train\` runs, and \`lmforge ablate\` once per cell. `extra` adds trainer options (progress, callbacks).
+ */
+export function startRun(cfg: RunConfig, opt: ResolvedOptimizer, ds: TokenDataset, outDir: string, totalSteps: number, extra: Partial<TrainerOptions> = {}): { model: GPT; trainer: Trainer } {
+  const t = cfg.train;
+  const model = new GPT(modelConfigOf(cfg, ds.vocabSize));
+  // Recorded resolved: the default width may change between versions, a resumed run must keep its own.
+  cfg.model.mlpHidden = model.config.mlpHidden;
+  const optimizer = makeOptimizer(opt, model);
+  const { schedule, info } = scheduleOf(opt, totalSteps);
+  const trainer = new Trainer({
+    model, optimizer, data: ds, batchSize: t.batchSize, gradAccum: t.gradAccum, maxSteps: totalSteps, schedule, scheduleInfo: info,
+    clip: opt.clip, docMask: t.docMask, evalEvery: t.evalEvery, evalBatches: t.evalBatches, seed: t.seed, logFile: join(outDir, 'log.jsonl'),
+    checkpointDir: join(outDir, 'checkpoints'), checkpointEvery: t.checkpointEvery, runInfo: { config: cfg, paths: runPaths(cfg, outDir) }, ...extra,
+  });
+  // Data parallel: rank 0 writes the run folder. Its state bytes are this rank's (a ZeRO rank holds a share).
+  if (trainer.isRoot) {
+    mkdirSync(outDir, { recursive: true });
+    // `stats` is for readers (compare runs); mergeConfig skips it, so config.json still works as --config.
+    writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, stats: runFootprint(model, optimizer, trainer.optimizerStateBytes()) }, null, 2)}\n`);
+  }
+  return { model, trainer };
+}
+
 export const trainCommand = command(TRAIN, async (a) => {
-  const v = a.values as Record<string, unknown> & { config?: string; out?: string; resume?: string; force: boolean; quiet: boolean };
-  const quiet = v.quiet;
+  const v = a.values as Record<string, unknown> & { config?: string; out?: string; resume?: string; force: boolean; quiet: boolean; nproc?: number };
+  if (v.nproc !== undefined) return launchRanks(v.nproc, v.out === undefined && v.resume === undefined ? resolve(join('runs', stamp())) : null);
+  // Launched by mpirun (or --nproc, which calls it): one rank of a data-parallel run; rank 0 alone prints.
+  const comm = distributedEnv() ? initDistributed() : null;
+  const root = (comm?.rank ?? 0) === 0;
+  const quiet = v.quiet || !root;
+  const out = (s: string): void => void (root && process.stdout.write(`${s}\n`));
   let cfg = defaultConfig();
   let resumeDir: string | null = null;
   let outDir: string | null = null;
@@ -288,32 +334,24 @@ export const trainCommand = command(TRAIN, async (a) => {
   absolutePaths(cfg);
   outDir = resolve(v.out ?? outDir ?? join('runs', stamp()));
   if (cfg.train.threads !== null) setNumThreads(cfg.train.threads);
+  // Ranks on one machine share its cores.
+  else if (comm && comm.localSize > 1) setNumThreads(Math.max(1, Math.floor(availableParallelism() / comm.localSize)));
+  if (cfg.train.zero !== 0 && cfg.train.zero !== 1) throw new ValueError('config', `train.zero must be 0 or 1, got ${cfg.train.zero}`);
+  if (!(cfg.train.bucketMb > 0)) throw new ValueError('config', `train.bucketMb must be positive, got ${cfg.train.bucketMb}`);
   const t = cfg.train;
-  const perStep = t.batchSize * t.gradAccum * cfg.model.seqLen;
-  const totalSteps = t.steps ?? Math.ceil(t.tokens! / perStep);
+  const totalSteps = totalStepsOf(cfg);
   // Resolved before anything is written, so config.json and the checkpoints record the values the run used.
   const opt = (cfg.optimizer = resolveOptimizer(cfg.optimizer, totalSteps));
   const plausible = LR_PLAUSIBLE[opt.name]!;
   // A warning, not an error: the rule is a heuristic, and the trainer stops a run that does diverge.
-  if (opt.lr > plausible.max)
+  if (opt.lr > plausible.max && root)
     err(`lmforge train: warning: learning rate ${opt.lr >= 1e4 ? opt.lr.toExponential() : opt.lr} is implausibly large for ${opt.name} (above ${plausible.max}; usual values are ${plausible.usual}): expect the run to diverge`);
 
   const tokenizer = loadTokenizer(cfg.data.tokenizer);
   if (!v.force) checkMemory(cfg, tokenizer.vocabSize);
   const { ds, tok, label, docs, skipped } = await buildData(cfg, quiet, tokenizer);
-  const model = new GPT(modelConfigOf(cfg, tok.vocabSize));
-  // Recorded resolved: the default width may change between versions, a resumed run must keep its own.
-  cfg.model.mlpHidden = model.config.mlpHidden;
-  const optimizer = makeOptimizer(opt, model);
-  const { schedule, info } = scheduleOf(opt, totalSteps);
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
-  const trainer = new Trainer({
-    model, optimizer, data: ds, batchSize: t.batchSize, gradAccum: t.gradAccum, maxSteps: totalSteps, schedule, scheduleInfo: info,
-    clip: opt.clip, docMask: t.docMask, evalEvery: t.evalEvery, evalBatches: t.evalBatches, seed: t.seed, logFile: join(outDir, 'log.jsonl'),
-    progress: quiet ? 'none' : 'auto', checkpointDir: join(outDir, 'checkpoints'), checkpointEvery: t.checkpointEvery,
-    runInfo: { config: cfg, paths: runPaths(cfg, outDir) },
-  });
+  const parallel: Partial<TrainerOptions> = comm ? { distributed: comm, zero: t.zero as 0 | 1, bucketBytes: Math.round(t.bucketMb * 2 ** 20) } : {};
+  const { model, trainer } = startRun(cfg, opt, ds, outDir, totalSteps, { progress: quiet ? 'none' : 'auto', ...parallel });
   if (resumeDir) trainer.resume(resumeDir);
   const m = cfg.model;
   if (!quiet) {
@@ -321,6 +359,7 @@ export const trainCommand = command(TRAIN, async (a) => {
     if (skipped) err(`       ${skipped}`);
     err(`model: GPT ${m.layers} layers, dim ${m.dim}, ${m.heads} heads, seq ${m.seqLen}, ${m.position}, ${m.activation}, ${m.norm}: ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
     err(`train: ${describeOptimizer(opt)}, ${totalSteps} steps × ${t.batchSize}×${t.gradAccum}×${m.seqLen} tokens, ${numThreads()} threads, ${model.device}${t.docMask ? ', attention inside documents' : ''}`);
+    if (comm) err(`ranks: ${comm.worldSize} (${comm.backend}), ${t.batchSize / comm.worldSize} rows each${t.zero === 1 ? ', optimizer state split (ZeRO-1)' : ''}`);
     err(`out:   ${outDir}${resumeDir ? ` (resuming at step ${trainer.step})` : ''}`);
   }
   const r = trainer.fit();
@@ -328,13 +367,47 @@ export const trainCommand = command(TRAIN, async (a) => {
   out(`validation: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte (${e.tokens.toLocaleString('en-US')} tokens)`);
   const skippedSteps = r.skippedSteps > 0 ? ` (${r.skippedSteps} skipped: non-finite gradients)` : '';
   out(`trained ${r.steps} steps${skippedSteps}, ${r.tokens.toLocaleString('en-US')} tokens in ${r.seconds.toFixed(1)} s (${(trainer.tokens / trainer.elapsed).toFixed(0)} tokens/s overall); checkpoint in ${join(outDir, 'checkpoints')}`);
-  if (t.sampleTokens > 0) {
+  const d = r.distributed;
+  if (d) out(`ranks: ${d.worldSize}; optimizer state per rank: ${d.stateBytesPerRank.map(fmtBytes).join(', ')}; gradients reduced per step: ${fmtBytes(d.gradientBytesPerStep)}`);
+  comm?.finalize();
+  if (t.sampleTokens > 0 && root) {
     const room = Math.min(t.sampleTokens, cfg.model.seqLen - Math.max(1, (await tok.encode(t.samplePrompt)).length));
     const s = await sampleText(model, tok, t.samplePrompt, room, t.temperature, t.topK, 0);
     out(`sample (temperature ${t.temperature}, top-k ${t.topK ?? 'off'}):`);
     out(`${t.samplePrompt}${s.text}`);
   }
 });
+
+/**
+ * `train --nproc N`: this same command line minus --nproc under `mpirun -np N` on this machine (with
+ * --out fixed here, so that every rank names the same run folder), exiting with mpirun's status.
+ */
+function launchRanks(n: number, outDir: string | null): Promise<void> {
+  if (distributedEnv()) throw new ValueError('train', '--nproc starts mpirun itself: leave it out when launching with mpirun');
+  const args: string[] = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--nproc') i++;
+    else if (!argv[i]!.startsWith('--nproc=')) args.push(argv[i]!);
+  }
+  if (outDir) args.push('--out', outDir);
+  // Open MPI refuses root unless told; a 2-core machine needs oversubscription for more ranks than cores;
+  // no binding, since each rank runs cores/N threads of its own.
+  const env = { ...process.env, ...(process.getuid?.() === 0 ? { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' } : {}) };
+  const cmd = ['-np', String(n), '--oversubscribe', '--bind-to', 'none', process.execPath, ...process.execArgv, process.argv[1]!, ...args];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('mpirun', cmd, { stdio: 'inherit', env });
+    child.on('error', (e) =>
+      reject((e as NodeJS.ErrnoException).code === 'ENOENT'
+        ? new ValueError('train', '--nproc needs mpirun (Open MPI), which is not installed or not on PATH: on Debian or Ubuntu, apt-get install openmpi-bin libopenmpi-dev')
+        : e));
+    child.on('exit', (code, signal) => {
+      if (code !== 0) process.exitCode = code ?? 1;
+      if (signal) process.exitCode = 1;
+      resolvePromise();
+    });
+  });
+}
 
 export const evalCommand = command(EVAL, async ({ values: v }) => {
   const { model, checkpoint } = loadModel(v.checkpoint);
@@ -357,14 +430,46 @@ export const evalCommand = command(EVAL, async ({ values: v }) => {
   const batches = v.batches;
   const e = evaluate(scorer, split, { batchSize: v['batch-size'] ?? cfg.train.batchSize, seqLen, step: checkpoint.trainer.step, docMask: cfg.train.docMask && { eot: tok.eot }, ...(batches === undefined ? {} : { batches }) });
   if (!Number.isFinite(e.loss)) throw new ValueError('eval', `the validation loss of ${checkpoint.dir} is ${e.loss} (its weights are finite, but the forward pass overflows)`);
-  if (v.json) return out(JSON.stringify({ ...e, seqLen, data: files.length > 0 ? files : 'validation' }));
+  const tasks = v.tasks === undefined ? null : await runTasks(scorer, tok, cfg, v.tasks, v['task-examples'], v['task-seed'], v['batch-size']);
+  if (v.json) return out(JSON.stringify({ ...e, seqLen, data: files.length > 0 ? files : 'validation', ...(tasks ? { tasks: tasks.results } : {}) }));
   out(`checkpoint ${checkpoint.dir} (step ${checkpoint.trainer.step})${seqLen === model.config.seqLen ? '' : `, windows of ${seqLen} tokens (trained on ${model.config.seqLen})`}`);
   out(`${files.length > 0 ? files.join(', ') : 'validation'}: loss ${e.loss.toFixed(4)} nats/token, ${e.bitsPerByte.toFixed(3)} bits per byte over ${e.tokens.toLocaleString('en-US')} tokens`);
   const P = e.perPosition.length;
   const marks = [0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 2047].filter((i) => i < P);
   if (marks[marks.length - 1] !== P - 1) marks.push(P - 1);
   out(`loss by position: ${marks.map((i) => `${i + 1}:${e.perPosition[i]!.toFixed(2)}`).join('  ')}`);
+  if (!tasks) return;
+  if (tasks.note) out(tasks.note);
+  const w = Math.max(4, ...tasks.results.map((r) => r.name.length));
+  out(`${'task'.padEnd(w)}  ${'n'.padStart(5)}  accuracy         chance`);
+  for (const r of tasks.results) out(`${r.name.padEnd(w)}  ${String(r.examples).padStart(5)}  ${r.accuracy.toFixed(3)} ± ${r.stderr.toFixed(3)}    ${r.chance.toFixed(3)}`);
 });
+
+/**
+ * The downstream tasks `eval --tasks` names: built-in ones from the bundled corpus's documents that the run's
+ * split held out (the default split for a run on its own files that held out none: it never trained on the
+ * corpus), and JSONL files.
+ */
+async function runTasks(model: GPT, tok: Tokenizer, cfg: RunConfig, names: string[], examples: number, seed: number, batchSize: number | undefined): Promise<{ results: TaskResult[]; note: string | null }> {
+  const { tasks, note } = tasksOf(cfg, names, examples, seed);
+  return { results: await evaluateTasks(model, tok, tasks, batchSize === undefined ? {} : { batchSize }), note };
+}
+
+/** The tasks of runTasks, built once (`lmforge ablate` scores every run of a grid on the same ones). */
+export function tasksOf(cfg: RunConfig, names: string[], examples: number, seed: number): { tasks: Task[]; note: string | null } {
+  const ownFiles = cfg.data.files.length > 0;
+  let builtin: Task[] | null = null;
+  const split = ownFiles && cfg.data.valFraction === 0 ? {} : { valFraction: cfg.data.valFraction, splitSeed: cfg.data.splitSeed };
+  const tasks = names.map((n) => {
+    if (n === 'last-word' || n === 'cloze') return (builtin ??= builtinTasks({ seed, examples, ...split })).find((t) => t.name === n)!;
+    if (!n.endsWith('.jsonl') && !existsSync(n)) throw new ValueError('eval', `unknown task '${n}': expected last-word, cloze or a .jsonl file of { context, choices, gold } lines`);
+    return loadJsonlTasks(n);
+  });
+  const note = builtin && ownFiles
+    ? `note: this run trained on its own files; last-word and cloze come from the bundled Brown corpus's held-out documents (unseen unless those files hold Brown text)`
+    : null;
+  return { tasks, note };
+}
 
 /** The same weights under a config whose seqLen is `seqLen` (they do not depend on it for rope, alibi or none). */
 function withSeqLen(model: GPT, seqLen: number): GPT {

@@ -3,8 +3,8 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stat
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 
-import { ValueError } from '../errors.js';
-import { checkString } from '../ops/util.js';
+import { ArgumentTypeError, ValueError } from '../errors.js';
+import { checkString, describe } from '../ops/util.js';
 
 export interface Document {
   /** Where it came from: a path, `path:line` for JSONL, or `brown:ca01`. */
@@ -177,21 +177,81 @@ function brownDir(): string {
   }
 }
 
-/**
- * The Brown corpus (500 documents of edited American English, 1961) with its part-of-speech tags
- * stripped: one document per file, one sentence per line.
- */
-export function brownCorpus(): Document[] {
+/** The Brown corpus's files in its own order (cats.txt): [id, raw tagged text]. */
+function brownFiles(): [string, string][] {
   const dir = brownDir();
   const ids = readFileSync(join(dir, 'cats.txt'), 'utf8')
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0])
     .filter((x): x is string => !!x);
-  const docs: Document[] = [];
-  for (const id of ids) {
-    const raw = readFileSync(join(dir, id), 'utf8');
-    const lines = raw.split('\n').filter((l) => l.trim() !== '').map(stripBrownTags);
-    docs.push({ source: `brown:${id}`, text: lines.join('\n') });
-  }
-  return docs;
+  return ids.map((id) => [id, readFileSync(join(dir, id), 'utf8')]);
+}
+
+const sentenceLines = (raw: string): string[] => raw.split('\n').filter((l) => l.trim() !== '');
+
+/**
+ * The Brown corpus (500 documents of edited American English, 1961) with its part-of-speech tags
+ * stripped: one document per file, one sentence per line.
+ */
+export function brownCorpus(): Document[] {
+  return brownFiles().map(([id, raw]) => ({ source: `brown:${id}`, text: sentenceLines(raw).map(stripBrownTags).join('\n') }));
+}
+
+/** A word of a tagged sentence and its Brown part-of-speech tag ('nn', 'vbd', 'jj-tl', ...; '' when untagged). */
+export interface TaggedWord {
+  word: string;
+  tag: string;
+}
+
+/** A document as tagged sentences; `taggedText` gives the text brownCorpus() holds for it. */
+export interface TaggedDocument {
+  source: string;
+  sentences: TaggedWord[][];
+}
+
+function checkTaggedSentence(op: string, name: string, words: unknown): readonly TaggedWord[] {
+  if (!Array.isArray(words)) throw new ArgumentTypeError(op, `${name} must be an array of { word, tag } strings, got ${describe(words)}`);
+  words.forEach((w: Partial<TaggedWord> | null, i) => {
+    if (typeof w?.word !== 'string' || typeof w?.tag !== 'string')
+      throw new ArgumentTypeError(op, `${name}[${i}] must be { word, tag } with string fields, got ${w !== null && typeof w === 'object' && !Array.isArray(w) ? `{ word: ${describe(w.word)}, tag: ${describe(w.tag)} }` : describe(w)}`);
+  });
+  return words;
+}
+
+/** Throws unless `doc` is a tagged document: { sentences } of { word, tag } strings. */
+export function checkTaggedDocument(op: string, name: string, doc: unknown): TaggedDocument {
+  const sentences = (doc as Partial<TaggedDocument> | null)?.sentences;
+  if (typeof doc !== 'object' || doc === null || !Array.isArray(sentences))
+    throw new ArgumentTypeError(op, `${name} must be a { source, sentences } document, got ${typeof doc === 'object' && doc !== null ? `sentences ${describe(sentences)}` : describe(doc)}`);
+  sentences.forEach((words, j) => checkTaggedSentence(op, `${name}.sentences[${j}]`, words));
+  return doc as TaggedDocument;
+}
+
+// Unchecked: taggedText checks the whole document once.
+function sentenceText(words: readonly TaggedWord[]): string {
+  // An untagged word keeps its form unless it holds a '/' that stripBrownTags would take for a tag's.
+  return stripBrownTags(words.map((w) => (w.tag === '' && w.word.lastIndexOf('/') <= 0 ? w.word : `${w.word}/${w.tag}`)).join(' '));
+}
+
+/** One sentence's plain text, exactly as brownCorpus() writes it (see stripBrownTags). */
+export function taggedSentenceText(words: readonly TaggedWord[]): string {
+  return sentenceText(checkTaggedSentence('taggedSentenceText', 'words', words));
+}
+
+/** A tagged document's text: its sentences, one per line, equal to brownCorpus()'s text of the same file. */
+export function taggedText(doc: TaggedDocument): string {
+  return checkTaggedDocument('taggedText', 'doc', doc).sentences.map(sentenceText).join('\n');
+}
+
+/** The Brown corpus with its tags, in brownCorpus()'s order (index i is the same document in both). */
+export function brownTaggedCorpus(): TaggedDocument[] {
+  return brownFiles().map(([id, raw]) => ({
+    source: `brown:${id}`,
+    sentences: sentenceLines(raw).map((line) =>
+      line.trim().split(/\s+/).filter((t) => t !== '').map((tok) => {
+        // The tag follows the last '/', as stripBrownTags reads it ("1/2/cd" is the word "1/2").
+        const slash = tok.lastIndexOf('/');
+        return slash > 0 ? { word: tok.slice(0, slash), tag: tok.slice(slash + 1) } : { word: tok, tag: '' };
+      })),
+  }));
 }

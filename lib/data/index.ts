@@ -12,8 +12,8 @@ export type { UnigramTrainOptions, UnigramTrainReport } from './unigram_train.js
 export { loadTokenizerFile } from './tokenizer_file.js';
 export type { TokenizerFileOptions } from './tokenizer_file.js';
 export { GPT2_SPLIT_PATTERN, pretokenize, wtf8Decode, wtf8Encode } from './pretokenize.js';
-export { brownCorpus, loadDocuments, readDocuments, stripBrownTags } from './documents.js';
-export type { Document, DocumentSet, SkippedFile } from './documents.js';
+export { brownCorpus, brownTaggedCorpus, loadDocuments, readDocuments, stripBrownTags, taggedSentenceText, taggedText } from './documents.js';
+export type { Document, DocumentSet, SkippedFile, TaggedDocument, TaggedWord } from './documents.js';
 export {
   dataStats, hashUniform, packDocuments, RandomWindowSampler, SequentialSampler, splitDocuments, tokenizeDocuments,
 } from './dataset.js';

@@ -4,7 +4,7 @@ import { dropout } from '../ops/dropout.js';
 import type { Tensor } from '../tensor.js';
 import { seedFor } from './init.js';
 import { Module } from './module.js';
-import { showValue } from '../ops/util.js';
+import { checkInt, showValue } from '../ops/util.js';
 import { OptionReader } from './option_reader.js';
 
 export interface DropoutOptions {
@@ -19,6 +19,7 @@ export class Dropout extends Module {
   readonly p: number;
   readonly seed: number | undefined;
   #calls = 0;
+  #shard: { rank: number; worldSize: number } | undefined;
 
   constructor(p: number, opts: DropoutOptions = {}) {
     super();
@@ -41,6 +42,17 @@ export class Dropout extends Module {
     this.#calls = n;
   }
 
+  /**
+   * Data parallel: this process trains on rows [rank·n, (rank+1)·n) of each global batch (its first
+   * dimension). forward() then draws the mask for the whole global batch and keeps those rows, so the ranks
+   * apply the masks one process would. (1 rank: the default, unsharded.)
+   */
+  setShard(rank: number, worldSize: number): void {
+    checkInt('Dropout.setShard', 'worldSize', worldSize, 1);
+    checkInt('Dropout.setShard', 'rank', rank, 0, worldSize - 1);
+    this.#shard = worldSize === 1 ? undefined : { rank, worldSize };
+  }
+
   /** True when forward() changes its input: training mode and p > 0. */
   get active(): boolean {
     return this.training && this.p > 0;
@@ -48,6 +60,6 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.active) return x;
-    return dropout(x, this.p, this.seed === undefined ? undefined : seedFor(this.seed, String(this.#calls++)));
+    return dropout(x, this.p, this.seed === undefined ? undefined : seedFor(this.seed, String(this.#calls++)), this.#shard);
   }
 }

@@ -72,6 +72,12 @@ export interface StepContext {
   logits: () => Tensor;
   /** A seed for anything the hook samples; the Trainer passes the step, so a resumed run draws the same. */
   seed: number;
+  /**
+   * Data parallel (more than one rank): this rank's logits are rows [rank·N, (rank+1)·N) of the global
+   * batch's N·worldSize, and averageGradients averages float32 tensors over the ranks in place. A hook that
+   * samples or reduces must use it, so that the ranks do what one process does on the global batch.
+   */
+  distributed?: { rank: number; worldSize: number; averageGradients(grads: Tensor[]): void };
 }
 
 /** How an option is checked: a number range or a boolean. */

@@ -89,7 +89,7 @@ export class SophiaG extends Optimizer<SophiaOptions, SophiaHyper> {
   /** Every k-th applied step: a Gauss-Newton-Bartlett estimate on the context's logits (gnbHessian), folded in by updateHessian. */
   override afterStep(ctx: StepContext): void {
     if (!this.wantsHessian()) return;
-    const estimates = gnbHessian(this.params, ctx.logits, { seed: ctx.seed });
+    const estimates = gnbHessian(this.params, ctx.logits, { seed: ctx.seed, ...(ctx.distributed ? { distributed: ctx.distributed } : {}) });
     try {
       this.updateHessian(estimates);
     } finally {
@@ -138,8 +138,13 @@ export class SophiaG extends Optimizer<SophiaOptions, SophiaHyper> {
  * logits [..., V] (with autograd on); labels are sampled from softmax(logits), the mean cross-entropy on
  * them is backpropagated, and B is the number of sampled rows. The parameters' own gradients are left
  * as they were. Parameters the loss does not reach get zeros.
+ *
+ * With `distributed` (data parallel), forward() gives this rank's N rows of the global N·worldSize: the
+ * uniforms are drawn for all the global rows with the seed and the rank keeps its slice, so each row gets
+ * the label one process would sample for it; ĝ is averaged over the ranks before squaring (the square of
+ * the global mean gradient, not the mean of the squares) and B counts the global rows.
  */
-export function gnbHessian(params: readonly Tensor[], forward: () => Tensor, opts: { seed?: number } = {}): Tensor<'float32'>[] {
+export function gnbHessian(params: readonly Tensor[], forward: () => Tensor, opts: { seed?: number; distributed?: StepContext['distributed'] } = {}): Tensor<'float32'>[] {
   const op = 'gnbHessian';
   if (!Array.isArray(params)) throw new ArgumentTypeError(op, `params must be an array of Tensors, got ${describe(params)}`);
   params.forEach((p, i) => checkTensor(op, `params[${i}]`, p));
@@ -153,12 +158,13 @@ export function gnbHessian(params: readonly Tensor[], forward: () => Tensor, opt
       const V = z.shape[z.ndim - 1]!;
       const N = z.size / V;
       const probs = noGrad(() => softmax(z.astype('float32'), -1).dataSync() as Float32Array);
-      const u = rand([N], opts.seed === undefined ? {} : { seed: opts.seed }).dataSync() as Float32Array;
+      const { rank = 0, worldSize = 1 } = opts.distributed ?? {};
+      const u = rand([N * worldSize], opts.seed === undefined ? {} : { seed: opts.seed }).dataSync() as Float32Array;
       const labels = new Int32Array(N);
       for (let r = 0; r < N; r++) {
         let acc = 0;
         let k = 0;
-        const target = u[r]!;
+        const target = u[rank * N + r]!;
         for (; k < V - 1; k++) {
           acc += probs[r * V + k]!;
           if (target < acc) break;
@@ -167,15 +173,16 @@ export function gnbHessian(params: readonly Tensor[], forward: () => Tensor, opt
       }
       const y = tensor(labels, z.shape.slice(0, -1), 'int32', z.device); // beside the logits (CPU or CUDA)
       crossEntropy(z, y).backward();
-      return N;
+      return N * worldSize;
     });
-    return params.map((p) =>
-      noGrad(() => {
-        const g = p.grad;
-        if (!g) return tensor(new Float32Array(p.size), [...p.shape], 'float32', p.device);
-        return tidy(() => g.astype('float32').square().mul(B));
-      }),
-    );
+    // Zeros where the loss does not reach: every rank then reduces the same list of tensors.
+    const grads = params.map((p) => noGrad(() => (p.grad ? p.grad.astype('float32') : tensor(new Float32Array(p.size), [...p.shape], 'float32', p.device))));
+    try {
+      opts.distributed?.averageGradients(grads);
+      return grads.map((g) => noGrad(() => tidy(() => g.square().mul(B))));
+    } finally {
+      for (const g of grads) g.dispose();
+    }
   } finally {
     params.forEach((p, i) => {
       p.grad?.dispose();

@@ -42,6 +42,8 @@ export interface TrainerState {
   tokenizer?: TokenizerSpec;
   /** Free-form: the CLI stores its resolved config here, so `--resume`, `eval` and `sample` can rebuild the run. */
   run?: Record<string, unknown>;
+  /** Ranks of the data-parallel run that wrote it (for the reader: it resumes on any number). */
+  worldSize?: number;
 }
 
 export interface LoadedCheckpoint {
@@ -138,6 +140,8 @@ function optimizerFromFile(path: string): OptimizerStateDict {
 export interface SaveCheckpointOptions {
   model: Module & { config?: unknown };
   optimizer?: Optimizer<never> | Optimizer | null;
+  /** The optimizer's state when no one Optimizer holds it all (ZeRO: gathered from the ranks); written instead of optimizer's. */
+  optimizerState?: OptimizerStateDict;
   state: TrainerState;
   /** Older step folders beyond this many are deleted after `latest` moved on (default 2; 0 keeps all). */
   keep?: number;
@@ -228,8 +232,9 @@ function writeCheckpoint(root: string, opts: SaveCheckpointOptions): string {
   if (opts.model.config !== undefined) meta.config = JSON.stringify(opts.model.config);
   if (opts.state.tokenizer) meta.tokenizer = JSON.stringify(opts.state.tokenizer);
   writeSafetensorsFile(join(tmp, MODEL), weights, meta);
-  if (opts.optimizer) {
-    const { tensors, metadata } = optimizerTensors(opts.optimizer.stateDict());
+  const sd = opts.optimizerState ?? opts.optimizer?.stateDict();
+  if (sd) {
+    const { tensors, metadata } = optimizerTensors(sd);
     writeSafetensorsFile(join(tmp, OPTIM), tensors, metadata);
   }
   writeDurable(join(tmp, STATE), `${JSON.stringify(opts.state, null, 2)}\n`);

@@ -9,9 +9,12 @@
  * A run that diverges stops with a ValueError instead of running on: at once on a NaN or infinite loss,
  * after maxSkippedSteps optimizer steps in a row skipped for non-finite gradients, and at the end of a fit
  * in which more than half of the steps were skipped (a run that did not train is not a success).
+ *
+ * Data parallel (`distributed`): every rank runs this loop on its share of each global batch, the gradients
+ * averaged over the ranks (lib/distributed/data_parallel.ts, or zero.ts for sharded optimizer state).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { ArgumentTypeError, ValueError } from '../errors.js';
 import { noGrad } from '../autograd/grad_mode.js';
@@ -27,7 +30,10 @@ import { checkFinite, checkInt, checkObject, describe } from '../ops/util.js';
 import type { Schedule } from '../optim/schedule.js';
 import type { Tensor } from '../tensor.js';
 import { checkSplit, documentIds, RandomWindowSampler, SequentialSampler, type TokenDataset, type TokenSplit } from '../data/dataset.js';
-import { cleanStaleTemporaries, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkpointName, cleanStaleTemporaries, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { initDistributed, type Communicator } from '../distributed/comm.js';
+import { allReduceNumbers, averageTensors, broadcastParameters, DEFAULT_BUCKET_BYTES, GradientBuckets, shardRows } from '../distributed/data_parallel.js';
+import { ZeroStage1 } from '../distributed/zero.js';
 
 export interface StepMetrics {
   step: number;
@@ -68,6 +74,18 @@ export interface TrainResult {
   finalEval: EvalMetrics | null;
   /** Steps of this fit that the optimizer skipped (non-finite gradients). */
   skippedSteps: number;
+  /** Data-parallel runs: the ranks, and the optimizer state bytes each holds (equal without ZeRO). */
+  distributed?: DistributedInfo;
+}
+
+export interface DistributedInfo {
+  worldSize: number;
+  /** ZeRO stage (0: every rank holds the whole optimizer state). */
+  zero: 0 | 1;
+  /** Optimizer state bytes on each rank. */
+  stateBytesPerRank: number[];
+  /** Gradient bytes each rank sends into the all-reduce (or reduce-scatter) per step. */
+  gradientBytesPerStep: number;
 }
 
 export interface TrainerOptions {
@@ -130,6 +148,18 @@ export interface TrainerOptions {
    */
   precision?: Precision;
   onEval?: (m: EvalMetrics) => void;
+  /**
+   * Data-parallel training: a Communicator (lib/distributed/comm.ts), or true for initDistributed() (the
+   * ranks of an mpirun launch). batchSize stays the global batch: each rank trains on batchSize / worldSize
+   * of its rows, and the gradients are averaged over the ranks. Rank 0 alone logs, prints and writes
+   * checkpoints; evaluation is split over the ranks. onStep and onEval are called on every rank, and
+   * trainStep(), evaluate(), saveCheckpoint() and fit() are collective: every rank calls them, in the same order.
+   */
+  distributed?: Communicator | boolean;
+  /** With distributed: 1 splits the optimizer state across the ranks (ZeRO stage 1); default 0. */
+  zero?: 0 | 1;
+  /** With distributed (and zero 0): gradient all-reduce bucket size in bytes (default 25 MiB, as PyTorch DDP). */
+  bucketBytes?: number;
 }
 
 const LN2 = Math.log(2);
@@ -181,6 +211,27 @@ export function estimateTrainingMemory(config: GPTConfig, opts: { batchSize: num
   return { parameters, stateBytes, activationBytes, totalBytes: stateBytes + activationBytes };
 }
 
+/** A run's size: what log.jsonl's `run` record and the CLI's config.json (`stats`) hold. */
+export interface RunFootprint {
+  /** Model parameters (each tied tensor once). */
+  parameters: number;
+  /** The optimizer's name ('AdamW', ...). */
+  optimizer: string;
+  /** Bytes of optimizer state this process holds (float32 masters of bfloat16 parameters included). */
+  optimizerStateBytes: number;
+  stateBytesPerParam: number;
+}
+
+/** The parameter count and the optimizer's real state bytes (its state is allocated now if it was not yet). */
+export function runFootprint(model: GPT, optimizer: Optimizer<never> | Optimizer, stateBytes?: number): RunFootprint {
+  const op = 'runFootprint';
+  checkModel(op, model);
+  if (!(optimizer instanceof Optimizer)) throw new ArgumentTypeError(op, `optimizer must be an Optimizer, got ${describe(optimizer)}`);
+  const optimizerStateBytes = stateBytes === undefined ? optimizer.stateBytes() : checkFinite(op, 'optimizerStateBytes', stateBytes, 0);
+  const parameters = model.numParameters();
+  return { parameters, optimizer: optimizer.name, optimizerStateBytes, stateBytesPerParam: optimizerStateBytes / parameters };
+}
+
 export interface EvaluateOptions {
   batchSize?: number;
   seqLen?: number;
@@ -201,6 +252,24 @@ function docIdsOf(eot: number | null, inputs: Int32Array, rows: number, T: numbe
  * and the mean loss at each position of the window. Runs in eval mode under noGrad.
  */
 export function evaluate(model: GPT, split: TokenSplit, opts: EvaluateOptions = {}): EvalMetrics {
+  return evalMetrics(scoreSplit(model, split, opts, 0, 1), split, opts.step);
+}
+
+/** Sums of the losses of a split's evaluation batches (those i with i % parts === part). */
+interface EvalSums {
+  total: number;
+  /** Windows scored. */
+  windows: number;
+  perPos: Float64Array;
+}
+
+function evalMetrics(s: EvalSums, split: TokenSplit, step = 0): EvalMetrics {
+  const T = s.perPos.length;
+  const loss = s.total / (s.windows * T);
+  return { step, loss, bitsPerByte: (loss * tokensPerByte(split)) / LN2, tokens: s.windows * T, perPosition: Array.from(s.perPos, (x) => x / s.windows) };
+}
+
+function scoreSplit(model: GPT, split: TokenSplit, opts: EvaluateOptions, part: number, parts: number): EvalSums {
   const op = 'evaluate';
   checkModel(op, model);
   checkSplit(op, 'split', split);
@@ -224,6 +293,7 @@ export function evaluate(model: GPT, split: TokenSplit, opts: EvaluateOptions = 
     noGrad(() => {
       for (let i = 0; i < batches; i++) {
         const b = sampler.next(rows);
+        if (i % parts !== part) continue;
         tidy(() => {
           const { logits } = model.forward(tensor(b.inputs, [rows, T]), undefined, docIdsOf(eot, b.inputs, rows, T));
           const losses = crossEntropy(logits, tensor(b.targets, [rows, T], 'int32', model.device), { reduction: 'none' }).astype('float64').dataSync() as Float64Array;
@@ -237,9 +307,7 @@ export function evaluate(model: GPT, split: TokenSplit, opts: EvaluateOptions = 
   } finally {
     model.train(wasTraining);
   }
-  const n = batches * rows;
-  const loss = total / (n * T);
-  return { step: opts.step ?? 0, loss, bitsPerByte: (loss * tokensPerByte(split)) / LN2, tokens: n * T, perPosition: Array.from(perPos, (x) => x / n) };
+  return { total, windows: batches * rows, perPos };
 }
 
 function fmtTime(s: number): string {
@@ -275,6 +343,10 @@ export class Trainer {
   readonly #stream: { write(chunk: string): unknown; isTTY?: boolean };
   readonly #mode: 'tty' | 'plain' | 'none';
   #lastLine = 0;
+  /** Data parallel: the communicator (null in a single-process run), and one of the two ways of reducing gradients. */
+  readonly comm: Communicator | null;
+  readonly #buckets: GradientBuckets | null = null;
+  readonly #zero: ZeroStage1 | null = null;
 
   constructor(opts: TrainerOptions) {
     const op = 'Trainer';
@@ -295,6 +367,22 @@ export class Trainer {
       this.model.precision = opts.precision;
     }
     this.batchSize = posInt(op, 'batchSize', opts.batchSize ?? 8);
+    const d = opts.distributed ?? false;
+    if (typeof d !== 'boolean' && (typeof d !== 'object' || d === null || typeof (d as Communicator).allReduce !== 'function'))
+      throw new ArgumentTypeError(op, `distributed must be true, false or a Communicator, got ${describe(d)}`);
+    this.comm = d === true ? initDistributed() : d === false ? null : d;
+    if (opts.zero !== undefined && opts.zero !== 0 && opts.zero !== 1) throw new ValueError(op, `zero must be 0 or 1, got ${JSON.stringify(opts.zero)}`);
+    if (opts.zero === 1 && !this.comm) throw new ValueError(op, 'zero: 1 shards the optimizer state across ranks: it needs distributed');
+    if (opts.bucketBytes !== undefined) posInt(op, 'bucketBytes', opts.bucketBytes, 4);
+    if (this.comm) {
+      const n = this.comm.worldSize;
+      if (this.batchSize % n !== 0)
+        throw new ValueError(op, `batchSize ${this.batchSize} is the global batch and must divide among the ${n} ranks (use a multiple of ${n})`);
+      // Each rank's dropout masks are its rows of the masks one process draws for the global batch.
+      for (const [, m] of opts.model.namedModules()) if (m instanceof Dropout) m.setShard(this.comm.rank, n);
+      if (opts.zero === 1) this.#zero = new ZeroStage1(this.comm, opts.optimizer as Optimizer);
+      else this.#buckets = new GradientBuckets(this.comm, opts.model.parameters(), opts.bucketBytes ?? DEFAULT_BUCKET_BYTES);
+    }
     this.gradAccum = posInt(op, 'gradAccum', opts.gradAccum ?? 1);
     this.seqLen = posInt(op, 'seqLen', opts.seqLen ?? opts.model.config.seqLen);
     if (this.seqLen > opts.model.config.seqLen) throw new ValueError(op, `seqLen ${this.seqLen} exceeds the model's seqLen ${opts.model.config.seqLen}`);
@@ -318,15 +406,20 @@ export class Trainer {
     this.#stream = opts.stream ?? process.stderr;
     const p = opts.progress ?? 'auto';
     this.#mode = p === 'none' ? 'none' : p === 'tty' || (p === 'auto' && this.#stream.isTTY) ? 'tty' : 'plain';
-    if (opts.logFile) mkdirSync(dirname(opts.logFile), { recursive: true });
+    if (opts.logFile && this.isRoot) mkdirSync(dirname(opts.logFile), { recursive: true });
+  }
+
+  /** True on the rank that logs, prints and writes checkpoints (rank 0, or a single process). */
+  get isRoot(): boolean {
+    return (this.comm?.rank ?? 0) === 0;
   }
 
   #log(record: Record<string, unknown>): void {
-    if (this.#o.logFile) appendFileSync(this.#o.logFile, `${JSON.stringify(record)}\n`);
+    if (this.#o.logFile && this.isRoot) appendFileSync(this.#o.logFile, `${JSON.stringify(record)}\n`);
   }
 
   #print(line: string, final: boolean): void {
-    if (this.#mode === 'none') return;
+    if (this.#mode === 'none' || !this.isRoot) return;
     if (this.#mode === 'tty') {
       // Pad over the previous line's tail; a final line ends with a newline so the next print starts fresh.
       const pad = Math.max(0, this.#lastLine - line.length);
@@ -343,19 +436,33 @@ export class Trainer {
     const lr = this.#schedule(this.step);
     this.optimizer.setLr(lr);
     this.model.train();
-    const B = this.batchSize, T = this.seqLen;
+    const T = this.seqLen;
+    const comm = this.comm;
+    // Every rank draws the global batch from the same sampler and keeps its own rows: the union over the
+    // ranks is the single-process batch, and the sampler's state does not depend on the number of ranks.
+    const B = comm ? this.batchSize / comm.worldSize : this.batchSize;
+    const rows = (a: Int32Array): Int32Array => (comm ? shardRows(a, this.batchSize, T, comm.rank, comm.worldSize) : a);
     let lossSum = 0;
     let lastInputs: Int32Array | undefined;
     for (let k = 0; k < this.gradAccum; k++) {
-      const batch = this.sampler.next(B);
-      lastInputs = batch.inputs;
+      const batch = this.sampler.next(this.batchSize);
+      const inputs = rows(batch.inputs), targets = rows(batch.targets);
+      lastInputs = inputs;
       const loss = tidy(() => {
-        const out = this.model.forward(tensor(batch.inputs, [B, T]), tensor(batch.targets, [B, T]), docIdsOf(this.#eot, batch.inputs, B, T));
+        const out = this.model.forward(tensor(inputs, [B, T]), tensor(targets, [B, T]), docIdsOf(this.#eot, inputs, B, T));
         const l = out.loss!;
-        const value = l.item();
+        let value = l.item();
+        // The global batch's loss, on every rank, before any gradient: all ranks stop together on a NaN.
+        if (comm && comm.worldSize > 1) value = allReduceNumbers(comm, [value])[0]! / comm.worldSize;
         if (!Number.isFinite(value)) return value; // checked below, before any gradient is used
         // Scaled so the accumulated gradient is that of the mean over all micro-batches.
-        (this.gradAccum === 1 ? l : l.mul(1 / this.gradAccum)).backward();
+        const last = k === this.gradAccum - 1;
+        const disarm = last && this.#buckets ? this.#buckets.arm() : null;
+        try {
+          (this.gradAccum === 1 ? l : l.mul(1 / this.gradAccum)).backward();
+        } finally {
+          disarm?.();
+        }
         return value;
       });
       if (!Number.isFinite(loss)) {
@@ -364,19 +471,29 @@ export class Trainer {
       }
       lossSum += loss;
     }
-    const params = this.optimizer.params;
-    const norm = this.#clip > 0 ? clipGradNorm(params, this.#clip) : gradNorm(params);
-    const applied = this.optimizer.step();
+    let norm: number, applied: boolean;
+    if (this.#zero) {
+      norm = this.#zero.reduceGradients(this.#clip);
+      applied = this.#zero.step(norm);
+    } else {
+      // Waited for here, before clipping: clipping and the optimizer's NaN check see the averaged gradient,
+      // equal on every rank, so every rank takes the same decision.
+      this.#buckets?.finish();
+      const params = this.optimizer.params;
+      norm = this.#clip > 0 ? clipGradNorm(params, this.#clip) : gradNorm(params);
+      applied = this.optimizer.step();
+    }
     this.optimizer.zeroGrad();
     // Work between steps (SophiaG's Hessian refresh every k steps, a second backward pass on labels sampled
     // from the model's own outputs), on the step's last micro-batch; seeded by the step so that a resumed
     // run draws the same labels.
     if (lastInputs) {
       const inputs = lastInputs;
-      this.optimizer.afterStep({ logits: () => this.model.forward(tensor(inputs, [B, T]), undefined, docIdsOf(this.#eot, inputs, B, T)).logits, seed: this.step });
+      const distributed = comm && comm.worldSize > 1 ? { rank: comm.rank, worldSize: comm.worldSize, averageGradients: (grads: Tensor[]) => averageTensors(comm, grads) } : undefined;
+      this.optimizer.afterStep({ logits: () => this.model.forward(tensor(inputs, [B, T]), undefined, docIdsOf(this.#eot, inputs, B, T)).logits, seed: this.step, ...(distributed ? { distributed } : {}) });
     }
     this.step += 1;
-    const stepTokens = B * T * this.gradAccum;
+    const stepTokens = this.batchSize * T * this.gradAccum;
     this.tokens += stepTokens;
     const seconds = (performance.now() - t0) / 1000;
     this.elapsed += seconds;
@@ -390,7 +507,14 @@ export class Trainer {
 
   /** Validation loss, bits per byte and per-position loss over `batches` batches from the split's start ('all': the whole split). */
   evaluate(batches: number | 'all' = this.#o.evalBatches ?? 8): EvalMetrics {
-    return evaluate(this.model, this.data.val, { batchSize: this.batchSize, seqLen: this.seqLen, step: this.step, ...(this.#eot === null ? {} : { docMask: { eot: this.#eot } }), ...(batches === 'all' ? {} : { batches }) });
+    const opts: EvaluateOptions = { batchSize: this.batchSize, seqLen: this.seqLen, step: this.step, ...(this.#eot === null ? {} : { docMask: { eot: this.#eot } }), ...(batches === 'all' ? {} : { batches }) };
+    const comm = this.comm;
+    if (!comm || comm.worldSize === 1) return evaluate(this.model, this.data.val, opts);
+    // Data parallel: each rank scores every worldSize-th batch, and the sums are added up, so every rank
+    // gets the figures of a single-process evaluation (to float64 rounding).
+    const part = scoreSplit(this.model, this.data.val, opts, comm.rank, comm.worldSize);
+    const sums = allReduceNumbers(comm, [part.total, ...part.perPos]);
+    return evalMetrics({ total: sums[0]!, windows: part.windows, perPos: sums.subarray(1) }, this.data.val, this.step);
   }
 
   // Seeded dropout modules draw mask n from (seed, n): their counts are part of the run's state.
@@ -406,13 +530,17 @@ export class Trainer {
       ...(this.#o.scheduleInfo ? { schedule: this.#o.scheduleInfo } : {}),
       tokenizer: this.data.tokenizer,
       ...(this.#o.runInfo ? { run: this.#o.runInfo } : {}),
+      ...(this.comm ? { worldSize: this.comm.worldSize } : {}),
     };
   }
 
   /** Saves a checkpoint under checkpointDir (or `dir`); returns its folder. */
   saveCheckpoint(dir = this.#o.checkpointDir): string {
     if (!dir) throw new ValueError('Trainer.saveCheckpoint', 'no checkpoint folder: pass one or set checkpointDir');
-    return saveCheckpoint(dir, { model: this.model, optimizer: this.optimizer, state: this.state() });
+    // Data parallel: every rank calls this (with ZeRO, gathering the optimizer state is collective); rank 0 writes.
+    const optimizerState = this.#zero ? this.#zero.stateDict() : undefined;
+    if (!this.isRoot) return join(dir, checkpointName(this.step));
+    return saveCheckpoint(dir, { model: this.model, optimizer: this.optimizer, ...(optimizerState ? { optimizerState } : {}), state: this.state() });
   }
 
   /**
@@ -422,13 +550,23 @@ export class Trainer {
   resume(path: string): void {
     const op = 'Trainer.resume';
     const ck = loadCheckpoint(path);
+    // Weights of equal shapes would load into a model of another config (another activation, say).
+    const saved = resolveGPTConfig(ck.modelConfig) as unknown as Record<string, unknown>;
+    const mine = this.model.config as unknown as Record<string, unknown>;
+    // precision is a choice of the run (the Trainer's option), device one of the machine, seed and initStd
+    // of the initialisation that the loaded weights replace (data-parallel ranks may differ in them).
+    const ignored = new Set(['precision', 'device', 'seed', 'initStd']);
+    const differ = Object.keys(mine).filter((k) => !ignored.has(k) && JSON.stringify(saved[k]) !== JSON.stringify(mine[k]));
+    if (differ.length > 0)
+      throw new ValueError(op, `${ck.dir} holds a model of another config: ${differ.map((k) => `${k} ${JSON.stringify(saved[k])} there, ${JSON.stringify(mine[k])} here`).join('; ')}`);
     try {
       this.model.loadStateDict(ck.weights);
     } finally {
       for (const t of Object.values(ck.weights)) t.dispose();
     }
     if (!ck.optimizer) throw new ValueError(op, `${ck.dir} has no optimizer state, so the run cannot continue exactly`);
-    this.optimizer.loadStateDict(ck.optimizer);
+    if (this.#zero) this.#zero.loadStateDict(ck.optimizer);
+    else this.optimizer.loadStateDict(ck.optimizer);
     const s = ck.trainer;
     this.sampler.setState(s.sampler);
     setRngState(s.rng);
@@ -456,7 +594,12 @@ export class Trainer {
     const startTokens = this.tokens;
     const startStep = this.step;
     let skipped = 0, skippedInARow = 0;
-    if (o.checkpointDir) cleanStaleTemporaries(o.checkpointDir);
+    if (o.checkpointDir && this.isRoot) cleanStaleTemporaries(o.checkpointDir);
+    // Every rank starts from rank 0's weights (fresh or resumed), whatever its own initialisation was.
+    if (this.comm) broadcastParameters(this.comm, this.model.parameters());
+    const distributed = this.#distributedInfo();
+    // One record per fit, before its steps (a resumed run appends another): what the step records do not say.
+    this.#log({ type: 'run', step: this.step, ...runFootprint(this.model, this.optimizer, distributed?.stateBytesPerRank[0]), batchSize: this.batchSize, gradAccum: this.gradAccum, seqLen: this.seqLen, totalSteps: this.totalSteps, ...(distributed ? { distributed } : {}) });
     const stop = (message: string): never => {
       if (this.#mode === 'tty' && this.#lastLine > 0) this.#stream.write('\n');
       this.#lastLine = 0;
@@ -502,6 +645,27 @@ export class Trainer {
     this.#lastLine = 0;
     const finalEval = runEval(true);
     if (o.checkpointDir) this.saveCheckpoint();
-    return { steps: this.step, tokens: this.tokens, seconds: (performance.now() - start) / 1000, lastLoss: last?.loss ?? NaN, finalEval: finalEval ?? lastEval, skippedSteps: skipped };
+    return { steps: this.step, tokens: this.tokens, seconds: (performance.now() - start) / 1000, lastLoss: last?.loss ?? NaN, finalEval: finalEval ?? lastEval, skippedSteps: skipped, ...(distributed ? { distributed } : {}) };
+  }
+
+  /** Data parallel: the ranks' optimizer state bytes (collective; allocates the state now if it was not yet). */
+  #distributedInfo(): DistributedInfo | undefined {
+    const comm = this.comm;
+    if (!comm) return undefined;
+    const mine = this.optimizerStateBytes();
+    const per = new Array<number>(comm.worldSize).fill(0);
+    per[comm.rank] = mine;
+    const params = this.model.parameters().reduce((n, p) => n + p.size, 0);
+    return { worldSize: comm.worldSize, zero: this.#zero ? 1 : 0, stateBytesPerRank: Array.from(allReduceNumbers(comm, per)), gradientBytesPerStep: 4 * (this.#zero ? this.#zero.segment * comm.worldSize : params) };
+  }
+
+  /** Bytes of optimizer state this rank holds (with ZeRO, its share; allocates the state now if it was not yet). */
+  optimizerStateBytes(): number {
+    return this.#zero ? this.#zero.stateBytes() : this.optimizer.stateBytes();
+  }
+
+  /** Bytes all-reduced per step and time spent waiting for the all-reduce after the backward (data parallel without ZeRO). */
+  get communicationStats(): GradientBuckets['stats'] | null {
+    return this.#buckets?.stats ?? null;
   }
 }

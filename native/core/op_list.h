@@ -15,4 +15,6 @@
   X(quant8Map) X(quantize8) X(dequantize8)                                                      \
   /* tokenizers */ X(bpeTrain) X(unigramEStep) X(unigramAlternatives) X(unigramSubstrings)         \
   /* runtime */ X(numThreads) X(setNumThreads) X(memoryStats) X(resetPeakMemory) X(emptyCache) X(setCacheLimit) X(cpuFeatures) \
-  X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak) X(memBandwidth) X(buildInfo)
+  X(setCpuTier) X(cudaAvailable) X(matmulKernelName) X(fmaPeak) X(memBandwidth) X(buildInfo)       \
+  /* collectives */ X(commInit) X(commAllReduce) X(commReduceScatter) X(commAllGather) X(commBroadcast) X(commBarrier) \
+  X(commTest) X(commWait) X(commFinalize)

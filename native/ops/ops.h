@@ -13,6 +13,7 @@
 #include "../kernels/elementwise.h"
 #include "../kernels/reduce.h"
 #include "../kernels/unigram.h"
+#include "../runtime/collective.h"
 
 namespace lmf::ops {
 
@@ -278,5 +279,19 @@ struct UnigramAlternativesResult {
 };
 
 UnigramAlternativesResult unigram_alternatives(const UnigramSeqs& pieces, const double* scores, int64_t num_scores);
+
+// ==== distributed ====
+// Collectives on tensors (runtime/collective.h): each checks its tensors (contiguous; float32, float64 or
+// int32, plus bfloat16/float16 under NCCL; on the CPU for MPI, on CUDA for NCCL), then calls the engine.
+// `reduce` is "sum", "avg" (floats only) or "max". Tickets come back from the async forms.
+coll::Info comm_init(const std::string& backend, int64_t timeout_ms);
+uint64_t comm_all_reduce(const Tensor& t, const std::string& reduce, bool async);
+void comm_reduce_scatter(const Tensor& input, const Tensor& output, const std::string& reduce);
+void comm_all_gather(const Tensor& input, const Tensor& output);
+void comm_broadcast(const Tensor& t, int64_t root);
+void comm_barrier();
+bool comm_test(uint64_t ticket);
+void comm_wait(uint64_t ticket);
+void comm_finalize();
 
 }  // namespace lmf::ops

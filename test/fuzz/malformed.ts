@@ -942,6 +942,98 @@ export const ENTRIES: Record<string, Entry> = {
     ];
   },
 
+  tagged: (k) => {
+    const word = (): unknown => k.pick([null, 3, 'the', { word: 3, tag: 'nn' }, { word: 'x' }, { word: 'x', tag: null }, ['x', 'nn']]);
+    return [
+      () => [...call('brownTaggedCorpus', lm.brownTaggedCorpus), 'survives'],
+      () => call('taggedSentenceText', lm.taggedSentenceText, k.pick([null, 3, 'The/at jury/nn', {}, undefined]) as never),
+      () => call('taggedSentenceText', lm.taggedSentenceText, [{ word: 'The', tag: 'at' }, word()] as never),
+      () => call('taggedText', lm.taggedText, k.pick([null, 3, 'x', {}, { source: 'a' }, { source: 'a', sentences: 'x' }, { sentences: [3] }]) as never),
+      () => call('taggedText', lm.taggedText, { source: 'a', sentences: [[{ word: 'The', tag: 'at' }], [word()]] } as never),
+      () => call('brownBaseTag', lm.brownBaseTag, k.pick([null, 3, undefined, {}, ['nn']]) as never),
+    ];
+  },
+  evalTasks: (k) => {
+    const lines = (name: string, text: string): string => {
+      const path = k.scratch(name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const doc = { source: 'a', text: 'the cat sat on the mat\nand then the cat ran to the cat' };
+    const tagged = { source: 'a', sentences: [['The/at', 'old/jj', 'dog/nn', 'ran/vbd', 'home/nr', 'fast/rb', './.'].map((t) => ({ word: t.split('/')[0]!, tag: t.split('/')[1]! }))] };
+    const choice = { name: 't', kind: 'choice', examples: [{ context: 'a', choices: ['b', 'c'], gold: 0 }] };
+    const badTask = (): unknown => k.pick([
+      null, 3, {}, { name: 't', kind: 'mc', examples: [] }, { name: 3, kind: 'choice', examples: choice.examples }, { name: 't', kind: 'choice', examples: [] },
+      { name: 't', kind: 'choice', examples: [{ context: 'a', choices: ['b'], gold: 0 }] }, { name: 't', kind: 'choice', examples: [{ context: 'a', choices: ['b', 'c'], gold: 2 }] },
+      { name: 't', kind: 'choice', examples: [{ context: 3, choices: ['b', 'c'], gold: 0 }] }, { name: 't', kind: 'last-word', examples: [{ context: 'a', target: '' }] },
+      { name: 't', kind: 'last-word', examples: [null] }, { name: 't', kind: 'last-word', examples: [{ context: 'a', target: 'x'.repeat(50) }] },
+    ]);
+    const tok = new lm.ByteTokenizer();
+    // A model whose vocabulary holds every byte-tokenizer id, so that only the argument under test is wrong.
+    const model = (): lm.GPT => smallModel(k, { vocabSize: 257 });
+    // A user's tokenizer that encodes every text to `ids` (a plain array: no Int32Array truncates them first).
+    const fakeTok = (ids: unknown): unknown => ({ vocabSize: 257, eot: 256, encode: async () => ids, decode: async () => 'x' });
+    return [
+      () => call('buildLastWordTask', lm.buildLastWordTask, k.pick([null, 3, 'x', [null], [{ text: 3 }], [{}], [{ text: 'no lines here' }]]) as never),
+      () => call('buildLastWordTask', lm.buildLastWordTask, [doc], k.pick([null, 3, { seed: -1 }, { seed: 1.5 }, { examples: 0 }, { examples: NaN }, { avoid: ['x'] }, { avoid: 'x' }, { [k.unknownKey()]: 1 }]) as never),
+      () => call('buildClozeTask', lm.buildClozeTask, k.pick([null, 3, 'x', [null], [{ sentences: 3 }], [{ sentences: [[{ word: 3, tag: 'nn' }]] }], [{ source: 'a', sentences: [] }], [tagged]]) as never),
+      () => call('buildClozeTask', lm.buildClozeTask, [tagged], k.pick([null, 3, { seed: NaN }, { examples: -1 }, { distractors: 0 }, { distractors: 1.5 }, { distractors: 1e9 }, { avoid: [] }, { [k.unknownKey()]: 1 }]) as never),
+      () => call('builtinTasks', lm.builtinTasks, k.pick([null, 3, 'x', { seed: -1 }, { examples: 0 }, { examples: 1.5 }, { valFraction: 0 }, { valFraction: 1 }, { valFraction: NaN }, { splitSeed: -1 }, { [k.unknownKey()]: 1 }]) as never),
+      () => call('loadJsonlTasks', lm.loadJsonlTasks, k.pick([null, 3, {}, k.scratch('nope.jsonl'), scratchDir(), k.scratch('notjson.json'), k.scratch('file.txt')]) as never),
+      () => call('loadJsonlTasks', lm.loadJsonlTasks, lines(`t${k.int(0, 1e9)}.jsonl`, k.pick([
+        '', '\n\n', '{"context": "a", "choices": ["b", "c"], "gold": 2}', '{"context": "a", "choices": ["b"], "gold": 0}', '{"context": "a", "choices": ["b", ""], "gold": 0}',
+        '{"context": "a", "choices": "bc", "gold": 0}', '{"choices": ["b", "c"], "gold": 0}', '{"context": "a", "choices": ["b", "c"], "gold": "0"}', '[1, 2]', 'null', '{"context": "a", "choices": ["b", "c"], "gold": 0}\n{oops',
+      ]))),
+      () => call('evaluateTasks', lm.evaluateTasks, k.pick([null, 3, {}, tok]) as never, tok, [choice]),
+      () => call('evaluateTasks', lm.evaluateTasks, model(), k.pick([null, 3, {}, { encode: 3, decode: 3, eot: 0 }, { encode: () => 0, decode: () => 0, eot: 1.5 }]) as never, [choice]),
+      () => call('evaluateTasks', lm.evaluateTasks, model(), tok, k.pick([null, 3, [], 'x', [badTask()]]) as never),
+      () => call('evaluateTasks', lm.evaluateTasks, model(), tok, [choice] as never, k.pick([null, 3, { batchSize: 0 }, { batchSize: 1.5 }, { batchSize: NaN }, { [k.unknownKey()]: 1 }]) as never),
+      // a tokenizer whose ids the model has no embedding for, or that gives no valid ids at all
+      () => call('evaluateTasks', lm.evaluateTasks, smallModel(k), tok, [choice] as never),
+      () => call('evaluateTasks', lm.evaluateTasks, model(), fakeTok(k.pick([[-1], [1.5], [NaN], [257], [2 ** 31 - 1], ['1'], null, 3, 'ab'])) as never, [choice] as never),
+      () => call('evaluateTasks', lm.evaluateTasks, model(), { ...(fakeTok([1, 2]) as object), decode: async () => k.pick([3, null, ['x']]) } as never, [{ name: 't', kind: 'last-word', examples: [{ context: 'a b', target: 'cat' }] }] as never),
+      () => call('evaluateTasks', lm.evaluateTasks, model(), { ...(fakeTok([1]) as object), eot: k.pick([-1, 257, 1000]) } as never, [{ name: 't', kind: 'choice', examples: [{ context: '', choices: ['b', 'c'], gold: 0 }] }] as never),
+    ];
+  },
+  charts: (k) => {
+    const line = (o: Record<string, unknown>): Record<string, unknown> => ({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [[1, 2], [2, 3]] }], ...o });
+    const bar = (o: Record<string, unknown>): Record<string, unknown> => ({ title: 't', yLabel: 'y', bars: [{ label: 'a', value: 1 }], ...o });
+    const axis = (): Record<string, unknown> => k.pick([
+      { title: 3 }, { yLabel: null }, { width: k.pick([NaN, -720, 0, 10, '720', Infinity, 1e12]) }, { height: k.pick([NaN, -440, 0, 10, '440', 1e12]) },
+      { logY: k.pick([3, 'log', 0.5, {}]) }, { yFromZero: k.badBool() }, { [k.unknownKey()]: 1 },
+    ]);
+    return [
+      () => call('escapeXml', lm.escapeXml, k.pick([null, undefined, 3, {}, ['<'], 5n]) as never),
+      () => call('linearTicks', lm.linearTicks, k.pick([NaN, -Infinity, '0', null, 1e308]), k.pick([Infinity, NaN, '1', -1e308])),
+      () => call('linearTicks', lm.linearTicks, 0, 1, k.pick([0, -1, NaN, Infinity, 1.5, 1e9, '5', null])),
+      // hi below lo, a span past float64's range, a span float64 cannot tell apart from the values
+      () => call('linearTicks', lm.linearTicks, ...k.pick([[5, 1], [1, -1], [-1e308, 1e308], [1, 1 + 2 ** -52], [1e20, 1e20 + 2 ** 17], [-1e300, -1e300 + 1e284], [0, 5e-324]])),
+      () => call('logTicks', lm.logTicks, k.pick([0, -1, NaN, -Infinity, '1', null]), 100, k.pick([2, 10])),
+      () => call('logTicks', lm.logTicks, 1, k.pick([Infinity, NaN, 0.5, -1, '100']), k.pick([2, 10])),
+      () => call('logTicks', lm.logTicks, 1, 100, k.pick([0, 1, 3, -2, NaN, '10', null, undefined, 1.5])),
+      () => call('lineChart', lm.lineChart, k.pick([null, undefined, 3, 'x', []]) as never),
+      () => call('lineChart', lm.lineChart, line(axis()) as never),
+      () => call('lineChart', lm.lineChart, line(k.pick([{ xLabel: 3 }, { series: null }, { series: 'x' }, { series: [null] }, { logX: k.pick([3, 'log', -2]) }, { series: [{ name: 's' }] }])) as never),
+      () => call('lineChart', lm.lineChart, line({ series: [k.pick([
+        { name: 3, points: [] }, { name: 's', points: 'x' }, { name: 's', points: [[1]] }, { name: 's', points: [[1, 2, 3]] }, { name: 's', points: [null] }, { name: 's', points: [['1', 2]] },
+        { name: 's', points: [[1, 2]], yError: 'x' }, { name: 's', points: [[1, 2]], yError: ['1'] }, { name: 's', points: [[1, 2]], dashed: 'yes' }, { name: 's', points: [[1, 2]], markers: 1 },
+        { name: 's', points: [[1, 2]], [k.unknownKey()]: 1 },
+      ])] }) as never),
+      // values whose axis no float64 holds: the span, or the widened ends, overflow
+      () => call('lineChart', lm.lineChart, line({ series: [{ name: 's', points: k.pick([[[0, 1.7e308], [1, -1.7e308]], [[0, 1.7e308], [1, 1]], [[-1.7e308, 1], [1.7e308, 2]]]) }] }) as never),
+      () => call('lineChart', lm.lineChart, line({ logY: true, series: [{ name: 's', points: k.pick([[[1, 5e-324], [2, 1]], [[1, 1.7e308], [2, 1]]]) }] }) as never),
+      () => [...call('lineChart', lm.lineChart, line({ series: [{ name: 's', points: [[1, NaN], [Infinity, 2], [2, 3]], yError: [NaN, -1, Infinity] }] }) as never), 'survives'],
+      () => call('barChart', lm.barChart, k.pick([null, undefined, 3, 'x', []]) as never),
+      () => call('barChart', lm.barChart, bar(axis()) as never),
+      () => call('barChart', lm.barChart, bar(k.pick([{ bars: null }, { bars: 'x' }, { bars: [null] }, { xLabel: 3 }])) as never),
+      () => call('barChart', lm.barChart, bar({ bars: [k.pick([
+        { label: 3, value: 1 }, { value: 1 }, { label: 'a' }, { label: 'a', value: '1' }, { label: 'a', value: 1, error: '1' }, { label: 'a', value: 1, group: 3 }, { label: 'a', value: 1, [k.unknownKey()]: 1 },
+      ])] }) as never),
+      () => call('barChart', lm.barChart, bar({ bars: k.pick([[{ label: 'a', value: 1.7e308 }], [{ label: 'a', value: 1.7e308 }, { label: 'b', value: -1.7e308 }]]) }) as never),
+      () => [...call('barChart', lm.barChart, bar({ bars: [{ label: 'a', value: NaN }, { label: 'b', value: 2, error: NaN }] }) as never), 'survives'],
+    ];
+  },
+
   // safetensors and checkpoints
   safetensors: (k) => {
     const valid = lm.encodeSafetensors({ w: { dtype: 'F32', shape: [2], bytes: new Uint8Array(8) } });
@@ -993,7 +1085,23 @@ export const ENTRIES: Record<string, Entry> = {
     () => call('estimateTrainingMemory', lm.estimateTrainingMemory, k.pick([null, {}, { vocabSize: -1 }]) as never, { batchSize: 2, optimizerBytesPerParam: 8 }),
     () => call('new Trainer', (o: unknown) => new lm.Trainer(o as never), k.pick([null, {}, { model: 3 }, { model: smallModel(k), optimizer: null }])),
     () => call('evaluate', lm.evaluate, smallModel(k), k.pick([null, 3, {}]) as never),
+    () => call('runFootprint', lm.runFootprint, k.pick([null, 3, {}]) as never, new lm.SGD([trainedParam(k)])),
+    () => call('runFootprint', lm.runFootprint, smallModel(k), k.pick([null, 3, {}, { stateBytes: () => 0 }]) as never),
+    () => call('runFootprint', lm.runFootprint, smallModel(k), new lm.SGD([trainedParam(k)]), k.pick([-1, NaN, Infinity, '8', null])),
   ],
+  distributed: (k) => {
+    // The identity communicator (one process): collectives check their arguments as under MPI.
+    const comm = lm.initDistributed({ backend: 'identity' });
+    const one = k.pick(['allReduce', 'allReduceAsync', 'broadcast'] as const);
+    const two = k.pick(['reduceScatter', 'allGather'] as const);
+    const bad = (): unknown => k.pick([k.disposed(), k.notTensor(), k.t([3, 4]).transpose(0, 1), k.t([3], k.pick(['bfloat16', 'float16', 'uint8', 'int8'] as const))]);
+    return [
+      () => call('initDistributed', lm.initDistributed, k.pick([{ backend: 'gloo' }, { timeoutMs: -1 }, { timeoutMs: 1.5 }, { timeoutMs: NaN }, { [k.unknownKey()]: 1 }, 'mpi', 3, { backend: 'mpi' }]) as never),
+      () => call(`comm.${one}`, (t: Tensor) => comm[one](t), bad()),
+      () => call(`comm.${one}`, (t: Tensor, o: unknown) => (one === 'broadcast' ? comm.broadcast(t, o as number) : comm[one](t, o as 'sum')), k.t([3]), k.pick(['min', 'SUM', 1, 1.5, -1, null, {}])),
+      () => call(`comm.${two}`, (a: Tensor, b: Tensor) => comm[two](a, b), k.pick([bad(), k.t([4])]), k.pick([bad(), k.t([3]), k.t([3], 'float64')])),
+    ];
+  },
 };
 
 export const ENTRY_NAMES = Object.keys(ENTRIES);
