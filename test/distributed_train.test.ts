@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { AdamW, GPT, Lion, SophiaG, ValueError, tensor, type Tensor } from '../lib/index.js';
+import { AdamW, ArgumentTypeError, Dropout, GPT, Lion, SophiaG, ValueError, tensor, type Tensor } from '../lib/index.js';
 import { onGradReady } from '../lib/autograd/backward.js';
 import { ByteTokenizer, tokenizeDocuments, type TokenDataset } from '../lib/data/index.js';
 import { initDistributed, type Communicator } from '../lib/distributed/comm.js';
@@ -80,6 +80,24 @@ describe('data parallel pieces', () => {
     expect(parts.flat()).toEqual(Array.from(x));
     expect(parts[1]![0]).toBe(8);
     expect(() => shardRows(x, 6, 4, 0, 4)).toThrow(/6 rows does not divide among 4 ranks/);
+  });
+
+  it('Dropout.setShard: each rank\'s masks are its rows of the global batch\'s masks, call after call', () => {
+    const x = tensor(Float32Array.from({ length: 4 * 3 * 5 }, (_, i) => i + 1), [4, 3, 5]);
+    const whole = new Dropout(0.5, { seed: 7 });
+    const ranks = [0, 1].map((r) => {
+      const d = new Dropout(0.5, { seed: 7 });
+      d.setShard(r, 2);
+      return d;
+    });
+    for (let call = 0; call < 2; call++) {
+      const y = Array.from(whole.forward(x).dataSync() as Float32Array);
+      const parts = ranks.map((d, r) => Array.from(d.forward(x.slice(0, 2 * r, 2 * r + 2)).dataSync() as Float32Array));
+      expect(parts.flat()).toEqual(y);
+      expect(y.filter((v) => v === 0).length).toBeGreaterThan(5); // a mask that drops something
+    }
+    expect(() => ranks[0]!.setShard(2, 2)).toThrow(/Dropout.setShard: rank must be an integer in \[0, 1\], got 2/);
+    expect(() => ranks[0]!.setShard(0, 1.5)).toThrow(ArgumentTypeError);
   });
 
   it('partitionParameters: largest first to the least-loaded rank, deterministic, balanced', () => {
