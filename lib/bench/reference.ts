@@ -248,7 +248,7 @@ export function referenceMarkdown(r: ReferenceReport): string {
   if (r.torch) {
     const i = r.torch.info;
     const blas = `torch ${i.torch}, BLAS ${i.blas}, OPENBLAS_CORETYPE ${i.openblas_coretype || '(auto)'}, OMP_WAIT_POLICY ${i.omp_wait_policy || '(default)'}, AdamW foreach ${String(i.foreach)}`;
-    lines.push(row(r.torch, blas), '', `**lmforge / PyTorch: ${r.ratio!.toFixed(2)}×** tokens/s (target: 2× or more).`);
+    lines.push(row(r.torch, blas), '', `**lmforge / PyTorch: ${r.ratio!.toFixed(2)}×** tokens/s (target: 3× or more).`);
   } else {
     lines.push('', `No PyTorch peer: ${r.torchAbsent}.`);
   }
