@@ -16,19 +16,12 @@ import { partitionParameters, ZeroStage1 } from '../lib/distributed/zero.js';
 import { Trainer, type TrainerOptions } from '../lib/train/index.js';
 import { projectScaling, SCALING_ASSUMPTIONS } from '../lib/bench/distributed.js';
 import { parameterCount } from '../lib/nn/gpt.js';
+import { tinyCorpus } from './tiny_corpus.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'lmf-dp-'));
 
-function corpus(): { source: string; text: string }[] {
-  const words = ['the cat', 'a dog', 'my bird', 'one fish'];
-  const verbs = ['sat on', 'ran past', 'looked at', 'jumped over'];
-  return Array.from({ length: 40 }, (_, i) => ({
-    source: `doc${i}`,
-    text: Array.from({ length: 6 }, (_, j) => `${words[(i + j) % 4]} ${verbs[(i * 3 + j) % 4]} ${words[(i + 2 * j) % 4]}.`).join(' '),
-  }));
-}
 let cached: TokenDataset | undefined;
-const data = async (): Promise<TokenDataset> => (cached ??= await tokenizeDocuments(corpus(), new ByteTokenizer(), { valFraction: 0.1, seed: 1 }));
+const data = async (): Promise<TokenDataset> => (cached ??= await tokenizeDocuments(tinyCorpus(), new ByteTokenizer(), { valFraction: 0.1, seed: 1 }));
 const gpt = (over: Record<string, unknown> = {}): GPT =>
   new GPT({ vocabSize: 257, seqLen: 32, layers: 2, dim: 32, heads: 2, position: 'rope', activation: 'swiglu', norm: 'rmsnorm', bias: false, seed: 3, ...over });
 
@@ -208,7 +201,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 function tinyRun(): string[] {
   const dir = tmp();
   const text = join(dir, 'text.jsonl');
-  writeFileSync(text, corpus().map((d) => `${JSON.stringify({ text: d.text })}\n`).join(''));
+  writeFileSync(text, tinyCorpus().map((d) => `${JSON.stringify({ text: d.text })}\n`).join(''));
   return [text, '--layers', '1', '--dim', '32', '--heads', '2', '--seq-len', '32', '--batch-size', '4', '--steps', '4', '--eval-batches', '1', '--sample-tokens', '0', '--val-fraction', '0.2', '--quiet'];
 }
 
@@ -285,16 +278,23 @@ function maxDiff(a: RunOut, b: RunOut): { loss: number; weight: number } {
  */
 const TOL = 1e-4;
 
+type Launch = Awaited<ReturnType<typeof launch>>;
+
+/** Both launches exited 0, and their losses and final weights agree within TOL. */
+function expectSameRun(a: Launch, b: Launch): void {
+  expect(a.code, a.stderr).toBe(0);
+  expect(b.code, b.stderr).toBe(0);
+  const d = maxDiff(a.out!, b.out!);
+  expect(d.loss).toBeLessThan(TOL);
+  expect(d.weight).toBeLessThan(TOL);
+}
+
 describe.skipIf(!haveMpi && !requireMpi)('2 ranks on loopback (mpirun)', () => {
   it('mpirun is present', () => expect(haveMpi, 'LMF_REQUIRE_MPI=1 but mpirun was not found').toBe(true));
 
   it('20 steps on 2 ranks equal 20 steps of one process on the same global batch; the ranks agree', async () => {
     const [one, two] = await Promise.all([launch(0, { batchSize: 4, steps: 20 }), launch(2, { batchSize: 4, steps: 20, bucketBytes: 16384 })]);
-    expect(one.code, one.stderr).toBe(0);
-    expect(two.code, two.stderr).toBe(0);
-    const d = maxDiff(one.out!, two.out!);
-    expect(d.loss).toBeLessThan(TOL);
-    expect(d.weight).toBeLessThan(TOL);
+    expectSameRun(one, two);
     // The ranks hold the same weights bit for bit (every rank applies the same averaged gradient).
     expect(two.checksums[0]).toBe(two.checksums[1]);
     expect(two.out!.finalEval.loss).toBeCloseTo(one.out!.finalEval.loss, 4);
@@ -302,11 +302,7 @@ describe.skipIf(!haveMpi && !requireMpi)('2 ranks on loopback (mpirun)', () => {
 
   it.each(['adamw', 'adamw8bit', 'lion'])('ZeRO-1 equals plain data parallel (%s); each rank holds about half the state', async (optimizer) => {
     const [plain, zero] = await Promise.all([launch(2, { batchSize: 4, steps: 20, optimizer }), launch(2, { batchSize: 4, steps: 20, optimizer, zero: 1 })]);
-    expect(plain.code, plain.stderr).toBe(0);
-    expect(zero.code, zero.stderr).toBe(0);
-    const d = maxDiff(plain.out!, zero.out!);
-    expect(d.loss).toBeLessThan(TOL);
-    expect(d.weight).toBeLessThan(TOL);
+    expectSameRun(plain, zero);
     expect(zero.checksums[0]).toBe(zero.checksums[1]);
     const [a, b] = zero.out!.distributed!.stateBytesPerRank as [number, number];
     const whole = plain.out!.distributed!.stateBytesPerRank[0]!;
@@ -320,34 +316,22 @@ describe.skipIf(!haveMpi && !requireMpi)('2 ranks on loopback (mpirun)', () => {
 
   it('gradient accumulation on 2 ranks equals the big batch in one process', async () => {
     const [big, accum] = await Promise.all([launch(0, { batchSize: 8, steps: 12 }), launch(2, { batchSize: 4, gradAccum: 2, steps: 12 })]);
-    expect(big.code, big.stderr).toBe(0);
-    expect(accum.code, accum.stderr).toBe(0);
-    const d = maxDiff(big.out!, accum.out!);
-    expect(d.loss).toBeLessThan(TOL);
-    expect(d.weight).toBeLessThan(TOL);
+    expectSameRun(big, accum);
   });
 
   it('SophiaG on 2 ranks equals one process: the Hessian estimates sample the same labels and square the global gradient', async () => {
     const opts = { batchSize: 4, steps: 10, optimizer: 'sophia', hessianInterval: 2 };
     const [one, two] = await Promise.all([launch(0, opts), launch(2, opts)]);
-    expect(one.code, one.stderr).toBe(0);
-    expect(two.code, two.stderr).toBe(0);
+    expectSameRun(one, two);
     expect(two.out!.hessianUpdates).toBe(5);
     expect(one.out!.hessianUpdates).toBe(5);
-    const d = maxDiff(one.out!, two.out!);
-    expect(d.loss).toBeLessThan(TOL);
-    expect(d.weight).toBeLessThan(TOL);
     expect(two.checksums[0]).toBe(two.checksums[1]);
   });
 
   it('dropout on 2 ranks equals one process: each rank applies its rows of the global batch\'s masks', async () => {
     const opts = { batchSize: 4, steps: 10, dropout: 0.1 };
     const [one, two] = await Promise.all([launch(0, opts), launch(2, opts)]);
-    expect(one.code, one.stderr).toBe(0);
-    expect(two.code, two.stderr).toBe(0);
-    const d = maxDiff(one.out!, two.out!);
-    expect(d.loss).toBeLessThan(TOL);
-    expect(d.weight).toBeLessThan(TOL);
+    expectSameRun(one, two);
     expect(two.checksums[0]).toBe(two.checksums[1]);
   });
 

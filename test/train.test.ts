@@ -7,22 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { AdamW, GPT, SophiaG, ValueError, warmupDecaySchedule, copyInto, noGrad, full } from '../lib/index.js';
 import { ByteTokenizer, tokenizeDocuments, type TokenDataset } from '../lib/data/index.js';
 import { cleanStaleTemporaries, estimateTrainingMemory, loadCheckpoint, loadModel, saveCheckpoint, Trainer, type TrainerOptions } from '../lib/train/index.js';
+import { tinyCorpus } from './tiny_corpus.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'lmf-train-'));
 
-// A small corpus with structure to learn: repeated sentences with variations.
-function corpus(): { source: string; text: string }[] {
-  const words = ['the cat', 'a dog', 'my bird', 'one fish'];
-  const verbs = ['sat on', 'ran past', 'looked at', 'jumped over'];
-  return Array.from({ length: 40 }, (_, i) => ({
-    source: `doc${i}`,
-    text: Array.from({ length: 6 }, (_, j) => `${words[(i + j) % 4]} ${verbs[(i * 3 + j) % 4]} ${words[(i + 2 * j) % 4]}.`).join(' '),
-  }));
-}
-
 let cached: TokenDataset | undefined;
 async function data(): Promise<TokenDataset> {
-  cached ??= await tokenizeDocuments(corpus(), new ByteTokenizer(), { valFraction: 0.1, seed: 1 });
+  cached ??= await tokenizeDocuments(tinyCorpus(), new ByteTokenizer(), { valFraction: 0.1, seed: 1 });
   return cached;
 }
 

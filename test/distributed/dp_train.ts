@@ -8,6 +8,7 @@ import { AdamW, AdamW8bit, copyInto, GPT, Lion, noGrad, setNumThreads, SophiaG, 
 import { ByteTokenizer, tokenizeDocuments } from '../../lib/data/index.js';
 import { initDistributed } from '../../lib/distributed/comm.js';
 import { Trainer } from '../../lib/train/index.js';
+import { tinyCorpus } from '../tiny_corpus.js';
 
 interface Options {
   out: string;
@@ -42,16 +43,7 @@ interface Options {
 const o = JSON.parse(process.argv[2]!) as Options;
 setNumThreads(o.threads ?? 1);
 
-function corpus(): { source: string; text: string }[] {
-  const words = ['the cat', 'a dog', 'my bird', 'one fish'];
-  const verbs = ['sat on', 'ran past', 'looked at', 'jumped over'];
-  return Array.from({ length: 40 }, (_, i) => ({
-    source: `doc${i}`,
-    text: Array.from({ length: 6 }, (_, j) => `${words[(i + j) % 4]} ${verbs[(i * 3 + j) % 4]} ${words[(i + 2 * j) % 4]}.`).join(' '),
-  }));
-}
-
-const ds = await tokenizeDocuments(corpus(), new ByteTokenizer(), { valFraction: 0.1, seed: 1 });
+const ds = await tokenizeDocuments(tinyCorpus(), new ByteTokenizer(), { valFraction: 0.1, seed: 1 });
 const comm = o.distributed ? initDistributed(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) : null;
 // Each rank its own initial weights: the Trainer must broadcast rank 0's. With dropout the ranks share the
 // seed, as the CLI's do: it seeds the masks too.
