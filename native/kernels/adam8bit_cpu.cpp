@@ -177,46 +177,180 @@ using Adam8Fn = void (*)(const Adam8Slot&, int64_t, int64_t);
 void adam8_portable(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
 #if LMF_X86_TIERS
 LMF_TARGET_AVX2 void adam8_avx2(const Adam8Slot& s, int64_t b, int64_t e) { adam8_range(s, b, e); }
-// Gather-free lookups for 16 lanes (the gathers made the 8-bit step ~6x slower than fp32 AdamW).
+// ---- AVX-512: the nearest code by arithmetic, not by search ----
 // The nearest code is the number of midpoints strictly below x (ties go to the lower code, NaN to the code
-// of 0), exactly what quant8_nearest computes; here it is found by an 8-round branch-free binary search,
-// i += s when x > mid[i + s - 1] for s = 128..1. In round s, i is a multiple of 2s, so only 256 / 2s
-// midpoints can be asked for: rounds 64..8 read a table of at most 16 floats with one vpermps, round 4 one
-// of 32 with one vpermi2ps, rounds 2 and 1 tables of 64 and 128 with two and four vpermi2ps plus blends.
-// Dequantisation reads the 256 codes with eight vpermi2ps and seven blends. All tables stay in L1.
-struct alignas(64) SearchMap {
-  float small[4][16];  // rounds s = 64, 32, 16, 8: mid[s - 1 + 2s t]
-  float r4[32], r2[64], r1[128];
-  float code[256];
-  float mid127;
-  uint32_t zero;
+// of 0): what quant8_nearest computes. The maps' positive midpoints follow a formula. Between the map's 0
+// and its 1.0 lie 8 "boundary" midpoints B_0..B_7 (0 | group 0 | group 1 | ... | group 6 | 1.0); inside
+// group g (n_g codes: 2^g signed, 2^(g+1) unsigned, at 10^(g-6) (0.1 + 0.9 (k + 1/2) / n_g)) the midpoints
+// sit at the integers 1 .. n_g - 1 of t(a) = (a 10^(6-g) - 0.1) n_g / 0.9 (the linspace boundaries, up to
+// float rounding). So for a >= 0: G = how many B lie below a (each binary octave of a holds at most one B,
+// so a per-octave table of that B and of the count below the octave, and one compare), then the count is
+// floor(t(a) + the midpoints below group G - 1) clamped to the group's range: one fused multiply-add, with
+// per-G factors. t carries float rounding (1.5e-5 at most here, measured by build_arith), so a lane whose t
+// lies within kArithEps of an integer is recomputed by quant8_nearest: build_arith checks, midpoint by
+// midpoint, that every float the formula would misplace, and every tie (which the signed map's negative
+// side counts the other way), is such a lane. The codes then equal quant8_nearest's for every input. About
+// one lane in 8000 takes that path (the gathers it replaces made the step ~6x slower than fp32 AdamW; the
+// binary search and the byte-table search before this were 1.2-1.4x slower than this).
+// The signed map is symmetric but for 1.0 (mid[126 - j] == -mid[127 + j], checked): it counts the c of its
+// 128 positive midpoints below |x| and gives 127 + c for x >= 0, 127 - min(c', 127) for x < 0, where c'
+// counts the midpoints <= |x| (x below a negative midpoint m means |x| above -m; at a tie x == m the
+// midpoint is not below x).
+constexpr int kArithE0 = 103;  // the octave [2^-24, 2^-23) and everything below it (no boundary) share an entry
+constexpr float kArithEps = 1.0f / 16384;
+
+struct alignas(64) ArithMap {
+  float bnd[32];                // per octave (biased exponent E clamped to [103, 134], at E & 31): its boundary, or +inf
+  int32_t below[32];            // per octave: the boundaries below it (9 for the top one: values >= 128, inf, NaN)
+  float scale[16], offset[16];  // per G: t = a * scale - offset, the count below group G - 1 included
+  int32_t lo[16], hi[16];       // per G: the count is floor(t) clamped to [lo, hi]
+  bool ok;                      // the checks held (else the scalar loops run)
 };
 
-void build_search(const Quant8Map& q, SearchMap& t) {
+float arith_t(const ArithMap& t, int G, float a) { return std::fma(a, t.scale[G], -t.offset[G]); }
+bool arith_flagged(float tt) { return std::fabs(tt - std::nearbyint(tt)) < kArithEps; }
+
+void build_arith(const Quant8Map& q, bool is_signed, ArithMap& t) {
   std::memset(&t, 0, sizeof t);
-  for (int r = 0; r < 4; ++r) {
-    const int st = 64 >> r;
-    for (int k = 0; k < 128 / st; ++k) t.small[r][k] = q.mid[st - 1 + 2 * st * k];
+  const int first = is_signed ? 127 : 0, count = is_signed ? 128 : 255;
+  const float* P = q.mid + first;  // the positive midpoints searched
+  bool ok = P[0] > 0 && (!is_signed || q.zero == 127);
+  for (int j = 0; is_signed && j < 127; ++j) ok = ok && q.mid[126 - j] == -q.mid[127 + j];
+  int n[7], at[8];  // group sizes; the index of B_G in P
+  at[0] = 0;
+  for (int g = 0; g < 7; ++g) {
+    n[g] = is_signed ? 1 << g : 2 << g;
+    at[g + 1] = at[g] + n[g];
   }
-  for (int k = 0; k < 32; ++k) t.r4[k] = q.mid[3 + 8 * k];
-  for (int k = 0; k < 64; ++k) t.r2[k] = q.mid[1 + 4 * k];
-  for (int k = 0; k < 128; ++k) t.r1[k] = q.mid[2 * k];
-  std::memcpy(t.code, q.code, sizeof t.code);
-  t.mid127 = q.mid[127];
-  t.zero = q.zero;
+  if (!ok || at[7] != count - 1) return;
+  for (int E = kArithE0; E < kArithE0 + 32; ++E) {
+    const int i = E & 31;
+    const double lo = E == kArithE0 ? 0.0 : std::ldexp(1.0, E - 127), hi = std::ldexp(1.0, E - 126);
+    int inside = 0, below = 0;
+    t.bnd[i] = std::numeric_limits<float>::infinity();
+    for (int G = 0; G < 8; ++G) {
+      const double b = P[at[G]];
+      if (b < lo) ++below;
+      else if (b < hi) {
+        ++inside;
+        t.bnd[i] = P[at[G]];
+      }
+    }
+    // The top octave goes to G = 9, whose t = 0 sends every lane to quant8_nearest.
+    t.below[i] = E == kArithE0 + 31 ? 9 : below;
+    ok = ok && inside <= 1;
+  }
+  // G = 0 (below B_0) and 8 (above B_7): t = 0.5, never flagged; the clamp gives the count.
+  for (int G = 0; G < 16; ++G) {
+    t.offset[G] = G == 9 ? 0.0f : -0.5f;
+    t.lo[G] = t.hi[G] = G >= 8 ? count : 0;
+  }
+  for (int G = 1; G <= 7; ++G) {
+    const int g = G - 1;
+    double p10 = 1;
+    for (int k = 0; k < 6 - g; ++k) p10 *= 10.0;
+    t.lo[G] = at[g] + 1;
+    t.hi[G] = at[g] + n[g];
+    t.scale[G] = static_cast<float>(p10 * n[g] / 0.9);
+    t.offset[G] = static_cast<float>(n[g] / 9.0 - t.lo[G]);
+    // Inner midpoint P[K - 1]: floats up to it need floor(t) < K, floats above it floor(t) >= K. Walk from
+    // it both ways while t says otherwise: each such float, and the midpoint itself, must be flagged.
+    for (int K = t.lo[G] + 1; K <= t.hi[G]; ++K) {
+      const float m = P[K - 1], k = static_cast<float>(K);
+      ok = ok && arith_flagged(arith_t(t, G, m));
+      float a = m;
+      for (int s = 0; s < 64 && arith_t(t, G, a) >= k; ++s, a = std::nextafter(a, 0.0f)) ok = ok && arith_flagged(arith_t(t, G, a));
+      ok = ok && arith_t(t, G, a) < k;
+      a = std::nextafter(m, 2.0f);
+      for (int s = 0; s < 64 && arith_t(t, G, a) < k; ++s, a = std::nextafter(a, 2.0f)) ok = ok && arith_flagged(arith_t(t, G, a));
+      ok = ok && arith_t(t, G, a) >= k;
+    }
+  }
+  t.ok = ok;
 }
 
-struct SearchMaps {
-  SearchMap s, u;
-  SearchMaps() {
-    build_search(maps().s, s);
-    build_search(maps().u, u);
+// The 256 codes for the AVX-512 dequantisation, and the arithmetic maps.
+struct VecMaps {
+  alignas(64) float code_s[256], code_u[256];
+  ArithMap s, u;
+  VecMaps() {
+    std::memcpy(code_s, maps().s.code, sizeof code_s);
+    std::memcpy(code_u, maps().u.code, sizeof code_u);
+    build_arith(maps().s, true, s);
+    build_arith(maps().u, false, u);
   }
 };
 
-const SearchMaps& search_maps() {
-  static const SearchMaps m;
+const VecMaps& vec_maps() {
+  static const VecMaps m;
   return m;
+}
+
+bool vec_ok() { return vec_maps().s.ok && vec_maps().u.ok; }
+
+// Codes of 64 floats x (four vectors, in order), exactly quant8_nearest(q, x) lane by lane; given m (signed
+// map only), the first moment's sign rule too (quant8_keep_sign: it looks at m, since x = m r may underflow
+// to -0).
+template <bool Signed>
+LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i nearest64(const ArithMap& t, const Quant8Map& q, const __m512 x[4], const __m512* m = nullptr) {
+  const __m512 zero = _mm512_setzero_ps(), big = _mm512_set1_ps(256.0f), magic = _mm512_set1_ps(12582912.0f);  // 1.5 * 2^23
+  const __m512i e0 = _mm512_set1_epi32(kArithE0), e1 = _mm512_set1_epi32(kArithE0 + 31), one = _mm512_set1_epi32(1);
+  const __m512i z = _mm512_set1_epi32(127);
+  __m512i c[4];
+  __m512 d[4];
+  for (int k = 0; k < 4; ++k) {
+    // Unsigned: max(x, 0) takes -0.0, negatives and NaN to +0.0 (vmaxps returns its second operand for a
+    // NaN and for two zeros), whose code is 0, the code of 0 and of NaN. min(., 256) then takes inf (and,
+    // signed, NaN) into the top octave.
+    const __m512 a = _mm512_min_ps(Signed ? _mm512_abs_ps(x[k]) : _mm512_max_ps(x[k], zero), big);
+    const __mmask16 neg = Signed ? _mm512_cmp_ps_mask(m ? m[k] : x[k], zero, _CMP_LT_OQ) : 0;
+    __m512i e = _mm512_srli_epi32(_mm512_castps_si512(a), 23);
+    e = _mm512_min_epi32(_mm512_max_epi32(e, e0), e1);
+    // Negative lanes count the boundaries <= |x|: compare with the float below the boundary.
+    __m512i B = _mm512_castps_si512(_mm512_permutex2var_ps(_mm512_load_ps(t.bnd), e, _mm512_load_ps(t.bnd + 16)));
+    if (Signed) B = _mm512_mask_sub_epi32(B, neg, B, one);
+    __m512i G = _mm512_permutex2var_epi32(_mm512_load_si512(t.below), e, _mm512_load_si512(t.below + 16));
+    G = _mm512_mask_add_epi32(G, _mm512_cmp_ps_mask(a, _mm512_castsi512_ps(B), _CMP_GT_OQ), G, one);
+    const __m512 tt = _mm512_fmsub_ps(a, _mm512_permutexvar_ps(G, _mm512_load_ps(t.scale)), _mm512_permutexvar_ps(G, _mm512_load_ps(t.offset)));
+    d[k] = _mm512_abs_ps(_mm512_sub_ps(tt, _mm512_sub_ps(_mm512_add_ps(tt, magic), magic)));  // distance to the nearest integer
+    const __m512i j = _mm512_cvt_roundps_epi32(tt, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    c[k] = _mm512_min_epi32(_mm512_max_epi32(j, _mm512_permutexvar_epi32(G, _mm512_load_si512(t.lo))), _mm512_permutexvar_epi32(G, _mm512_load_si512(t.hi)));
+    // 127 + c; for x < 0 127 - min(c, 127), and under the sign rule 127 - c clamped to [1, 127].
+    if (Signed) c[k] = _mm512_mask_sub_epi32(_mm512_add_epi32(z, c[k]), neg, z, _mm512_min_epi32(_mm512_max_epi32(c[k], m ? one : _mm512_setzero_si512()), z));
+  }
+  const __m512 eps = _mm512_set1_ps(kArithEps);
+  if (__builtin_expect(_mm512_cmp_ps_mask(_mm512_min_ps(_mm512_min_ps(d[0], d[1]), _mm512_min_ps(d[2], d[3])), eps, _CMP_LT_OQ) != 0, 0)) {
+    for (int k = 0; k < 4; ++k) {
+      const __mmask16 flag = _mm512_cmp_ps_mask(d[k], eps, _CMP_LT_OQ);
+      if (!flag) continue;
+      alignas(64) int32_t cs[16];
+      alignas(64) float xs[16], ms[16];
+      _mm512_store_si512(cs, c[k]);
+      _mm512_store_ps(xs, x[k]);
+      if (m) _mm512_store_ps(ms, m[k]);
+      for (__mmask16 f = flag; f; f &= f - 1) {
+        const int l = __builtin_ctz(f);
+        const uint8_t code = quant8_nearest(q, xs[l]);
+        cs[l] = m ? quant8_keep_sign(code, ms[l], q.zero) : code;
+      }
+      c[k] = _mm512_load_si512(cs);
+    }
+  }
+  // Four vectors of 32-bit codes to 64 bytes in order (the packs interleave 128-bit lanes; vpermd undoes it).
+  const __m512i p = _mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3]));
+  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), p);
+}
+
+// Codes of n (a multiple of 64) values x * r, the same as quant8_nearest(q, x[i] * r) lane by lane.
+LMF_TARGET_AVX512 void quantize_codes_avx512(uint8_t* codes, const float* x, int64_t n, float r, bool is_signed) {
+  const ArithMap& t = is_signed ? vec_maps().s : vec_maps().u;
+  const Quant8Map& q = quant8_map(is_signed);
+  const __m512 rv = _mm512_set1_ps(r);
+  for (int64_t i = 0; i < n; i += 64) {
+    __m512 v[4];
+    for (int k = 0; k < 4; ++k) v[k] = _mm512_mul_ps(_mm512_loadu_ps(x + i + 16 * k), rv);
+    _mm512_storeu_si512(codes + i, is_signed ? nearest64<true>(t, q, v) : nearest64<false>(t, q, v));
+  }
 }
 
 // Lanes of a 32k-entry table (k = 1, 2, 4, 8) at idx (0 <= idx < 32k).
@@ -232,301 +366,40 @@ LMF_TARGET_AVX512 LMF_Q8_INLINE __m512 lookup32k(const float* t, __m512i idx) {
   return r[0];
 }
 
-LMF_TARGET_AVX512 LMF_Q8_INLINE __m512 dequant16(const SearchMap& t, __m512i k) { return lookup32k<8>(t.code, k); }
-
-// One search round: i += s where x > m.
-LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i search_step(__m512i i, __m512 x, __m512 m, int s) {
-  return _mm512_mask_add_epi32(i, _mm512_cmp_ps_mask(x, m, _CMP_GT_OQ), i, _mm512_set1_epi32(s));
+// The values of 64 codes as four vectors of 16 floats, in order: eight vpermi2ps and seven blends per 16.
+LMF_TARGET_AVX512 LMF_Q8_INLINE void dequant64_avx512(const float* code, const uint8_t* c, __m512 out[4]) {
+  for (int k = 0; k < 4; ++k) out[k] = lookup32k<8>(code, _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * k))));
 }
 
-LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i nearest16_index(const SearchMap& t, __m512 x) {
-  __m512i i = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, _mm512_set1_ps(t.mid127), _CMP_GT_OQ), _mm512_set1_epi32(128));
-  i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 7), _mm512_load_ps(t.small[0])), 64);
-  i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 6), _mm512_load_ps(t.small[1])), 32);
-  i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 5), _mm512_load_ps(t.small[2])), 16);
-  i = search_step(i, x, _mm512_permutexvar_ps(_mm512_srli_epi32(i, 4), _mm512_load_ps(t.small[3])), 8);
-  i = search_step(i, x, lookup32k<1>(t.r4, _mm512_srli_epi32(i, 3)), 4);
-  i = search_step(i, x, lookup32k<2>(t.r2, _mm512_srli_epi32(i, 2)), 2);
-  i = search_step(i, x, lookup32k<4>(t.r1, _mm512_srli_epi32(i, 1)), 1);
-  return _mm512_mask_mov_epi32(i, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), _mm512_set1_epi32(static_cast<int>(t.zero)));
-}
-
-LMF_TARGET_AVX512 LMF_Q8_INLINE __m128i nearest16(const SearchMap& t, __m512 x) { return _mm512_cvtepi32_epi8(nearest16_index(t, x)); }
-
-// quant8_keep_sign for 16 lanes: the code of 0 becomes zero - 1 where m < 0.
-LMF_TARGET_AVX512 LMF_Q8_INLINE __m128i keep_sign16(const SearchMap& t, __m512i i, __m512 m) {
-  const __m512i z = _mm512_set1_epi32(static_cast<int>(t.zero));
-  const __mmask16 k = _mm512_cmpeq_epi32_mask(i, z) & _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_LT_OQ);
-  return _mm512_cvtepi32_epi8(_mm512_mask_sub_epi32(i, k, i, _mm512_set1_epi32(1)));
-}
-
+// The moments of 64 lanes at i (m4, v4: their dequantised old values) and the weights' update: kept in
+// m and v (the block's staging arrays) and folded into the absmax accumulators.
 template <bool GB, bool W16>
-LMF_TARGET_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b, const SearchMap& qs, const SearchMap& qu) {
-  alignas(64) float m[kQuant8Block], v[kQuant8Block];
-  const int64_t blk = b / kQuant8Block;
-  const avx512::AdamVec k = avx512::adam_vec(s.adam);
-  const __m512 A1 = _mm512_set1_ps(s.a1[blk]), A2 = _mm512_set1_ps(s.a2[blk]);
-  const __m512 sign = _mm512_set1_ps(-0.0f);
-  __m512 mx1 = _mm512_setzero_ps(), mx2 = _mm512_setzero_ps();
+LMF_TARGET_AVX512 LMF_Q8_INLINE void adam64(const Adam8Slot& s, int64_t b, int i, const avx512::AdamVec& k, const __m512 m4[4], const __m512 v4[4],
+                                            __m512 A1, __m512 A2, float* m, float* v, __m512& mx1, __m512& mx2) {
   float* w = s.w + b;
-  uint8_t* c1 = s.c1 + b;
-  uint8_t* c2 = s.c2 + b;
-  for (int i = 0; i < kQuant8Block; i += 16) {
-    const __m512i k1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c1 + i)));
-    const __m512i k2 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c2 + i)));
-    __m512 mi = _mm512_mul_ps(dequant16(qs, k1), A1);
-    __m512 vi = _mm512_mul_ps(dequant16(qu, k2), A2);
+  for (int q = 0; q < 4; ++q, i += 16) {
+    __m512 mi = _mm512_mul_ps(m4[q], A1), vi = _mm512_mul_ps(v4[q], A2);
     const __m512 wi = _mm512_loadu_ps(w + i);
     __m512 g = GB ? simd::bf16x16_load(static_cast<const uint16_t*>(s.g) + b + i) : _mm512_loadu_ps(static_cast<const float*>(s.g) + b + i);
     g = _mm512_fmadd_ps(k.l2, wi, g);
     avx512::moments(g, mi, vi, k);
     _mm512_store_ps(m + i, mi);
     _mm512_store_ps(v + i, vi);
-    mx1 = _mm512_max_ps(mx1, _mm512_andnot_ps(sign, mi));
+    mx1 = _mm512_max_ps(mx1, _mm512_abs_ps(mi));
     mx2 = _mm512_max_ps(mx2, vi);
-  }
-  for (int i = 0; i < kQuant8Block; i += 16) {
-    const __m512 wi = avx512::apply(_mm512_loadu_ps(w + i), _mm512_load_ps(m + i), _mm512_load_ps(v + i), k);
-    _mm512_storeu_ps(w + i, wi);
-    if (W16) simd::bf16x16_store(s.w16 + b + i, wi);
-  }
-  const float a1 = _mm512_reduce_max_ps(mx1), a2 = _mm512_reduce_max_ps(mx2);
-  s.a1[blk] = a1;
-  s.a2[blk] = a2;
-  const __m512 r1 = _mm512_set1_ps(a1 > 0 ? 1.0f / a1 : 0.0f), r2 = _mm512_set1_ps(a2 > 0 ? 1.0f / a2 : 0.0f);
-  for (int i = 0; i < kQuant8Block; i += 16) {
-    const __m512 mi = _mm512_load_ps(m + i);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(c1 + i), keep_sign16(qs, nearest16_index(qs, _mm512_mul_ps(mi, r1)), mi));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(c2 + i), nearest16(qu, _mm512_mul_ps(_mm512_load_ps(v + i), r2)));
+    // The weight update needs only these lanes' moments: done here, not in a second pass over the block.
+    const __m512 wn = avx512::apply(wi, mi, vi, k);
+    _mm512_storeu_ps(w + i, wn);
+    if (W16) simd::bf16x16_store(s.w16 + b + i, wn);
   }
 }
 
-// Codes of n (a multiple of 16) values x * r, the same as quant8_nearest(q, x[i] * r) lane by lane.
-LMF_TARGET_AVX512 void quantize_codes_avx512(uint8_t* codes, const float* x, int64_t n, float r, bool is_signed) {
-  const SearchMap& t = is_signed ? search_maps().s : search_maps().u;
-  const __m512 rv = _mm512_set1_ps(r);
-  for (int64_t i = 0; i < n; i += 16)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), nearest16(t, _mm512_mul_ps(_mm512_loadu_ps(x + i), rv)));
-}
-
-// ---- AVX-512 VBMI: 64 codes per step with byte permutes ----
-// Dequantisation: byte j of the 256 codes is a 256-byte table (4 zmm); two vpermi2b and a blend on the
-// index's top bit give byte j of 64 codes at once, and four byte planes unpack into 64 floats (22 ops per
-// 64 codes instead of 60 for the float permutes above).
-// Quantisation: the nearest code is the number of search midpoints strictly below x (ties low). A key of
-// 16 bits orders non-negative floats: key(x) = bits(x) >> 12 less the bits of 2^-24 (exponent and 11
-// mantissa bits), clamped to [0, 0xff00]; its resolution (2^-11) is finer than the closest midpoints (0.7%
-// apart), so no two midpoints share a key, which build_bytes checks. The key's high byte h picks a bucket
-// (an eighth of an octave); F[h] counts the midpoints of lower buckets, and a binary search of at most
-// 4 rounds over the bucket's own midpoints (at most 9, checked) counts those with a lower key. Last, the
-// one midpoint that may share x's key is compared on the float's low 16 bits. All of it on 64 lanes of
-// bytes: lookups are vpermi2b, compares are byte compares into masks.
-// The signed map is symmetric but for 1.0 (mid[126 - j] == -mid[127 + j]): it searches |x| among its 128
-// positive midpoints (c of them below |x|) and gives 127 + c for x >= 0, 127 - min(c', 127) for x < 0,
-// where c' counts the midpoints <= |x| (x below a negative midpoint m means |x| above -m; at a tie
-// x == m the midpoint is not below x).
-constexpr uint32_t kKeyBase = 103u << 11;  // bits(2^-24) >> 12
-constexpr uint32_t kKeyMax = 0xff00u;      // above every midpoint's key, below the padding's 0xffff
-
-inline uint32_t search_key(float a) {
-  uint32_t u;
-  std::memcpy(&u, &a, 4);
-  const uint32_t k = u >> 12;
-  return k < kKeyBase ? 0u : std::min(k - kKeyBase, kKeyMax);
-}
-
-struct alignas(64) ByteMap {
-  uint8_t code[4][256];                // byte j of code[k]
-  uint8_t f[256], w[256];              // per key high byte h: midpoints in lower buckets, in bucket h
-  uint8_t kl[256], b1[256], b0[256];   // midpoint i's key low byte, its float's bytes 1 and 0
-  int rounds;                          // binary-search rounds that cover the largest bucket
-  bool ok;                             // the properties above hold (else the AVX-512 path runs)
-};
-
-void build_bytes(const Quant8Map& q, bool is_signed, ByteMap& t) {
-  std::memset(&t, 0, sizeof t);
-  for (int k = 0; k < 256; ++k) {
-    uint32_t u;
-    std::memcpy(&u, &q.code[k], 4);
-    for (int j = 0; j < 4; ++j) t.code[j][k] = static_cast<uint8_t>(u >> (8 * j));
-  }
-  // The midpoints searched: all 255 for the unsigned map, the 128 positive ones for the signed map.
-  const int first = is_signed ? 127 : 0, count = is_signed ? 128 : 255;
-  bool ok = q.mid[first] > 0 && (!is_signed || q.zero == 127);
-  uint32_t prev = 0;
-  int bucket[256] = {};
-  for (int i = 0; i < 256; ++i) {
-    uint32_t key = 0xffffu, u = 0;
-    if (i < count) {
-      const float m = q.mid[first + i];
-      std::memcpy(&u, &m, 4);
-      key = search_key(m);
-      ok = ok && key > prev && key < kKeyMax;  // distinct, none clamped
-      if (is_signed && i < 127) ok = ok && q.mid[126 - i] == -m;
-      prev = key;
-      ++bucket[key >> 8];
-    }
-    t.kl[i] = static_cast<uint8_t>(key);
-    t.b1[i] = static_cast<uint8_t>(u >> 8);
-    t.b0[i] = static_cast<uint8_t>(u);
-  }
-  int below = 0, widest = 0;
-  for (int h = 0; h < 256; ++h) {
-    t.f[h] = static_cast<uint8_t>(below);
-    t.w[h] = static_cast<uint8_t>(bucket[h]);
-    below += bucket[h];
-    widest = std::max(widest, bucket[h]);
-  }
-  while ((1 << t.rounds) - 1 < widest) ++t.rounds;
-  t.ok = ok && t.rounds <= 4;
-}
-
-struct ByteMaps {
-  ByteMap s, u;
-  ByteMaps() {
-    build_bytes(maps().s, true, s);
-    build_bytes(maps().u, false, u);
-  }
-};
-
-const ByteMaps& byte_maps() {
-  static const ByteMaps m;
-  return m;
-}
-
-bool g_vbmi_off = false;
-
-bool use_vbmi() {
-  return !g_vbmi_off && cpu_features().avx512vbmi && byte_maps().s.ok && byte_maps().u.ok;
-}
-
-// 64 bytes of a 256-byte table at 64 byte indices; hi: the indices' top bits. With half, indices below 128
-// only (one vpermi2b, which costs two cycles here, instead of two and a blend).
-LMF_TARGET_AVX512VBMI LMF_Q8_INLINE __m512i lookup256(const uint8_t* t, __m512i idx, __mmask64 hi, bool half = false) {
-  const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(t), idx, _mm512_load_si512(t + 64));
-  if (half) return lo;
-  const __m512i up = _mm512_permutex2var_epi8(_mm512_load_si512(t + 128), idx, _mm512_load_si512(t + 192));
-  return _mm512_mask_blend_epi8(hi, lo, up);
-}
-
-// The values of 64 codes as four vectors of 16 floats, in order. The unpacks interleave within 128-bit
-// lanes: plane position 16L + 4q + r ends up as lane 4L + r of vector q, so the codes are first permuted
-// so that position holds code 16q + 4L + r.
-LMF_TARGET_AVX512VBMI LMF_Q8_INLINE void dequant64(const ByteMap& t, __m512i codes, __m512 out[4]) {
-  alignas(64) static const uint8_t perm[64] = {
-      0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51, 4, 5, 6, 7, 20, 21, 22, 23, 36, 37, 38, 39, 52, 53, 54, 55,
-      8, 9, 10, 11, 24, 25, 26, 27, 40, 41, 42, 43, 56, 57, 58, 59, 12, 13, 14, 15, 28, 29, 30, 31, 44, 45, 46, 47, 60, 61, 62, 63};
-  const __m512i idx = _mm512_permutexvar_epi8(_mm512_load_si512(perm), codes);
-  const __mmask64 hi = _mm512_movepi8_mask(idx);
-  const __m512i p0 = lookup256(t.code[0], idx, hi), p1 = lookup256(t.code[1], idx, hi);
-  const __m512i p2 = lookup256(t.code[2], idx, hi), p3 = lookup256(t.code[3], idx, hi);
-  const __m512i lo01 = _mm512_unpacklo_epi8(p0, p1), hi01 = _mm512_unpackhi_epi8(p0, p1);
-  const __m512i lo23 = _mm512_unpacklo_epi8(p2, p3), hi23 = _mm512_unpackhi_epi8(p2, p3);
-  out[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(lo01, lo23));
-  out[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(lo01, lo23));
-  out[2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(hi01, hi23));
-  out[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23));
-}
-
-// Bytes 0 (lo) and 1 (hi) of each of 64 dwords (four vectors, in order) as two byte vectors.
-LMF_TARGET_AVX512VBMI LMF_Q8_INLINE void bytes01(const __m512i d[4], __m512i& lo, __m512i& hi) {
-  alignas(64) static const uint8_t sel[64] = {
-      0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 84, 88, 92, 96, 100, 104, 108, 112, 116, 120, 124,
-      1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 41, 45, 49, 53, 57, 61, 65, 69, 73, 77, 81, 85, 89, 93, 97, 101, 105, 109, 113, 117, 121, 125};
-  const __m512i s = _mm512_load_si512(sel);
-  const __m512i ab = _mm512_permutex2var_epi8(d[0], s, d[1]), cd = _mm512_permutex2var_epi8(d[2], s, d[3]);
-  lo = _mm512_shuffle_i64x2(ab, cd, 0x44);
-  hi = _mm512_shuffle_i64x2(ab, cd, 0xee);
-}
-
-LMF_TARGET_AVX512VBMI LMF_Q8_INLINE __mmask64 mask64(__mmask16 a, __mmask16 b, __mmask16 c, __mmask16 d) {
-  return _mm512_kunpackd(_mm512_kunpackw(d, c), _mm512_kunpackw(b, a));
-}
-
-// Nearest codes of 64 floats x (four vectors, in order), exactly quant8_nearest's; with m (the moment that
-// x scales), the first moment's sign rule too: it looks at m's sign, since m * r may underflow to -0.
-LMF_TARGET_AVX512VBMI LMF_Q8_INLINE __m512i nearest64(const ByteMap& t, bool is_signed, const __m512 x[4], const __m512* m = nullptr) {
-  const __m512i base = _mm512_set1_epi32(static_cast<int>(kKeyBase)), kmax = _mm512_set1_epi32(static_cast<int>(kKeyMax));
-  __m512i key[4], bits[4];
-  __mmask16 neg[4], nan[4];
-  for (int q = 0; q < 4; ++q) {
-    const __m512 a = is_signed ? _mm512_abs_ps(x[q]) : x[q];
-    bits[q] = _mm512_castps_si512(a);
-    // Tiny values give a negative key, clamped to 0; so do negative ones (-0.0 included) under the
-    // unsigned map, by the arithmetic shift, which is right: no midpoint lies below them.
-    key[q] = _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(_mm512_srai_epi32(bits[q], 12), base), _mm512_setzero_si512()), kmax);
-    neg[q] = _mm512_cmp_ps_mask(x[q], _mm512_setzero_ps(), _CMP_LT_OQ);
-    nan[q] = _mm512_cmp_ps_mask(x[q], x[q], _CMP_UNORD_Q);
-  }
-  __m512i KL, KH, B0, B1;
-  bytes01(key, KL, KH);
-  bytes01(bits, B0, B1);
-  const __mmask64 khi = _mm512_movepi8_mask(KH);
-  const __m512i F = lookup256(t.f, KH, khi), W = lookup256(t.w, KH, khi);
-  // Bucket h holds midpoints F .. F + W - 1 (so an index F + j with j < W never passes 254, and never 127
-  // for the signed map's 128: half tables do).
-  const bool half = is_signed;
-  __m512i o = _mm512_setzero_si512();
-  for (int s = 1 << (t.rounds - 1); s >= 1; s >>= 1) {
-    const __m512i j = _mm512_add_epi8(o, _mm512_set1_epi8(static_cast<char>(s - 1)));
-    const __m512i idx = _mm512_add_epi8(F, j);
-    const __mmask64 in = _mm512_cmplt_epu8_mask(j, W);
-    const __mmask64 below = _mm512_mask_cmplt_epu8_mask(in, lookup256(t.kl, idx, _mm512_movepi8_mask(idx), half), KL);
-    o = _mm512_mask_add_epi8(o, below, o, _mm512_set1_epi8(static_cast<char>(s)));
-  }
-  __m512i c = _mm512_add_epi8(F, o);
-  // The midpoint at c may share x's key: then the low 16 bits decide (x == m counts for c' only).
-  const __mmask64 hi = _mm512_movepi8_mask(c);
-  const __mmask64 same = _mm512_mask_cmpeq_epi8_mask(_mm512_cmplt_epu8_mask(o, W), lookup256(t.kl, c, hi, half), KL);
-  const __m512i m1 = lookup256(t.b1, c, hi, half), m0 = lookup256(t.b0, c, hi, half);
-  const __mmask64 eq1 = _mm512_cmpeq_epi8_mask(B1, m1);
-  const __mmask64 gt = _mm512_cmpgt_epu8_mask(B1, m1) | (eq1 & _mm512_cmpgt_epu8_mask(B0, m0));
-  const __mmask64 negs = mask64(neg[0], neg[1], neg[2], neg[3]), nans = mask64(nan[0], nan[1], nan[2], nan[3]);
-  const __mmask64 ge = gt | (eq1 & _mm512_cmpeq_epi8_mask(B0, m0));
-  c = _mm512_mask_add_epi8(c, same & (is_signed ? (gt | (negs & ge)) : gt), c, _mm512_set1_epi8(1));
-  if (!is_signed) return _mm512_mask_mov_epi8(c, nans, _mm512_setzero_si512());
-  const __m512i z = _mm512_set1_epi8(127);
-  __m512i r = _mm512_mask_mov_epi8(_mm512_add_epi8(z, c), negs, _mm512_sub_epi8(z, _mm512_min_epu8(c, z)));
-  r = _mm512_mask_mov_epi8(r, nans, z);
-  if (!m) return r;
-  const __m512 zero = _mm512_setzero_ps();
-  const __mmask64 mneg = mask64(_mm512_cmp_ps_mask(m[0], zero, _CMP_LT_OQ), _mm512_cmp_ps_mask(m[1], zero, _CMP_LT_OQ),
-                                _mm512_cmp_ps_mask(m[2], zero, _CMP_LT_OQ), _mm512_cmp_ps_mask(m[3], zero, _CMP_LT_OQ));
-  return _mm512_mask_sub_epi8(r, _mm512_cmpeq_epi8_mask(r, z) & mneg, r, _mm512_set1_epi8(1));
-}
-
-template <bool GB, bool W16>
-LMF_TARGET_AVX512VBMI void adam8_block_vbmi(const Adam8Slot& s, int64_t b, const ByteMap& qs, const ByteMap& qu) {
-  alignas(64) float m[kQuant8Block], v[kQuant8Block];
+// The block's new absmax and codes from its staged moments.
+LMF_TARGET_AVX512 LMF_Q8_INLINE void requantize_block(const Adam8Slot& s, int64_t b, const float* m, const float* v, __m512 mx1, __m512 mx2) {
+  const VecMaps& t = vec_maps();  // (map lookups outside the loops: a call there spills every vector)
+  const Quant8Map& qs = maps().s;
+  const Quant8Map& qu = maps().u;
   const int64_t blk = b / kQuant8Block;
-  const avx512::AdamVec k = avx512::adam_vec(s.adam);
-  const __m512 A1 = _mm512_set1_ps(s.a1[blk]), A2 = _mm512_set1_ps(s.a2[blk]);
-  const __m512 sign = _mm512_set1_ps(-0.0f);
-  __m512 mx1 = _mm512_setzero_ps(), mx2 = _mm512_setzero_ps();
-  float* w = s.w + b;
-  uint8_t* c1 = s.c1 + b;
-  uint8_t* c2 = s.c2 + b;
-  for (int i0 = 0; i0 < kQuant8Block; i0 += 64) {
-    __m512 m4[4], v4[4];
-    dequant64(qs, _mm512_loadu_si512(c1 + i0), m4);
-    dequant64(qu, _mm512_loadu_si512(c2 + i0), v4);
-    for (int q = 0; q < 4; ++q) {
-      const int i = i0 + 16 * q;
-      __m512 mi = _mm512_mul_ps(m4[q], A1), vi = _mm512_mul_ps(v4[q], A2);
-      const __m512 wi = _mm512_loadu_ps(w + i);
-      __m512 g = GB ? simd::bf16x16_load(static_cast<const uint16_t*>(s.g) + b + i) : _mm512_loadu_ps(static_cast<const float*>(s.g) + b + i);
-      g = _mm512_fmadd_ps(k.l2, wi, g);
-      avx512::moments(g, mi, vi, k);
-      _mm512_store_ps(m + i, mi);
-      _mm512_store_ps(v + i, vi);
-      mx1 = _mm512_max_ps(mx1, _mm512_andnot_ps(sign, mi));
-      mx2 = _mm512_max_ps(mx2, vi);
-      // The weight update needs only these lanes' moments: done here, not in a second pass over the block.
-      const __m512 wn = avx512::apply(wi, mi, vi, k);
-      _mm512_storeu_ps(w + i, wn);
-      if (W16) simd::bf16x16_store(s.w16 + b + i, wn);
-    }
-  }
   const float a1 = _mm512_reduce_max_ps(mx1), a2 = _mm512_reduce_max_ps(mx2);
   s.a1[blk] = a1;
   s.a2[blk] = a2;
@@ -537,59 +410,127 @@ LMF_TARGET_AVX512VBMI void adam8_block_vbmi(const Adam8Slot& s, int64_t b, const
       mi[q] = _mm512_load_ps(m + i0 + 16 * q);
       x[q] = _mm512_mul_ps(mi[q], r1);
     }
-    _mm512_storeu_si512(c1 + i0, nearest64(qs, true, x, mi));
+    _mm512_storeu_si512(s.c1 + b + i0, nearest64<true>(t.s, qs, x, mi));
     for (int q = 0; q < 4; ++q) x[q] = _mm512_mul_ps(_mm512_load_ps(v + i0 + 16 * q), r2);
-    _mm512_storeu_si512(c2 + i0, nearest64(qu, false, x));
+    _mm512_storeu_si512(s.c2 + b + i0, nearest64<false>(t.u, qu, x));
   }
 }
 
-// Codes of n (a multiple of 64) values x * r, the same as quant8_nearest(q, x[i] * r) lane by lane.
-LMF_TARGET_AVX512VBMI void quantize_codes_vbmi(uint8_t* codes, const float* x, int64_t n, float r, bool is_signed) {
-  const ByteMap& t = is_signed ? byte_maps().s : byte_maps().u;
-  const __m512 rv = _mm512_set1_ps(r);
-  for (int64_t i = 0; i < n; i += 64) {
-    __m512 v[4];
-    for (int q = 0; q < 4; ++q) v[q] = _mm512_mul_ps(_mm512_loadu_ps(x + i + 16 * q), rv);
-    _mm512_storeu_si512(codes + i, nearest64(t, is_signed, v));
+template <bool GB, bool W16>
+LMF_TARGET_AVX512 void adam8_block_avx512(const Adam8Slot& s, int64_t b) {
+  alignas(64) float m[kQuant8Block], v[kQuant8Block];
+  const int64_t blk = b / kQuant8Block;
+  const avx512::AdamVec k = avx512::adam_vec(s.adam);
+  const __m512 A1 = _mm512_set1_ps(s.a1[blk]), A2 = _mm512_set1_ps(s.a2[blk]);
+  __m512 mx1 = _mm512_setzero_ps(), mx2 = _mm512_setzero_ps();
+  const VecMaps& t = vec_maps();
+  for (int i0 = 0; i0 < kQuant8Block; i0 += 64) {
+    __m512 m4[4], v4[4];
+    dequant64_avx512(t.code_s, s.c1 + b + i0, m4);
+    dequant64_avx512(t.code_u, s.c2 + b + i0, v4);
+    adam64<GB, W16>(s, b, i0, k, m4, v4, A1, A2, m, v, mx1, mx2);
+  }
+  requantize_block(s, b, m, v, mx1, mx2);
+}
+
+// ---- AVX-512 VBMI: dequantisation of 64 codes with byte permutes ----
+// Byte j of the 256 codes is a 256-byte table (4 zmm); two vpermi2b and a blend on the index's top bit give
+// byte j of 64 codes at once, and four byte planes unpack into 64 floats (22 ops per 64 codes instead of 60
+// for the float permutes above).
+struct alignas(64) ByteMaps {
+  uint8_t s[4][256], u[4][256];  // byte j of code[k]
+  ByteMaps() {
+    for (int k = 0; k < 256; ++k) {
+      uint32_t a, b;
+      std::memcpy(&a, &maps().s.code[k], 4);
+      std::memcpy(&b, &maps().u.code[k], 4);
+      for (int j = 0; j < 4; ++j) {
+        s[j][k] = static_cast<uint8_t>(a >> (8 * j));
+        u[j][k] = static_cast<uint8_t>(b >> (8 * j));
+      }
+    }
+  }
+};
+
+const ByteMaps& byte_maps() {
+  static const ByteMaps m;
+  return m;
+}
+
+bool g_vbmi_off = false;
+
+bool use_vbmi() { return !g_vbmi_off && cpu_features().avx512vbmi; }
+
+// 64 bytes of a 256-byte table at 64 byte indices.
+LMF_TARGET_AVX512VBMI LMF_Q8_INLINE __m512i lookup256(const uint8_t* t, __m512i idx) {
+  const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(t), idx, _mm512_load_si512(t + 64));
+  const __m512i up = _mm512_permutex2var_epi8(_mm512_load_si512(t + 128), idx, _mm512_load_si512(t + 192));
+  return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, up);
+}
+
+// The values of 64 codes as four vectors of 16 floats, in order. The unpacks interleave within 128-bit
+// lanes: plane position 16L + 4q + r ends up as lane 4L + r of vector q, so the codes are first permuted
+// so that position holds code 16q + 4L + r.
+LMF_TARGET_AVX512VBMI LMF_Q8_INLINE void dequant64_vbmi(const uint8_t (&t)[4][256], const uint8_t* c, __m512 out[4]) {
+  alignas(64) static const uint8_t perm[64] = {
+      0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51, 4, 5, 6, 7, 20, 21, 22, 23, 36, 37, 38, 39, 52, 53, 54, 55,
+      8, 9, 10, 11, 24, 25, 26, 27, 40, 41, 42, 43, 56, 57, 58, 59, 12, 13, 14, 15, 28, 29, 30, 31, 44, 45, 46, 47, 60, 61, 62, 63};
+  const __m512i idx = _mm512_permutexvar_epi8(_mm512_load_si512(perm), _mm512_loadu_si512(c));
+  const __m512i p0 = lookup256(t[0], idx), p1 = lookup256(t[1], idx), p2 = lookup256(t[2], idx), p3 = lookup256(t[3], idx);
+  const __m512i lo01 = _mm512_unpacklo_epi8(p0, p1), hi01 = _mm512_unpackhi_epi8(p0, p1);
+  const __m512i lo23 = _mm512_unpacklo_epi8(p2, p3), hi23 = _mm512_unpackhi_epi8(p2, p3);
+  out[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(lo01, lo23));
+  out[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(lo01, lo23));
+  out[2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(hi01, hi23));
+  out[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23));
+}
+
+template <bool GB, bool W16>
+LMF_TARGET_AVX512VBMI void adam8_block_vbmi(const Adam8Slot& s, int64_t b) {
+  alignas(64) float m[kQuant8Block], v[kQuant8Block];
+  const int64_t blk = b / kQuant8Block;
+  const avx512::AdamVec k = avx512::adam_vec(s.adam);
+  const __m512 A1 = _mm512_set1_ps(s.a1[blk]), A2 = _mm512_set1_ps(s.a2[blk]);
+  __m512 mx1 = _mm512_setzero_ps(), mx2 = _mm512_setzero_ps();
+  const ByteMaps& t = byte_maps();
+  for (int i0 = 0; i0 < kQuant8Block; i0 += 64) {
+    __m512 m4[4], v4[4];
+    dequant64_vbmi(t.s, s.c1 + b + i0, m4);
+    dequant64_vbmi(t.u, s.c2 + b + i0, v4);
+    adam64<GB, W16>(s, b, i0, k, m4, v4, A1, A2, m, v, mx1, mx2);
+  }
+  requantize_block(s, b, m, v, mx1, mx2);
+}
+
+// Whole blocks through Block, a short tail block through the scalar loop.
+template <void (*Block)(const Adam8Slot&, int64_t)>
+LMF_Q8_INLINE void adam8_blocks(const Adam8Slot& s, int64_t b, int64_t e) {
+  for (int64_t x = b; x < e; x += kQuant8Block) {
+    const int64_t y = std::min(e, x + kQuant8Block);
+    if (y - x < kQuant8Block) adam8_range(s, x, y);
+    else Block(s, x);
   }
 }
 
 LMF_TARGET_AVX512VBMI void adam8_vbmi(const Adam8Slot& s, int64_t b, int64_t e) {
-  const ByteMap& qs = byte_maps().s;
-  const ByteMap& qu = byte_maps().u;
-  for (int64_t x = b; x < e; x += kQuant8Block) {
-    const int64_t y = std::min(e, x + kQuant8Block);
-    if (y - x < kQuant8Block) {
-      adam8_range(s, x, y);
-      continue;
-    }
-    if (s.g_bf16) {
-      if (s.w16) adam8_block_vbmi<true, true>(s, x, qs, qu); else adam8_block_vbmi<true, false>(s, x, qs, qu);
-    } else {
-      if (s.w16) adam8_block_vbmi<false, true>(s, x, qs, qu); else adam8_block_vbmi<false, false>(s, x, qs, qu);
-    }
+  if (s.g_bf16) {
+    if (s.w16) adam8_blocks<adam8_block_vbmi<true, true>>(s, b, e); else adam8_blocks<adam8_block_vbmi<true, false>>(s, b, e);
+  } else {
+    if (s.w16) adam8_blocks<adam8_block_vbmi<false, true>>(s, b, e); else adam8_blocks<adam8_block_vbmi<false, false>>(s, b, e);
   }
 }
 
 LMF_TARGET_AVX512 void adam8_avx512(const Adam8Slot& s, int64_t b, int64_t e) {
-  const SearchMap& qs = search_maps().s;
-  const SearchMap& qu = search_maps().u;
-  for (int64_t x = b; x < e; x += kQuant8Block) {
-    const int64_t y = std::min(e, x + kQuant8Block);
-    if (y - x < kQuant8Block) {
-      adam8_range(s, x, y);
-      continue;
-    }
-    if (s.g_bf16) {
-      if (s.w16) adam8_block_avx512<true, true>(s, x, qs, qu); else adam8_block_avx512<true, false>(s, x, qs, qu);
-    } else {
-      if (s.w16) adam8_block_avx512<false, true>(s, x, qs, qu); else adam8_block_avx512<false, false>(s, x, qs, qu);
-    }
+  if (s.g_bf16) {
+    if (s.w16) adam8_blocks<adam8_block_avx512<true, true>>(s, b, e); else adam8_blocks<adam8_block_avx512<true, false>>(s, b, e);
+  } else {
+    if (s.w16) adam8_blocks<adam8_block_avx512<false, true>>(s, b, e); else adam8_blocks<adam8_block_avx512<false, false>>(s, b, e);
   }
 }
 #else
 constexpr Adam8Fn adam8_avx512 = adam8_portable, adam8_avx2 = adam8_portable, adam8_vbmi = adam8_portable;  // never picked
 constexpr bool use_vbmi() { return false; }
+constexpr bool vec_ok() { return false; }
 #endif
 
 }  // namespace
@@ -609,10 +550,12 @@ void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots) {
   const std::vector<OptimChunk> chunks = optim_chunks(sizes, 16384);
   (void)maps();  // build outside the threads
 #if LMF_X86_TIERS
-  (void)search_maps();
+  (void)vec_maps();
   (void)byte_maps();
 #endif
-  const Adam8Fn fn = pick_tier<Adam8Fn>(use_vbmi() ? adam8_vbmi : adam8_avx512, adam8_avx2, adam8_portable);
+  // The AVX-512 loops need the arithmetic maps' checks to hold (they do for these two maps; else scalar).
+  const Adam8Fn vec = vec_ok() ? (use_vbmi() ? adam8_vbmi : adam8_avx512) : adam8_portable;
+  const Adam8Fn fn = pick_tier<Adam8Fn>(vec, adam8_avx2, adam8_portable);
   parallel_for(static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e, int) {
     for (int64_t c = b; c < e; ++c) fn(slots[chunks[c].slot], chunks[c].begin, chunks[c].end);
   });
@@ -621,14 +564,9 @@ void adam8bit_step_cpu(const std::vector<Adam8Slot>& slots) {
 void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64_t n, bool is_signed) {
   const Quant8Map& q = quant8_map(is_signed);
   const int64_t blocks = (n + kQuant8Block - 1) / kQuant8Block;
-  // The codes of whole 64-lane groups come from the VBMI search, then whole 16-lane groups from the AVX-512
-  // one; tails and other tiers are scalar.
-  const bool vec = pick_tier(true, false, false), vbmi = vec && use_vbmi();
-#if LMF_X86_TIERS
-  if (vec) (void)search_maps();
-#endif
+  // The codes of whole 64-lane groups come from the AVX-512 arithmetic; tails and other tiers are scalar.
+  const bool vec = pick_tier(true, false, false) && vec_ok();
   (void)vec;
-  (void)vbmi;
   parallel_for(blocks, 16, [&](int64_t b, int64_t e, int) {
     for (int64_t k = b; k < e; ++k) {
       const int64_t lo = k * kQuant8Block, hi = std::min(n, lo + kQuant8Block);
@@ -638,15 +576,10 @@ void quantize_blockwise_cpu(uint8_t* codes, float* absmax, const float* x, int64
       const float r = mx > 0 ? 1.0f / mx : 0.0f;
       int64_t i = lo;
 #if LMF_X86_TIERS
-      if (vbmi) {
-        const int64_t len = (hi - lo) & ~int64_t{63};
-        quantize_codes_vbmi(codes + lo, x + lo, len, r, is_signed);
-        i = lo + len;
-      }
       if (vec) {
-        const int64_t len = (hi - i) & ~int64_t{15};
-        quantize_codes_avx512(codes + i, x + i, len, r, is_signed);
-        i += len;
+        const int64_t len = (hi - lo) & ~int64_t{63};
+        quantize_codes_avx512(codes + lo, x + lo, len, r, is_signed);
+        i = lo + len;
       }
 #endif
       for (; i < hi; ++i) codes[i] = quant8_nearest(q, x[i] * r);
