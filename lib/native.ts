@@ -163,15 +163,22 @@ export interface NativeAddon {
   /** [y, rstd, sum (x + residual) or null] */
   rmsNorm(x: H, weight: H, residual: H | null, eps: number): [H, H, H | null];
   rmsNormBackward(dy: H, dsum: H | null, s: H, weight: H, rstd: H): [H, H];
-  /** RoPE on [B, H, T, D]; rotaryDims 0 means D; inverse rotates by -angle (the backward pass). */
-  rope(x: H, base: number, pairing: string, offset: number, rotaryDims: number, inverse: boolean): H;
+  /**
+   * RoPE on [B, H, T, D]; rotaryDims 0 means D; inverse rotates by -angle (the backward pass). x may be a
+   * strided view; y follows its layout. inPlace rotates x itself and returns a new handle to it.
+   */
+  rope(x: H, base: number, pairing: string, offset: number, rotaryDims: number, inverse: boolean, inPlace?: boolean): H;
   embeddingBackward(gradOut: H, indices: H, numEmbeddings: number): H;
   /** Fused attention: [out, lse]; slopes (ALiBi, one per query head) and docIds [B, Tk] are optional. */
   attentionForward(q: H, k: H, v: H, causal: boolean, scale: number, slopes: number[] | null, docIds: H | null): [H, H];
-  /** [dq, dk, dv] from the output gradient and the forward's q, k, v, out and lse. */
+  /**
+   * [dq, dk, dv] from the output gradient and the forward's q, k, v, out and lse (strided views allowed);
+   * with packed (Tq = Tk), [dqkv]: one [B, T, H + 2 Hkv, D] tensor holding dq, dk and dv.
+   */
   attentionBackward(
     dout: H, q: H, k: H, v: H, out: H, lse: H, causal: boolean, scale: number, slopes: number[] | null, docIds: H | null,
-  ): [H, H, H];
+    packed?: boolean,
+  ): H[];
   where(cond: H, a: H, b: H): H;
   numThreads(): number;
   setNumThreads(n: number): void;

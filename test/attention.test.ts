@@ -4,7 +4,12 @@ import {
   ArgumentTypeError, cpuInfo, DisposedError, DTypeError, gradcheck, memory, numThreads, randn, resetPeakMemory, setCpuTier, setNumThreads,
   ShapeError, tensor, tidy, ValueError, type Tensor,
 } from '../lib/index.js';
-import { alibiSlopes, fusedAttention, type FusedAttentionOptions } from '../lib/ops/attention.js';
+import { CausalSelfAttention } from '../lib/nn/attention.js';
+import { native } from '../lib/native.js';
+import { alibiSlopes, attention, fusedAttention, qkvAttentionKernel, type FusedAttentionOptions } from '../lib/ops/attention.js';
+import { rope } from '../lib/ops/rope.js';
+import { cat } from '../lib/ops/views.js';
+import { Tensor as TensorClass } from '../lib/tensor.js';
 import { refAttention, type RefAttentionShape } from './reference/attention.js';
 import { assertThrows } from './reference/check.js';
 import { BASE_SEED, Rng } from './reference/prng.js';
@@ -279,5 +284,171 @@ describe('bad input', () => {
       const qn = tensor(new Float32Array(2 * 6 * 5 * 8).fill(NaN), [2, 6, 5, 8]);
       expect(fusedAttention(qn, k, v).dataSync().some(Number.isNaN)).toBe(true);
     });
+  });
+});
+
+// ---- strided operands: q, k and v read in place from a fused projection (issue 20, item 7) ----
+
+function exactSame(a: Tensor, b: Tensor, what: string): void {
+  expect(a.shape, what).toEqual(b.shape);
+  const x = f64(a), y = f64(b);
+  let bad = 0, first = '';
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i]) && bad++ === 0) first = `[${i}] ${x[i]} vs ${y[i]}`;
+  if (bad) throw new Error(`${what}: ${bad} of ${x.length} differ: ${first}`);
+}
+
+describe('strided operands (views of a fused [B, T, H + 2 Hkv, D] projection)', () => {
+  interface SCase { B: number; T: number; H: number; Hkv: number; D: number; causal: boolean; alibi: boolean; docs: boolean }
+  const cases: SCase[] = [
+    { B: 2, T: 77, H: 6, Hkv: 2, D: 40, causal: true, alibi: true, docs: true },
+    { B: 1, T: 65, H: 3, Hkv: 1, D: 24, causal: false, alibi: false, docs: false },
+    { B: 2, T: 13, H: 4, Hkv: 4, D: 64, causal: true, alibi: false, docs: false },
+    { B: 3, T: 1, H: 2, Hkv: 1, D: 8, causal: true, alibi: true, docs: false },
+    { B: 1, T: 130, H: 2, Hkv: 2, D: 3, causal: true, alibi: false, docs: true },
+  ];
+  const label = (c: SCase) => `B${c.B} T${c.T} H${c.H}/${c.Hkv} D${c.D}${c.causal ? ' causal' : ''}${c.alibi ? ' alibi' : ''}${c.docs ? ' docs' : ''}`;
+  for (const dtype of ['float32', 'bfloat16', 'float64'] as const) {
+    it.each(cases.map((c) => [label(c), c] as const))(`${dtype} %s: bitwise the contiguous results, forward and backward (packed gradient too)`, (name, c) => {
+      tidy(() => {
+        const rng = new Rng(`strided ${dtype} ${name}`);
+        const { B, T, H, Hkv, D } = c;
+        const W = H + 2 * Hkv;
+        const buf = tensor(rng.array(B * T * W * D, -1.5, 1.5), [B, T, W, D], 'float64').astype(dtype);
+        const g = tensor(rng.array(B * T * H * D, -1, 1), [B, T, H, D], 'float64').astype(dtype).permute(0, 2, 1, 3);
+        const part = (t: Tensor, first: number, n: number) => t.slice(2, first, first + n).permute(0, 2, 1, 3);
+        const ids = c.docs ? tensor(docIds(rng, B, T), [B, T]) : null;
+        const slopes = c.alibi ? alibiSlopes(H) : null;
+        const opts: FusedAttentionOptions = { causal: c.causal, alibiSlopes: slopes, docIds: ids };
+        // contiguous operands, each a leaf
+        const [qc, kc, vc] = [part(buf, 0, H), part(buf, H, Hkv), part(buf, H + Hkv, Hkv)].map((t) => t.contiguous().setRequiresGrad());
+        const outC = fusedAttention(qc!, kc!, vc!, opts);
+        outC.backward(g.contiguous());
+        // strided views of one leaf: the gradient reaches it through the three slices
+        const leaf = buf.detach().setRequiresGrad();
+        const [qs, ks, vs] = [part(leaf, 0, H), part(leaf, H, Hkv), part(leaf, H + Hkv, Hkv)];
+        if (T > 1 && H > 1) expect(qs!.isContiguous()).toBe(false);
+        const outS = fusedAttention(qs!, ks!, vs!, opts);
+        exactSame(outS, outC, `${name} out`);
+        // token-major v gives a token-major output (CPU float32/bfloat16): the [B, T, H·D] view is free
+        if (dtype !== 'float64' && T > 1 && H > 1) expect(outS.permute(0, 2, 1, 3).isContiguous()).toBe(true);
+        outS.backward(g);
+        const want = cat([qc!.grad!, kc!.grad!, vc!.grad!].map((t) => t.permute(0, 2, 1, 3)), 2);
+        exactSame(leaf.grad!, want, `${name} d(q, k, v)`);
+        // the packed backward: one [B, T, H + 2 Hkv, D] gradient
+        const [o, l] = native.attentionForward(qs!.handle, ks!.handle, vs!.handle, c.causal, 1 / Math.sqrt(D), slopes, ids?.handle ?? null);
+        const packed = new TensorClass(native.attentionBackward(g.handle, qs!.handle, ks!.handle, vs!.handle, o, l, c.causal, 1 / Math.sqrt(D),
+          slopes, ids?.handle ?? null, true)[0]!);
+        o.dispose();
+        l.dispose();
+        expect(packed.shape).toEqual([B, T, W, D]);
+        exactSame(packed, want, `${name} packed`);
+      });
+    });
+  }
+
+  it('gradients of strided operands in their own layouts (not packed), and KV-cache shapes (Tq < Tk)', () => {
+    tidy(() => {
+      const rng = new Rng('strided Tq < Tk');
+      const B = 2, H = 4, Hkv = 2, Tq = 5, Tk = 19, D = 20;
+      const qb = tensor(rng.array(B * Tq * H * D, -1, 1), [B, Tq, H, D], 'float64').astype('float32');
+      const kvb = tensor(rng.array(B * Tk * 2 * Hkv * D, -1, 1), [B, Tk, 2 * Hkv, D], 'float64').astype('float32');
+      const q = qb.permute(0, 2, 1, 3).setRequiresGrad();
+      const k = kvb.slice(2, 0, Hkv).permute(0, 2, 1, 3).setRequiresGrad(), v = kvb.slice(2, Hkv, 2 * Hkv).permute(0, 2, 1, 3).setRequiresGrad();
+      const [qc, kc, vc] = [q, k, v].map((t) => t.detach().contiguous().setRequiresGrad());
+      const g = tensor(rng.array(B * H * Tq * D, -1, 1), [B, H, Tq, D], 'float64').astype('float32');
+      const a = fusedAttention(q, k, v, { alibiSlopes: alibiSlopes(H) });
+      const b = fusedAttention(qc!, kc!, vc!, { alibiSlopes: alibiSlopes(H) });
+      exactSame(a, b, 'out');
+      a.backward(g);
+      b.backward(g);
+      exactSame(q.grad!, qc!.grad!, 'dq');
+      exactSame(k.grad!, kc!.grad!, 'dk');
+      exactSame(v.grad!, vc!.grad!, 'dv');
+    });
+  });
+
+  it('rope reads a strided view in place and rotates in place (the inverse restores it)', () => {
+    tidy(() => {
+      for (const pairing of ['half', 'interleaved'] as const) {
+        for (const dtype of ['float32', 'bfloat16', 'float64'] as const) {
+          const x = randn([2, 9, 7, 6], { seed: 31, dtype });
+          const view = x.slice(2, 1, 6).permute(0, 2, 1, 3); // [2, 5, 9, 6], rows 7·6 apart
+          exactSame(rope(view, { pairing, offset: 3 }), rope(view.contiguous(), { pairing, offset: 3 }), `rope ${pairing} ${dtype}`);
+          const before = x.clone();
+          const h = native.rope(view.handle, 10000, pairing, 3, 0, false, true);
+          h.dispose();
+          exactSame(x.slice(2, 1, 6).permute(0, 2, 1, 3), rope(before.slice(2, 1, 6).permute(0, 2, 1, 3), { pairing, offset: 3 }), `in place ${pairing} ${dtype}`);
+          exactSame(x.slice(2, 0, 1), before.slice(2, 0, 1), 'untouched head');
+          native.rope(view.handle, 10000, pairing, 3, 0, true, true).dispose();
+          const back = f64(x), orig = f64(before);
+          const tol = dtype === 'bfloat16' ? 2e-2 : dtype === 'float32' ? 1e-6 : 1e-14;
+          for (let i = 0; i < back.length; i++) expect(Math.abs(back[i]! - orig[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(orig[i]!)));
+        }
+      }
+    });
+  });
+});
+
+describe('qkvAttentionKernel (CausalSelfAttention on the CPU): no head split or merge copies', () => {
+  // The reference: the split heads as contiguous tensors, rope() on q and k, attention(), the merge.
+  function composed(m: CausalSelfAttention, x: Tensor, docs: Tensor<'int32'> | null): Tensor {
+    const [B, T] = x.shape as [number, number];
+    const H = m.heads, Hkv = m.kvHeads, Dh = m.headDim;
+    const qkv = m.qkv.forward(x);
+    const hs = (f: number, n: number) => qkv.slice(-1, f * Dh, (f + n) * Dh).reshape([B, T, n, Dh]).permute(0, 2, 1, 3).contiguous();
+    let q = hs(0, H), k = hs(H, Hkv);
+    const v = hs(H + Hkv, Hkv);
+    if (m.position === 'rope') {
+      q = rope(q, { base: m.ropeBase, pairing: m.ropePairing });
+      k = rope(k, { base: m.ropeBase, pairing: m.ropePairing });
+    }
+    const y = attention(q, k, v, { position: m.position, ...(docs ? { docIds: docs } : {}) });
+    return m.proj.forward(y.permute(0, 2, 1, 3).contiguous().reshape([B, T, H * Dh]));
+  }
+  const cases: [string, { B: number; T: number; dim: number; heads: number; kvHeads: number; position: 'rope' | 'alibi' | 'none'; pairing?: 'half' | 'interleaved'; docs?: boolean }][] = [
+    ['rope half, GQA', { B: 2, T: 37, dim: 48, heads: 4, kvHeads: 2, position: 'rope' }],
+    ['rope interleaved, docs', { B: 2, T: 70, dim: 30, heads: 3, kvHeads: 3, position: 'rope', pairing: 'interleaved', docs: true }],
+    ['alibi, MQA', { B: 1, T: 66, dim: 30, heads: 3, kvHeads: 1, position: 'alibi' }],
+    ['none, one token', { B: 3, T: 1, dim: 16, heads: 2, kvHeads: 1, position: 'none' }],
+  ];
+  for (const dtype of ['float32', 'bfloat16', 'float64'] as const) {
+    it.each(cases)(`${dtype} %s: bitwise the composed ops, forward and backward`, (_, c) => {
+      tidy(() => {
+        const m = new CausalSelfAttention({ dim: c.dim, heads: c.heads, kvHeads: c.kvHeads, position: c.position, ropePairing: c.pairing ?? 'half', seed: 3, dtype });
+        const rng = new Rng(`qkv ${dtype} ${_}`);
+        const docs = c.docs ? tensor(docIds(rng, c.B, c.T), [c.B, c.T]) : null;
+        const x = randn([c.B, c.T, c.dim], { seed: 5, dtype }).setRequiresGrad();
+        const gy = randn([c.B, c.T, c.dim], { seed: 7, dtype });
+        const grads = (y: Tensor): Tensor[] => {
+          y.backward(gy);
+          const gs = [x.grad!, ...m.parameters().map((p) => p.grad!)].map((t) => t.clone());
+          x.grad = null;
+          for (const p of m.parameters()) p.grad = null;
+          return gs;
+        };
+        const y1 = m.forward(x, docs ? { docIds: docs } : {});
+        const g1 = grads(y1);
+        const y2 = composed(m, x, docs);
+        const g2 = grads(y2);
+        exactSame(y1, y2, 'y');
+        g1.forEach((g, i) => exactSame(g, g2[i]!, `grad ${i}`));
+      });
+    });
+  }
+
+  it('gradcheck (float64, odd shapes): rope, ALiBi with documents, GQA', () => {
+    let seed = 900;
+    const leaf = (shape: number[]) => randn(shape, { dtype: 'float64', seed: seed++ }).setRequiresGrad();
+    const check = (fn: (x: Tensor) => Tensor, x: Tensor) => {
+      const r = gradcheck((t) => fn(t!), [x]);
+      expect(r.failures).toEqual([]);
+      expect(r.ok).toBe(true);
+    };
+    const args = (H: number, D: number, slopes: number[] | null = null, docIds: Tensor<'int32'> | null = null) => ({ causal: true, scale: 1 / Math.sqrt(D), slopes, docIds });
+    // H 3, Hkv 1, D 6, T 7, rope (half and interleaved, an offset)
+    check((x) => qkvAttentionKernel(x, 3, 1, { base: 100, pairing: 'half', offset: 0, rotaryDims: 0 }, args(3, 6)), leaf([2, 7, 5 * 6]));
+    check((x) => qkvAttentionKernel(x, 2, 2, { base: 10000, pairing: 'interleaved', offset: 2, rotaryDims: 0 }, args(2, 4)), leaf([1, 9, 6 * 4]));
+    const ids = tensor(new Int32Array([1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4]), [1, 13]);
+    check((x) => qkvAttentionKernel(x, 4, 2, null, args(4, 3, alibiSlopes(4), ids)), leaf([1, 13, 8 * 3]));
   });
 });

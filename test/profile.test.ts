@@ -59,8 +59,9 @@ describe('native op profiler', () => {
     expect(calls(p, 'attentionForward', 'forward')).toBe(L * steps);
     expect(calls(p, 'attentionBackward', 'backward')).toBe(L * steps);
     expect(calls(p, 'attentionForward', 'backward')).toBe(0);
-    expect(calls(p, 'rope', 'forward')).toBe(2 * L * steps);
-    expect(calls(p, 'rope', 'backward')).toBe(2 * L * steps);
+    // q and k rotate in one call (CausalSelfAttention reads them in place from the q/k/v projection)
+    expect(calls(p, 'rope', 'forward')).toBe(L * steps);
+    expect(calls(p, 'rope', 'backward')).toBe(L * steps);
     expect(calls(p, 'rmsNorm', 'forward')).toBe((2 * L + 1) * steps);
     expect(calls(p, 'rmsNormBackward', 'backward')).toBe((2 * L + 1) * steps);
     expect(calls(p, 'activation', 'forward')).toBe(L * steps);

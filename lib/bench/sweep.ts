@@ -137,15 +137,16 @@ const OPTIMIZER_STATE_BYTES: Record<SweepOptimizer, number> = { adamw: 8, adamw8
 
 /**
  * Upper estimate of a training step's peak tensor bytes: fp32 weights, gradients and optimizer state, plus
- * the activations the tape keeps: about 28·d + 1024 floats per token per layer (qkv, rotated q and k,
- * attention output, norms, the MLP's up projection and activation, residuals, with the backward's
- * transients; the constant covers per-row statistics, which weigh on narrow models), the logits and their
- * gradient (3·V floats per token), and 16 MiB of small buffers. Measured peaks of the sweep sizes (1M–91M)
- * came out 18–26·d per token per layer, the most at T = 128; a refusal needs an upper bound.
+ * the activations the tape keeps: about 20·d + 1024 floats per token per layer (the q/k/v projection and
+ * rotated q and k, attention output, norms, the MLP's up projection and activation, residuals, with the
+ * backward's transients; the constant covers per-row statistics, which weigh on narrow models), the logits
+ * and their gradient (2.5·V floats per token), and 16 MiB of small buffers. A refusal needs an upper bound:
+ * against measured peaks of the sweep sizes 1M–45M (T 64–4096, where attention adds nothing: it keeps no
+ * T×T matrix) this comes out 1.22–1.48× (bench/NOTES.md).
  */
 export function estimateStepBytes(size: SweepSize, tokensPerStep: number, vocab: number, activation: 'relu' | 'swiglu', optimizer: SweepOptimizer): number {
   const N = parameterCount({ vocabSize: vocab, seqLen: 8, layers: size.layers, dim: size.dim, heads: size.heads, position: 'rope', activation, norm: 'rmsnorm', bias: false });
-  const perToken = size.layers * (28 * size.dim + 1024) + 3 * vocab;
+  const perToken = size.layers * (20 * size.dim + 1024) + 2.5 * vocab;
   return N * (8 + OPTIMIZER_STATE_BYTES[optimizer]) + 4 * tokensPerStep * perToken + 16 * 2 ** 20;
 }
 

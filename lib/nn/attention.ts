@@ -7,9 +7,9 @@ import { ArgumentTypeError, ShapeError, ValueError } from '../errors.js';
 import { noGrad } from '../autograd/grad_mode.js';
 import { keep, tidy, withoutScope } from '../memory.js';
 import { zeros } from '../ops/creation.js';
-import { attention, ATTENTION_DEFAULTS, ATTENTION_POSITIONS, type AttentionPosition } from '../ops/attention.js';
+import { alibiSlopes, attention, ATTENTION_DEFAULTS, ATTENTION_POSITIONS, qkvAttentionKernel, type AttentionPosition } from '../ops/attention.js';
 import { rope, ROPE_PAIRINGS, type RopePairing } from '../ops/rope.js';
-import { checkTensor, describe, LAYER_DEFAULTS } from '../ops/util.js';
+import { checkTensor, describe, LAYER_DEFAULTS, liveTensor } from '../ops/util.js';
 import { copyInto } from '../ops/views.js';
 import type { Tensor } from '../tensor.js';
 import { seedFor } from './init.js';
@@ -166,13 +166,25 @@ export class CausalSelfAttention extends Module {
     const cache = o.get('cache'), residual = o.get('residual'), docIds = o.get('docIds') as Tensor<'int32'> | undefined;
     if (cache !== undefined && !(cache instanceof KVCache)) throw new ArgumentTypeError(op, `cache must be a KVCache, got ${describe(cache)}`);
     if (residual !== undefined) checkTensor(op, 'residual', residual);
+    if (docIds !== undefined) liveTensor(op, 'docIds', docIds);
     if (x.ndim !== 3 || x.shape[2] !== this.dim) throw new ShapeError(op, `input must be [B, T, ${this.dim}], got [${x.shape.join(', ')}]`);
     const [B, T] = x.shape as [number, number, number];
     const H = this.heads, Hkv = this.kvHeads, Dh = this.headDim;
+    // With a cache the keys run past this call's positions, so doc ids (one per position) do not apply.
+    if (docIds !== undefined && cache) throw new ArgumentTypeError(op, 'docIds cannot be used with a cache');
     return tidy(() => {
       const qkv = this.qkv.forward(x);
-      // [B, T, heads·Dh] column block -> [B, heads, T, Dh] (views: the reshape splits the last dim in place)
-      const heads = (first: number, n: number): Tensor => qkv.slice(-1, first * Dh, (first + n) * Dh).reshape([B, T, n, Dh]).permute(0, 2, 1, 3);
+      if (!cache && qkv.device === 'cpu' && qkv.dtype !== 'float16') {
+        // Training and prompt processing on the CPU: q, k and v read in place from the projection, y written
+        // as [B, T, H·Dh], and one q/k/v gradient (qkvAttentionKernel); no head split or merge copies.
+        const rope = this.position === 'rope' ? { base: this.ropeBase, pairing: this.ropePairing, offset: 0, rotaryDims: 0 } : null;
+        const args = { causal: true, scale: 1 / Math.sqrt(Dh), slopes: this.position === 'alibi' ? alibiSlopes(H) : null, docIds: docIds ?? null };
+        return this.proj.forward(qkvAttentionKernel(qkv, H, Hkv, rope, args), residual);
+      }
+      // [B, T, (H + 2 Hkv)·Dh] -> [B, T, H + 2 Hkv, Dh] -> a block of heads as [B, heads, T, Dh]: views only
+      // (splitting the last dim first keeps the reshape a view; the ops read strided operands).
+      const qkv4 = qkv.reshape([B, T, H + 2 * Hkv, Dh]);
+      const heads = (first: number, n: number): Tensor => qkv4.slice(2, first, first + n).permute(0, 2, 1, 3);
       let q = heads(0, H), k = heads(H, Hkv), v = heads(H + Hkv, Hkv);
       if (this.position === 'rope') {
         const ro = { base: this.ropeBase, pairing: this.ropePairing, offset: cache?.length ?? 0 };
@@ -180,8 +192,6 @@ export class CausalSelfAttention extends Module {
         k = rope(k, ro); // rotated before caching, so cached keys never need rotating again
       }
       if (cache) [k, v] = cache.append(k, v);
-      // With a cache the keys run past this call's positions, so doc ids (one per position) do not apply.
-      if (docIds !== undefined && cache) throw new ArgumentTypeError(op, 'docIds cannot be used with a cache');
       const y = attention(q, k, v, { position: this.position, causal: true, ...(docIds === undefined ? {} : { docIds }) });
       return this.proj.forward(y.permute(0, 2, 1, 3).reshape([B, T, H * Dh]), residual);
     });

@@ -11,8 +11,9 @@
 import { attach, needsGrad, save } from '../autograd/record.js';
 import type { DType } from '../dtype.js';
 import { ArgumentTypeError, ValueError } from '../errors.js';
-import { native } from '../native.js';
+import { native, type NativeHandle } from '../native.js';
 import type { Tensor } from '../tensor.js';
+import type { RopeArgs } from './rope.js';
 import { checkInt, checkOptions, describe, liveTensor, oneOf, viaFloat32, wrap } from './util.js';
 
 /** How positions enter attention; 'rope' is applied to q and k before the op (see rope()). */
@@ -80,7 +81,75 @@ export function attentionKernel<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: 
   if (sd) saved.push(sd);
   return attach('attention', out, [q, k, v], (g) => {
     const [dq, dk, dv] = native.attentionBackward(g.handle, sq.handle, sk.handle, sv.handle, so.handle, sl.handle, causal, scale, slopes, sd?.handle ?? null);
-    return [wrap<D>(dq), wrap<D>(dk), wrap<D>(dv)];
+    return [wrap<D>(dq!), wrap<D>(dk!), wrap<D>(dv!)];
+  }, saved);
+}
+
+/**
+ * Attention straight from a fused q/k/v projection, without copies: qkv [B, T, (H + 2 Hkv) * D] holds each
+ * token's H query heads, then Hkv key heads, then Hkv value heads; returns y [B, T, H * D] (the heads
+ * concatenated per token, the output projection's input). q, k and v are strided views of qkv (RoPE, when
+ * given, rotates q and k in one pass into a [B, H + Hkv, T, D] buffer); the kernel writes y in token-major
+ * layout (it follows v's), and the backward writes dq, dk and dv into one [B, T, (H + 2 Hkv) * D] gradient (RoPE's
+ * inverse rotation in place on it). Self-attention only (Tq = Tk, position offset rope.offset); the caller
+ * (CausalSelfAttention) checked the shapes, H a multiple of Hkv and the dtype (the native ops check again).
+ * The same arithmetic as attention(rope(q), rope(k), v) on the split heads.
+ */
+export function qkvAttentionKernel<D extends DType>(qkv: Tensor<D>, H: number, Hkv: number, rope: RopeArgs | null, a: AttentionArgs): Tensor<D> {
+  const [B, T, W] = qkv.shape as [number, number, number];
+  const Dh = W / (H + 2 * Hkv);
+  const { causal, scale, slopes, docIds } = a;
+  const temps: NativeHandle[] = [];
+  const tmp = (h: NativeHandle): NativeHandle => (temps.push(h), h);
+  // heads [first, first + n) of a [B, T, heads, Dh] handle as a [B, n, T, Dh] view
+  const heads = (src: NativeHandle, first: number, n: number): NativeHandle =>
+    tmp(native.permute(tmp(native.slice(src, 2, first, first + n, 1)), [0, 2, 1, 3]));
+  const rotate = (x: NativeHandle, inverse: boolean, inPlace: boolean): NativeHandle =>
+    native.rope(x, rope!.base, rope!.pairing, rope!.offset, rope!.rotaryDims, inverse, inPlace);
+  // q, k and v views: of qkv4 ([B, T, H + 2 Hkv, Dh]), q and k of qk ([B, H + Hkv, T, Dh]) with RoPE.
+  const views = (qkv4: NativeHandle, qk: NativeHandle | null): [NativeHandle, NativeHandle, NativeHandle] => [
+    qk ? tmp(native.slice(qk, 1, 0, H, 1)) : heads(qkv4, 0, H),
+    qk ? tmp(native.slice(qk, 1, H, H + Hkv, 1)) : heads(qkv4, H, Hkv),
+    heads(qkv4, H + Hkv, Hkv),
+  ];
+  let y: Tensor<D>, lse: Tensor, qk: Tensor | null = null;
+  try {
+    const qkv4 = tmp(native.reshape(qkv.handle, [B, T, H + 2 * Hkv, Dh]));
+    if (rope) qk = wrap(rotate(heads(qkv4, 0, H + Hkv), false, false));
+    const [q, k, v] = views(qkv4, qk?.handle ?? null);
+    const [outH, lseH] = native.attentionForward(q, k, v, causal, scale, slopes, docIds?.handle ?? null);
+    lse = wrap(lseH);
+    // out is [B, H, T, Dh] over a [B, T, H, Dh] buffer: the [B, T, H * Dh] view needs no copy.
+    y = wrap<D>(native.reshape(tmp(native.permute(tmp(outH), [0, 2, 1, 3])), [B, T, H * Dh]));
+  } finally {
+    for (const h of temps.splice(0)) h.dispose();
+  }
+  if (!needsGrad(qkv)) {
+    lse.dispose();
+    qk?.dispose();
+    return y;
+  }
+  // qkv, y, lse and qk are contiguous: save() aliases them.
+  const sx = save(qkv), sy = save(y), sl = save(lse);
+  const sqk = qk ? save(qk) : null;
+  lse.dispose();
+  qk?.dispose();
+  const sd = docIds ? save(docIds) : null;
+  const saved: Tensor[] = [sx, sy, sl];
+  if (sqk) saved.push(sqk);
+  if (sd) saved.push(sd);
+  return attach('attention', y, [qkv], (g) => {
+    try {
+      const qkv4 = tmp(native.reshape(sx.handle, [B, T, H + 2 * Hkv, Dh]));
+      const [q, k, v] = views(qkv4, sqk?.handle ?? null);
+      const g4 = tmp(native.permute(tmp(native.reshape(g.handle, [B, T, H, Dh])), [0, 2, 1, 3]));
+      const o4 = tmp(native.permute(tmp(native.reshape(sy.handle, [B, T, H, Dh])), [0, 2, 1, 3]));
+      const dqkv = tmp(native.attentionBackward(g4, q, k, v, o4, sl.handle, causal, scale, slopes, sd?.handle ?? null, true)[0]!);
+      if (rope) tmp(rotate(heads(dqkv, 0, H + Hkv), true, true));
+      return [wrap<D>(native.reshape(dqkv, [B, T, W]))];
+    } finally {
+      for (const h of temps.splice(0)) h.dispose();
+    }
   }, saved);
 }
 

@@ -52,7 +52,8 @@ Napi::Value bind_attentionForward(const Napi::CallbackInfo& info) {
   });
 }
 
-// attentionBackward(dout, q, k, v, out, lse, causal, scale, slopes | null, docIds | null) -> [dq, dk, dv]
+// attentionBackward(dout, q, k, v, out, lse, causal, scale, slopes | null, docIds | null, packed = false) -> [dq, dk, dv],
+// or with packed [dqkv]: one [B, T, H + 2 Hkv, D] tensor holding dq, dk and dv (ops.h).
 Napi::Value bind_attentionBackward(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
     const Tensor& g = tensor_arg(info, 0, kOp, "gradient");
@@ -61,7 +62,13 @@ Napi::Value bind_attentionBackward(const Napi::CallbackInfo& info) {
     const Tensor& v = tensor_arg(info, 3, kOp, "v");
     const Tensor& o = tensor_arg(info, 4, kOp, "out");
     const Tensor& l = tensor_arg(info, 5, kOp, "lse");
-    ops::AttentionGrads r = ops::attention_backward(g, q, k, v, o, l, options_arg(info, 6));
+    const bool packed = info.Length() > 10 && !info[10].IsUndefined() && bool_arg(info, 10, kOp, "packed");
+    ops::AttentionGrads r = ops::attention_backward(g, q, k, v, o, l, options_arg(info, 6), packed);
+    if (packed) {
+      Napi::Array one = Napi::Array::New(info.Env(), 1);
+      one.Set(0u, wrap(info, std::move(r.packed)));
+      return one;
+    }
     Napi::Array out = Napi::Array::New(info.Env(), 3);
     out.Set(0u, wrap(info, std::move(r.dq)));
     out.Set(1u, wrap(info, std::move(r.dk)));

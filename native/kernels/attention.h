@@ -1,7 +1,7 @@
 // Fused scaled-dot-product attention, flash-style (tiles of queries x keys with an online softmax; no
 // Tq x Tk buffer), forward and backward.
 //
-// Shapes (contiguous, one dtype): q [B, H, Tq, D]; k, v [B, Hkv, Tk, D] with H a multiple of Hkv
+// Shapes (one dtype): q [B, H, Tq, D]; k, v [B, Hkv, Tk, D] with H a multiple of Hkv
 // (grouped-query: head h reads key/value head h / (H / Hkv)); out [B, H, Tq, D]; lse [B, H, Tq].
 // Tq <= Tk: query i sits at absolute position Tk - Tq + i (the last Tq positions, as with a KV cache).
 // Score of query i and key j: scale * <q_i, k_j> - slope_h * (pos_i - j) (ALiBi, when slopes are given),
@@ -10,6 +10,12 @@
 //
 // dtypes: float32 and bfloat16 run the tiled SIMD kernels (fp32 accumulation); float64 runs a plain
 // double-precision path (for gradcheck). The op (native/ops/attention.cpp) validated everything.
+//
+// Layout: every [B, heads, T, D] operand has unit stride over D and its own batch, head and row strides
+// (AttentionStrides, in elements), so the CPU f32/bf16 kernels read q, k and v in place from a fused
+// [B, T, (H + 2 Hkv) * D] projection and write out / dq, dk, dv in token-major layout without copies.
+// The float64 path and the CUDA twin take contiguous operands only (the op copies for them and leaves
+// the strides at their contiguous defaults, which those kernels ignore).
 #pragma once
 #include <cstdint>
 
@@ -18,8 +24,21 @@
 
 namespace lmf::kernels {
 
+// Element strides of a [B, heads, T, D] operand over its batch, head and row (the D stride is 1).
+struct AttentionStrides {
+  int64_t b = 0, h = 0, t = 0;
+  int64_t at(int64_t bi, int64_t hi, int64_t ti) const { return bi * b + hi * h + ti * t; }
+};
+
+// Contiguous [B, heads, T, D] strides.
+inline AttentionStrides attention_contiguous_strides(int64_t heads, int64_t T, int64_t D) { return {heads * T * D, T * D, D}; }
+
 struct AttentionParams {
   int64_t B = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0, D = 0;
+  // strided: q, k, v, out (forward output and backward input), dout, dq, dk, dv have the strides below,
+  // honoured by the CPU f32/bf16 tiles. Not strided (the default): all contiguous, the strides ignored.
+  bool strided = false;
+  AttentionStrides sq, sk, sv, so, sg, sdq, sdk, sdv;
   DType dtype = DType::f32;
   double scale = 1.0;
   bool causal = true;

@@ -187,6 +187,15 @@ void backward_f64(double* dq, double* dk, double* dv, const double* dout, const 
   });
 }
 
+// p with every stride set: its own when strided, else the contiguous ones.
+AttentionParams with_strides(const AttentionParams& p) {
+  if (p.strided) return p;
+  AttentionParams c = p;
+  c.sq = c.so = c.sg = c.sdq = attention_contiguous_strides(p.H, p.Tq, p.D);
+  c.sk = c.sv = c.sdk = c.sdv = attention_contiguous_strides(p.Hkv, p.Tk, p.D);
+  return c;
+}
+
 template <typename T>
 void forward_fast(void* out, void* lse, const void* q, const void* k, const void* v, const AttentionParams& p) {
   auto o = static_cast<T*>(out);
@@ -195,7 +204,7 @@ void forward_fast(void* out, void* lse, const void* q, const void* k, const void
   auto kk = static_cast<const T*>(k);
   auto vv = static_cast<const T*>(v);
   pick_tier(attn_avx512::forward_tiles<T>, attn_avx2::forward_tiles<T>, attn_scalar::forward_tiles<T>)(
-      o, l, qq, kk, vv, p);
+      o, l, qq, kk, vv, with_strides(p));
 }
 
 template <typename T>
@@ -211,7 +220,7 @@ void backward_fast(void* dq, void* dk, void* dv, const void* dout, const void* q
   auto oo = static_cast<const T*>(out);
   auto l = static_cast<const float*>(lse);
   pick_tier(attn_avx512::backward_tiles<T>, attn_avx2::backward_tiles<T>, attn_scalar::backward_tiles<T>)(
-      a, b, c, g, qq, kk, vv, oo, l, ws, p);
+      a, b, c, g, qq, kk, vv, oo, l, ws, with_strides(p));
 }
 
 }  // namespace

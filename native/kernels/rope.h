@@ -1,4 +1,4 @@
-// Rotary position embedding (Su et al., "RoFormer", 2021) on contiguous x of shape [B, H, T, D].
+// Rotary position embedding (Su et al., "RoFormer", 2021) on x of shape [B, H, T, D].
 //
 // Position of row t is offset + t. With d = rotary_dims (<= D, even; default D) and i in [0, d/2):
 //   theta_i = base^(-2i / d),  angle = (offset + t) * theta_i
@@ -21,6 +21,10 @@ namespace lmf::kernels {
 
 struct RopeParams {
   int64_t B = 0, H = 0, T = 0, D = 0;
+  // strided: x and y have the element strides below over batch, head and row (the D stride is 1); the CPU
+  // kernel honours them, the CUDA twin takes contiguous x and y. Not strided: both contiguous.
+  bool strided = false;
+  int64_t xb = 0, xh = 0, xt = 0, yb = 0, yh = 0, yt = 0;
   int64_t rotary_dims = 0;  // 0 < rotary_dims <= D, even
   int64_t offset = 0;
   double base = 10000.0;

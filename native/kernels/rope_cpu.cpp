@@ -58,18 +58,25 @@ std::shared_ptr<const Table> get_table(int64_t T, int64_t offset, int64_t d, dou
   return t;
 }
 
+// Element offsets of row r of the flattened [B*H*T] rows in x and in y.
+struct RowMap {
+  int64_t H, T, xb, xh, xt, yb, yh, yt;
+  int64_t x(int64_t r) const { return r / (H * T) * xb + r / T % H * xh + r % T * xt; }
+  int64_t y(int64_t r) const { return r / (H * T) * yb + r / T % H * yh + r % T * yt; }
+};
+
 // Rows [r0, r1) of the flattened [B*H*T, D] tensor; sgn = -1 rotates by -angle.
 template <class T, bool INTERLEAVED>
 LMF_AI void rope_rows_impl(T* y, const T* x, const acc_t<T>* __restrict cs, const acc_t<T>* __restrict sn,
-                           int64_t r0, int64_t r1, int64_t Tn, int64_t D, int64_t d, acc_t<T> sgn) {
+                           int64_t r0, int64_t r1, const RowMap& m, int64_t D, int64_t d, acc_t<T> sgn) {
   using C = acc_t<T>;
   const int64_t half = d / 2;
   for (int64_t r = r0; r < r1; ++r) {
-    const int64_t t = r % Tn;
+    const int64_t t = r % m.T;
     const C* c = cs + t * half;
     const C* s = sn + t * half;
-    const T* xr = x + r * D;
-    T* yr = y + r * D;
+    const T* xr = x + m.x(r);
+    T* yr = y + m.y(r);
     if constexpr (INTERLEAVED) {
       for (int64_t i = 0; i < half; ++i) {
         const C a = ld(xr, 2 * i), b = ld(xr, 2 * i + 1), si = sgn * s[i];
@@ -88,8 +95,8 @@ LMF_AI void rope_rows_impl(T* y, const T* x, const acc_t<T>* __restrict cs, cons
   }
 }
 
-#define LMF_ROPE_ARGS T *y, const T *x, const acc_t<T> *cs, const acc_t<T> *sn, int64_t r0, int64_t r1, int64_t Tn, int64_t D, int64_t d, acc_t<T> sgn
-#define LMF_ROPE_PASS y, x, cs, sn, r0, r1, Tn, D, d, sgn
+#define LMF_ROPE_ARGS T *y, const T *x, const acc_t<T> *cs, const acc_t<T> *sn, int64_t r0, int64_t r1, const RowMap &m, int64_t D, int64_t d, acc_t<T> sgn
+#define LMF_ROPE_PASS y, x, cs, sn, r0, r1, m, D, d, sgn
 template <class T, bool I> LMF_FLAT void rope_portable(LMF_ROPE_ARGS) { rope_rows_impl<T, I>(LMF_ROPE_PASS); }
 template <class T, bool I> LMF_T512 void rope_512(LMF_ROPE_ARGS) { rope_rows_impl<T, I>(LMF_ROPE_PASS); }
 template <class T, bool I> LMF_T256 void rope_256(LMF_ROPE_ARGS) { rope_rows_impl<T, I>(LMF_ROPE_PASS); }
@@ -117,8 +124,10 @@ void rope_cpu(void* y, const void* x, DType dtype, const RopeParams& p, bool inv
     const RopeFn<T> f = p.interleaved ? pick2<T, true>() : pick2<T, false>();
     const int64_t rows = p.B * p.H * p.T;
     const C sgn = inverse ? C(-1) : C(1);
+    const RowMap m = !p.strided ? RowMap{p.H, p.T, p.H * p.T * p.D, p.T * p.D, p.D, p.H * p.T * p.D, p.T * p.D, p.D}
+                           : RowMap{p.H, p.T, p.xb, p.xh, p.xt, p.yb, p.yh, p.yt};
     parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.D, 1)), [&](int64_t r0, int64_t r1, int) {
-      f(static_cast<T*>(y), static_cast<const T*>(x), cs, sn, r0, r1, p.T, p.D, p.rotary_dims, sgn);
+      f(static_cast<T*>(y), static_cast<const T*>(x), cs, sn, r0, r1, m, p.D, p.rotary_dims, sgn);
     });
   };
   switch (dtype) {

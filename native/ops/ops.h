@@ -118,7 +118,10 @@ NormGrads rms_norm_backward(const Tensor& dy, const Tensor* dsum, const Tensor& 
 
 // RoPE on [B, H, T, D]; pairing "half" or "interleaved"; rotary_dims 0 means D. inverse rotates by
 // -angle (the backward pass).
-Tensor rope(const Tensor& x, double base, const std::string& pairing, int64_t offset, int64_t rotary_dims, bool inverse);
+// x may be a strided view (the CPU kernel reads it in place); y is contiguous. in_place: rotates x itself
+// and returns it (x must not overlap itself).
+Tensor rope(const Tensor& x, double base, const std::string& pairing, int64_t offset, int64_t rotary_dims, bool inverse,
+            bool in_place = false);
 
 // ==== attention ====
 // The attention op: validation, allocation and dispatch for the fused (flash-style) attention kernels.
@@ -139,10 +142,16 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
 
 struct AttentionGrads {
   Tensor dq, dk, dv;
+  Tensor packed;  // with packed: [B, T, H + 2 Hkv, D], of which dq, dk and dv are views
 };
 
+// Operands may be strided views (the CPU float32/bfloat16 kernels read them in place). The forward's out
+// is laid out like v (token-major v, a view of a fused q/k/v projection, gives a token-major out whose
+// [B, T, H * D] view needs no copy); dq, dk and dv like q, k and v. packed
+// (Tq = Tk): the gradients are written into one new [B, T, H + 2 Hkv, D] buffer, the layout of a fused
+// q/k/v projection's gradient.
 AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                                  const Tensor& lse, const AttentionOptions& o);
+                                  const Tensor& lse, const AttentionOptions& o, bool packed = false);
 
 // ==== optim, adam8bit ====
 // Optimizer ops: validate the parameter groups and run one fused step over all of them (native/kernels/
