@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -238,6 +239,32 @@ void test_xent(DType dt, const char* tier, double z) {
   expect(status[0] == kNoIndexFault && fault == kNoIndexFault && status[1] == uint64_t(p.N - 1), what + " status (12 valid rows)");
 }
 
+// Outputs of 8 MiB and more are written by non-temporal stores (rows of odd length: unaligned starts,
+// a scalar head and a masked tail): the same bits as the ordinary stores used for a few rows at a time.
+void test_xent_stream(DType dt, const char* tier) {
+  XentParams p;
+  p.N = 2063, p.V = 2053, p.ignore_index = -100;
+  Buf x(dt, p.N * p.V), dx(dt, p.N * p.V), part(dt, p.N * p.V);
+  x.randomize(5.0);
+  std::vector<int32_t> tg(p.N);
+  for (int64_t i = 0; i < p.N; ++i) tg[i] = i % 11 == 3 ? -100 : static_cast<int32_t>((i * 7919) % p.V);
+  std::vector<double> loss(p.N), lse(p.N), rg(p.N);
+  for (int64_t i = 0; i < p.N; ++i) rg[i] = 0.5 + 0.001 * i;
+  uint64_t status[2] = {kNoIndexFault, 0}, fault = kNoIndexFault;
+  xent_forward_cpu(loss.data(), lse.data(), status, x.data(), dt, tg.data(), p);
+  xent_backward_cpu(dx.data(), &fault, x.data(), dt, tg.data(), lse.data(), rg.data(), p);
+  const size_t es = dt == DType::f32 ? 4 : 2;
+  XentParams q = p;
+  for (int64_t r0 = 0; r0 < p.N; r0 += 7) {
+    q.N = std::min<int64_t>(7, p.N - r0);
+    uint64_t f2 = kNoIndexFault;
+    xent_backward_cpu(static_cast<char*>(part.data()) + r0 * p.V * es, &f2, static_cast<const char*>(x.data()) + r0 * p.V * es, dt,
+                      tg.data() + r0, lse.data() + r0, rg.data() + r0, q);
+  }
+  const bool same = std::memcmp(dx.data(), part.data(), p.N * p.V * es) == 0;
+  expect(same && fault == kNoIndexFault, std::string("xent backward streamed = row blocks, bitwise ") + dtn(dt) + " " + tier);
+}
+
 // Indices out of range, found by the kernels that read them (index_fault.h): the first one (lowest
 // position) in the fault word, NaN where its result would go, nothing read or written outside the table.
 void test_index_faults(DType dt) {
@@ -307,6 +334,7 @@ int main() {
         for (bool inter : {false, true})
           for (int64_t rd : {40, 24}) test_rope(dt, tier, inter, rd);
         for (double z : {0.0, 1e-2}) test_xent(dt, tier, z);
+        if (dt != DType::f64) test_xent_stream(dt, tier);
         test_index_faults(dt);
       }
     }

@@ -246,6 +246,23 @@ LMF_TARGET_AVX512 void exp_avx512(float* y, const float* x, int64_t n) {
     _mm512_mask_storeu_ps(y + i, m, simd::vexp(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
+// simd::vexp_nonpos must give vexp's bits for every x <= 0 and NaN (it drops the upper clamp alone):
+// all 2^31 non-positive floats and a few NaNs, 16 at a time.
+LMF_TARGET_AVX512 bool exp_nonpos_matches_avx512() {
+  const __m512i step = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  for (uint64_t u = 0x80000000u; u < 0x100000000ull; u += 16) {  // -0 ... -NaN (sign bit set)
+    const __m512 x = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(u)), step));
+    const __m512i a = _mm512_castps_si512(simd::vexp(x)), b = _mm512_castps_si512(simd::vexp_nonpos(x));
+    if (_mm512_cmpneq_epi32_mask(a, b)) return false;
+  }
+  for (uint32_t nan : {0x7fc00000u, 0x7f800001u, 0x7fffffffu}) {
+    float f;
+    std::memcpy(&f, &nan, 4);
+    const __m512 x = _mm512_set1_ps(f);
+    if (_mm512_cmpneq_epi32_mask(_mm512_castps_si512(simd::vexp(x)), _mm512_castps_si512(simd::vexp_nonpos(x)))) return false;
+  }
+  return true;
+}
 LMF_TARGET_AVX512 void cdf_avx512(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
@@ -305,6 +322,7 @@ int main() {
     check_cdf("avx512 (generic loop)", cdf_t512, 5e-7);
     check_exp("avx512 vexp", exp_avx512, -104.0f, 88.7f, true, 2.0);
     check_cdf("avx512 vnormal_cdf", cdf_avx512, 5e-7);
+    check(exp_nonpos_matches_avx512(), "avx512 vexp_nonpos: vexp's bits on every float <= 0 and NaN");
   }
 #endif
   if (has512) test_pick("avx512", CpuTier::avx512);
