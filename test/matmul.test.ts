@@ -133,6 +133,21 @@ describeDevices('matmul semantics', () => {
     }
   });
 
+  it("gives a weight read as a transposed view (Linear's W^T) a contiguous gradient, the same values", () => {
+    // [2, 9, 13] @ W^T with W [6, 13]: dW = dY^T X, computed so that W.grad needs no copy before the optimizer.
+    const [x] = toTensor(randMat([2, 9, 13]), 'float32');
+    const [w] = toTensor(randMat([6, 13]), 'float32');
+    const [g] = toTensor(randMat([2, 9, 6]), 'float32');
+    w.requiresGrad = true;
+    matmul(x, w.T).backward(g);
+    expect(w.grad!.isContiguous()).toBe(true);
+    const xm = x.reshape(18, 13).dataSync(), gm = g.reshape(18, 6).dataSync();
+    const want = new Float64Array(6 * 13);
+    for (let n = 0; n < 6; n++) for (let k = 0; k < 13; k++) for (let r = 0; r < 18; r++) want[n * 13 + k]! += gm[r * 6 + n]! * xm[r * 13 + k]!;
+    const got = w.grad!.dataSync();
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
+  });
+
   it('K = 0 gives zeros plus the epilogue', () => {
     const a = zeros([4, 0]), b = zeros([0, 3]);
     expect([...matmul(a, b).dataSync()]).toEqual(new Array(12).fill(0));

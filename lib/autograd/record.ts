@@ -13,11 +13,12 @@ export function needsGrad(...xs: unknown[]): boolean {
 }
 
 /**
- * A private alias of t (same storage) for a backward rule. It belongs to no tidy() scope, so a scope
- * that frees t does not free what the graph still needs; the graph disposes it when released.
+ * A private alias of t (same storage, same strides) for a backward rule. It belongs to no tidy() scope, so
+ * a scope that frees t does not free what the graph still needs; the graph disposes it when released.
+ * An identity permute, not a reshape: a reshape of a strided view (a Linear's transposed weight) copies.
  */
 export function save<T extends Tensor>(t: T): T {
-  return withoutScope(() => new Tensor(native.reshape(t.handle, t.shape as number[]))) as T;
+  return withoutScope(() => new Tensor(native.permute(t.handle, t.shape.map((_, i) => i)))) as T;
 }
 
 /**

@@ -42,13 +42,21 @@ export function matmul<D extends DType>(a: Tensor<D>, b: Tensor<D>, opts?: Matmu
       // A weight shared by every batch row: one GEMM over all B·M rows (K = B·M), instead of B products
       // of [K, M]·[M, N] summed afterwards (B partial gradients, a reduce, and GEMMs B times shorter).
       const K = a2.shape[a2.ndim - 1]!, N = g2.shape[g2.ndim - 1]!;
-      gb = matmul(a2.reshape([-1, K]).T, g2.reshape([-1, N])).reshape(sb.shape);
+      const rows = a2.reshape([-1, K]), grows = g2.reshape([-1, N]);
+      // A weight read as a transposed view (Linear's W^T): its gradient is computed transposed as well,
+      // (G^T A)^T, so W's own gradient comes out contiguous (else clipping and the optimizer copy it).
+      gb = isTransposed(b2) ? matmul(grows.T, rows).T : matmul(rows.T, grows).reshape(sb.shape);
     } else if (b.requiresGrad) {
       gb = sumToShape(matmul(a2.T, g2), b2.shape).reshape(sb.shape);
     }
     const gbias = bias?.requiresGrad ? sumToShape(g, bias.shape) : null;
     return [ga, gb, gbias, residual?.requiresGrad ? g : null];
   }, [sa, sb]);
+}
+
+/** A 2-d view whose transpose is contiguous ([K, N] with strides [1, K]). */
+function isTransposed(t: Tensor): boolean {
+  return t.ndim === 2 && t.shape[0]! > 1 && t.strides[0] === 1 && t.strides[1] === t.shape[0];
 }
 
 /** Batched product of [B, M, K] and [B, K, N]. */
