@@ -485,6 +485,8 @@ LMF_TARGET_AVX512VBMI LMF_Q8_INLINE void dequant64_vbmi(const uint8_t (&t)[4][25
   out[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23));
 }
 
+// adam8_block_avx512 with the byte-plane dequantisation: a function of its own because it is compiled for
+// VBMI, which the plain AVX-512 one must not be.
 template <bool GB, bool W16>
 LMF_TARGET_AVX512VBMI void adam8_block_vbmi(const Adam8Slot& s, int64_t b) {
   alignas(64) float m[kQuant8Block], v[kQuant8Block];
