@@ -23,6 +23,14 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'lmf-unigram-'));
 
 const itHf = hfIt('tokenizer_unigram');
 
+/** The native E-step on these words and pieces beside the float64 reference (pp: the packed pieces). */
+function eStepBoth(words: string[], counts: number[], pieceArr: string[], scores: number[]) {
+  const pw = packCodePoints(words, 'test');
+  const pp = packCodePoints(pieceArr, 'test');
+  const got = native.unigramEStep(pw.chars, pw.offsets, Float64Array.from(counts), pp.chars, pp.offsets, Float64Array.from(scores));
+  return { got, ref: eStepReference(words, counts, pieceArr, scores), pp };
+}
+
 const BYTES: [string, number][] = Array.from({ length: 256 }, (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, -100]);
 
 /** A tokenizer with lmforge's pipeline over a hand-written vocabulary (after <unk>, <|endoftext|>). */
@@ -133,10 +141,7 @@ describe('Unigram training', () => {
       words.push(s);
       counts.push(rng.int(1, 50));
     }
-    const pw = packCodePoints(words, 'test');
-    const pp = packCodePoints(pieceArr, 'test');
-    const got = native.unigramEStep(pw.chars, pw.offsets, Float64Array.from(counts), pp.chars, pp.offsets, Float64Array.from(scores));
-    const ref = eStepReference(words, counts, pieceArr, scores);
+    const { got, ref, pp } = eStepBoth(words, counts, pieceArr, scores);
     for (let k = 0; k < pieceArr.length; k++) {
       expect(got.expected[k]).toBeCloseTo(ref.expected[k]!, 9);
       expect(got.viterbi[k]).toBe(ref.viterbi[k]);
@@ -166,10 +171,7 @@ describe('Unigram training', () => {
     const words: string[] = ['ab', 'ba'];
     while (words.length < 30) words.push(Array.from({ length: rng.int(3, 13) }, () => 'ab'[rng.int(0, 2)]).join(''));
     const counts = words.map(() => rng.int(1, 20));
-    const pw = packCodePoints(words, 'test');
-    const pp = packCodePoints(pieceArr, 'test');
-    const got = native.unigramEStep(pw.chars, pw.offsets, Float64Array.from(counts), pp.chars, pp.offsets, Float64Array.from(scores));
-    const ref = eStepReference(words, counts, pieceArr, scores);
+    const { got, ref, pp } = eStepBoth(words, counts, pieceArr, scores);
     for (let k = 0; k < pieceArr.length; k++) {
       expect(got.expected[k]).toBeCloseTo(ref.expected[k]!, 9);
       expect(got.viterbi[k]).toBe(ref.viterbi[k]);

@@ -9,6 +9,15 @@
 
 namespace lmf::binding {
 
+namespace {
+// An async all-reduce's ticket (argument 0).
+uint64_t ticket_arg(const Napi::CallbackInfo& info, const char* op) {
+  const int64_t ticket = int_arg(info, 0, op, "ticket");
+  LMF_CHECK(ticket >= 0, value, op, "ticket must be >= 0, got " << ticket);
+  return static_cast<uint64_t>(ticket);
+}
+}  // namespace
+
 // commInit(backend, timeoutMs) -> { backend, rank, worldSize, localRank, localSize }
 LMF_BIND(commInit) {
   const coll::Info i = ops::comm_init(string_arg(info, 0, "initDistributed", "backend"), int_arg(info, 1, "initDistributed", "timeoutMs"));
@@ -50,15 +59,11 @@ LMF_BIND(commBarrier) {
 } LMF_END
 
 LMF_BIND(commTest) {
-  const int64_t ticket = int_arg(info, 0, "test", "ticket");
-  LMF_CHECK(ticket >= 0, value, "test", "ticket must be >= 0, got " << ticket);
-  return Napi::Boolean::New(info.Env(), ops::comm_test(static_cast<uint64_t>(ticket)));
+  return Napi::Boolean::New(info.Env(), ops::comm_test(ticket_arg(info, "test")));
 } LMF_END
 
 LMF_BIND(commWait) {
-  const int64_t ticket = int_arg(info, 0, "wait", "ticket");
-  LMF_CHECK(ticket >= 0, value, "wait", "ticket must be >= 0, got " << ticket);
-  ops::comm_wait(static_cast<uint64_t>(ticket));
+  ops::comm_wait(ticket_arg(info, "wait"));
   return info.Env().Undefined();
 } LMF_END
 
