@@ -464,6 +464,15 @@ void kernels_avx512(DType dt, KernelSet& ks) {
     ks.name = "avx512-14x32";
     ks.dot = false;
     ks.ukernel = ukernel_avx512;
+    // Rows outer with a B panel in about 60% of L2 (KC x NC fp32: 384 x 800, 1.2 MB of a 2 MB L2): the A
+    // micro-panel (14 x 384, 21 KB) stays in L1 across the row band while B micro-panels stream from L2.
+    // Columns outer kept the B micro-panel (48 KB, all of a 48 KB L1) against A micro-panels streaming past
+    // it, and with NC = 4096 re-read a 6 MB B panel from L3 for every MC block. Measured on a 2 MB-L2 Xeon:
+    // the reference step 661-677 -> 637-651 ms (alternated), the N = 8192 products +6-18% (bench/NOTES.md).
+    // An unknown L2 counts as 1 MB (Zen 4/5: NC 384).
+    const long l2 = cpu_features().l2_bytes > 0 ? cpu_features().l2_bytes : 1L << 20;
+    ks.rows_outer = true;
+    ks.nc = std::clamp<int64_t>(l2 * 6 / 10 / (ks.kc * 4) / NR * NR, 8 * NR, 4096);
   }
 }
 

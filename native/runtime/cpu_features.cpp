@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <unistd.h>
+
 #include "../core/error.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -42,6 +44,10 @@ CpuFeatures detect() {
   }
 #elif defined(__aarch64__)
   f.neon = true;
+#endif
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  f.l2_bytes = l2 > 0 ? l2 : 0;
 #endif
   return f;
 }

@@ -9,6 +9,7 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512bf16 = false;
   bool avx512vbmi = false;  // byte permutes (vpermb, vpermi2b): the 8-bit optimizer's lookups
   bool neon = false;
+  long l2_bytes = 0;  // one core's L2, as the OS reports it (cache blocking sizes); 0 when unknown
 };
 
 // The tiers, lowest first. avx512: AVX-512 F, BW, VL and DQ; avx2: AVX2 and FMA; neon: aarch64's
