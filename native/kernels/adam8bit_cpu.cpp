@@ -293,7 +293,7 @@ bool vec_ok() { return vec_maps().s.ok && vec_maps().u.ok; }
 // to -0).
 template <bool Signed>
 LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i nearest64(const ArithMap& t, const Quant8Map& q, const __m512 x[4], const __m512* m = nullptr) {
-  const __m512 zero = _mm512_setzero_ps(), big = _mm512_set1_ps(256.0f), magic = _mm512_set1_ps(12582912.0f);  // 1.5 * 2^23
+  const __m512 zero = _mm512_setzero_ps(), big = _mm512_set1_ps(256.0f);
   const __m512i e0 = _mm512_set1_epi32(kArithE0), e1 = _mm512_set1_epi32(kArithE0 + 31), one = _mm512_set1_epi32(1);
   const __m512i z = _mm512_set1_epi32(127);
   __m512i c[4];
@@ -312,7 +312,8 @@ LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i nearest64(const ArithMap& t, const Quant
     __m512i G = _mm512_permutex2var_epi32(_mm512_load_si512(t.below), e, _mm512_load_si512(t.below + 16));
     G = _mm512_mask_add_epi32(G, _mm512_cmp_ps_mask(a, _mm512_castsi512_ps(B), _CMP_GT_OQ), G, one);
     const __m512 tt = _mm512_fmsub_ps(a, _mm512_permutexvar_ps(G, _mm512_load_ps(t.scale)), _mm512_permutexvar_ps(G, _mm512_load_ps(t.offset)));
-    d[k] = _mm512_abs_ps(_mm512_sub_ps(tt, _mm512_sub_ps(_mm512_add_ps(tt, magic), magic)));  // distance to the nearest integer
+    // Distance to the nearest integer: vreduceps with M = 0 gives tt - rint(tt), exactly.
+    d[k] = _mm512_abs_ps(_mm512_reduce_round_ps(tt, _MM_FROUND_TO_NEAREST_INT, _MM_FROUND_NO_EXC));
     const __m512i j = _mm512_cvt_roundps_epi32(tt, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     c[k] = _mm512_min_epi32(_mm512_max_epi32(j, _mm512_permutexvar_epi32(G, _mm512_load_si512(t.lo))), _mm512_permutexvar_epi32(G, _mm512_load_si512(t.hi)));
     // 127 + c; for x < 0 127 - min(c, 127), and under the sign rule 127 - c clamped to [1, 127].
