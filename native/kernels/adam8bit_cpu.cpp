@@ -198,6 +198,9 @@ LMF_TARGET_AVX2 void adam8_avx2(const Adam8Slot& s, int64_t b, int64_t e) { adam
 // midpoint is not below x).
 constexpr int kArithE0 = 103;  // the octave [2^-24, 2^-23) and everything below it (no boundary) share an entry
 constexpr float kArithEps = 1.0f / 16384;
+// The range |x| is clamped to before its octave is read: 2^-24 (octave kArithE0, below both maps' first
+// boundary, which build_arith checks) and the float below 256 (octave kArithE0 + 31).
+constexpr float kArithTiny = 0x1p-24f, kArithBig = 0x1.fffffep+7f;
 
 struct alignas(64) ArithMap {
   float bnd[32];                // per octave (biased exponent E clamped to [103, 134], at E & 31): its boundary, or +inf
@@ -214,7 +217,7 @@ void build_arith(const Quant8Map& q, bool is_signed, ArithMap& t) {
   std::memset(&t, 0, sizeof t);
   const int first = is_signed ? 127 : 0, count = is_signed ? 128 : 255;
   const float* P = q.mid + first;  // the positive midpoints searched
-  bool ok = P[0] > 0 && (!is_signed || q.zero == 127);
+  bool ok = P[0] > kArithTiny && (!is_signed || q.zero == 127);
   for (int j = 0; is_signed && j < 127; ++j) ok = ok && q.mid[126 - j] == -q.mid[127 + j];
   int n[7], at[8];  // group sizes; the index of B_G in P
   at[0] = 0;
@@ -293,19 +296,20 @@ bool vec_ok() { return vec_maps().s.ok && vec_maps().u.ok; }
 // to -0).
 template <bool Signed>
 LMF_TARGET_AVX512 LMF_Q8_INLINE __m512i nearest64(const ArithMap& t, const Quant8Map& q, const __m512 x[4], const __m512* m = nullptr) {
-  const __m512 zero = _mm512_setzero_ps(), big = _mm512_set1_ps(256.0f);
-  const __m512i e0 = _mm512_set1_epi32(kArithE0), e1 = _mm512_set1_epi32(kArithE0 + 31), one = _mm512_set1_epi32(1);
+  const __m512 zero = _mm512_setzero_ps(), tiny = _mm512_set1_ps(kArithTiny), big = _mm512_set1_ps(kArithBig);
+  const __m512i one = _mm512_set1_epi32(1);
   const __m512i z = _mm512_set1_epi32(127);
   __m512i c[4];
   __m512 d[4];
   for (int k = 0; k < 4; ++k) {
-    // Unsigned: max(x, 0) takes -0.0, negatives and NaN to +0.0 (vmaxps returns its second operand for a
-    // NaN and for two zeros), whose code is 0, the code of 0 and of NaN. min(., 256) then takes inf (and,
-    // signed, NaN) into the top octave.
-    const __m512 a = _mm512_min_ps(Signed ? _mm512_abs_ps(x[k]) : _mm512_max_ps(x[k], zero), big);
+    // a is clamped to [2^-24, the float below 256], so that its biased exponent is one of the table's 32
+    // octaves (103..134). Unsigned: max(x, tiny) takes -0.0, negatives and NaN to tiny (vmaxps returns its
+    // second operand for a NaN), which lies below the first boundary like 0 does: code 0, the code of 0 and
+    // of NaN. min(., big) takes inf (and, signed, NaN) into the top octave, which goes to the scalar rule.
+    const __m512 a = Signed ? _mm512_max_ps(_mm512_min_ps(_mm512_abs_ps(x[k]), big), tiny)
+                            : _mm512_min_ps(_mm512_max_ps(x[k], tiny), big);
     const __mmask16 neg = Signed ? _mm512_cmp_ps_mask(m ? m[k] : x[k], zero, _CMP_LT_OQ) : 0;
-    __m512i e = _mm512_srli_epi32(_mm512_castps_si512(a), 23);
-    e = _mm512_min_epi32(_mm512_max_epi32(e, e0), e1);
+    const __m512i e = _mm512_srli_epi32(_mm512_castps_si512(a), 23);
     // Negative lanes count the boundaries <= |x|: compare with the float below the boundary.
     __m512i B = _mm512_castps_si512(_mm512_permutex2var_ps(_mm512_load_ps(t.bnd), e, _mm512_load_ps(t.bnd + 16)));
     if (Signed) B = _mm512_mask_sub_epi32(B, neg, B, one);
