@@ -111,6 +111,28 @@ describe('astype', () => {
     expect(astype(tensor([16842753], undefined, 'int32'), 'bfloat16').item()).toBe(16777216);
   });
 
+  it('float32 <-> bfloat16 in bulk (the vectorised contiguous path) on every class of float', () => {
+    // Random bit patterns: normals, subnormals, zeros, infinities and NaNs of both signs, plus ties.
+    const r = new Rng('astype bf16 bulk');
+    const bits = new Uint32Array(100_003);
+    for (let i = 0; i < bits.length; i++) bits[i] = (r.ints(1, 0, 2 ** 31)[0]! * 2 + (i & 1)) >>> 0;
+    for (let i = 0; i < bits.length; i += 7) bits[i] = ((bits[i]! & 0xffff0000) | 0x8000) >>> 0; // exact ties
+    const f = new Float32Array(bits.buffer);
+    const got = astype(tensor(f, [f.length]), 'bfloat16').dataSync();
+    let bad = 0;
+    for (let i = 0; i < f.length; i++) {
+      const want = cast(f[i]!, 'float32', 'bfloat16');
+      if (Number.isNaN(want) ? !Number.isNaN(got[i]!) : !Object.is(got[i], want)) bad++;
+    }
+    expect(bad).toBe(0);
+    // Every bfloat16 value back to float32: exact.
+    const all = new Float32Array(new Uint32Array(65536).map((_, i) => i << 16).buffer);
+    const back = astype(tensor(all, [65536]).astype('bfloat16'), 'float32').dataSync();
+    bad = 0;
+    for (let i = 0; i < 65536; i++) if (Number.isNaN(all[i]!) ? !Number.isNaN(back[i]!) : !Object.is(back[i], all[i])) bad++;
+    expect(bad).toBe(0);
+  });
+
   it('large and non-contiguous sources', () => {
     const r = new Rng('astype strided');
     const vals = Array.from(r.array(130 * 131, -70000, 70000));
