@@ -16,7 +16,8 @@
 //
 // Error bounds: vmath::exp about 1.5 ulp over [-87.3, 88.37] (0 below; inf from 88.38, where e^x is
 // still finite: its 2^n overflows); erf (Abramowitz & Stegun 7.1.26) 1.5e-7
-// absolute; vexp2 relative error about 1e-7; simd::vexp (AVX-512) 2 ulp; simd::vnormal_cdf 5e-7 absolute.
+// absolute; vexp2 relative error about 1e-7; simd::vexp (AVX-512) 2 ulp; simd::vexp_gauss 1.5e-7 absolute;
+// simd::vnormal_cdf 5e-7 absolute.
 #pragma once
 // GCC warns that 64-byte vector arguments change ABI; the helpers below are always inlined into the
 // tier functions, so no vector crosses an ABI boundary.
