@@ -16,8 +16,8 @@
 //
 // Error bounds: vmath::exp about 1.5 ulp over [-87.3, 88.37] (0 below; inf from 88.38, where e^x is
 // still finite: its 2^n overflows); erf (Abramowitz & Stegun 7.1.26) 1.5e-7
-// absolute; vexp2 relative error about 1e-7; simd::vexp (AVX-512) 2 ulp; simd::vexp_gauss 1.5e-7 absolute;
-// simd::vnormal_cdf 5e-7 absolute.
+// absolute; vexp2 relative error about 1e-7; simd::vexp2_nonpos 2.5e-7 relative (for exact t); simd::vexp_gauss
+// 1.5e-7 absolute; simd::vnormal_cdf 5e-7 absolute.
 #pragma once
 // GCC warns that 64-byte vector arguments change ABI; the helpers below are always inlined into the
 // tier functions, so no vector crosses an ABI boundary.
@@ -247,43 +247,16 @@ LMF_TARGET_AVX512 inline __m512 vexp2(__m512 x) {
   return _mm512_mul_ps(r, _mm512_castsi512_ps(e));
 }
 // e^x on 16 lanes, for the memory-bound kernels (GELU, cross-entropy): n = round(x log2 e),
-// r = x - n ln 2 in two steps (Cody-Waite), e^r by the Cephes expf polynomial (that of vmath::exp), and
-// 2^n applied by vscalefps, which also gives 0 below the subnormals and +inf above 88.72 without a
-// select. Within 2 ulp of e^x (relative error < 2.4e-7) where e^x is a normal float, [-87.3, 88.7];
-// subnormal results to within their spacing; exp(-inf) = 0, exp(+inf) = +inf, NaN stays NaN
-// (native/tests/simd_test.cpp checks these bounds against double on every float of the range).
-// vexp's body after the clamp to [-104, 89].
-LMF_TARGET_AVX512 inline __m512 vexp_clamped(__m512 x) {
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
-LMF_TARGET_AVX512 inline __m512 vexp(__m512 x) {
-  // The clamp keeps r small for huge |x| (e^-104 and e^89 already round to 0 and inf); max(c, x) and
-  // min(c, x) return x when it is NaN.
-  return vexp_clamped(_mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x)));
-}
-// vexp for x <= 0 (or NaN): the same bits, one instruction fewer (the upper clamp is the identity there).
-// The row max / log-sum-exp subtracted first makes every softmax and cross-entropy argument such an x.
-LMF_TARGET_AVX512 inline __m512 vexp_nonpos(__m512 x) { return vexp_clamped(_mm512_max_ps(_mm512_set1_ps(-104.0f), x)); }
-
-// exp(-x^2 / 2) on 16 lanes, for the normal CDF and density: 2^t with t = -x^2 log2(e) / 2 (clamped to -150,
-// where 2^t rounds to 0; NaN becomes -150 too, and the CDF's other terms keep the NaN). 2^floor(t) by
-// vscalefps, 2^f for f = t - floor(t) in [0, 1) (vreduceps) by a degree-6 minimax polynomial (relative error
-// 2e-9). t is x^2 rounded, so the result carries a relative error up to |t| 2^-24 ln 2 (5e-6 at the clamp,
-// where the value is below 1e-38): tiny in absolute terms, which is all Phi and x phi(x) need. 10
-// instructions where vexp_nonpos takes 15 (its two-part reduction keeps large arguments accurate relative
-// to the result, which softmax needs and this does not).
-LMF_TARGET_AVX512 inline __m512 vexp_gauss(__m512 x) {
-  const __m512 t = _mm512_max_ps(_mm512_mul_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(-0.72134752044448170f)), _mm512_set1_ps(-150.0f));
+// 2^t on 16 lanes for t <= 0 (small positive t from rounding are fine too): 2^floor(t) by vscalefps, 2^f for
+// f = t - floor(t) in [0, 1) (vreduceps, exact) by a degree-6 minimax polynomial (relative error 2e-9 before
+// float rounding). Within 2.5e-7 relative of 2^t where that is a normal float, within a subnormal step
+// below; t <= -150 gives 0 (so -inf does); NaN stays NaN (simd_test checks all of it against double). 10
+// instructions where a Cody-Waite exp (two-part reduction, Cephes polynomial, vscalefps) takes 15. For e^x
+// the caller forms t = x log2 e, whose rounding (|t| 2^-24) becomes a relative error |t| 2^-24 ln 2 that grows
+// as the result shrinks like 2^t: fine for sums of exponentials (softmax, log-sum-exp) and the normal
+// density, not an exp accurate to an ulp everywhere.
+LMF_TARGET_AVX512 inline __m512 vexp2_nonpos(__m512 t) {
+  t = _mm512_max_ps(_mm512_set1_ps(-150.0f), t);  // vmaxps returns its second operand for a NaN
   const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   __m512 p = _mm512_set1_ps(2.1690911671612412e-4f);
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.2442993465811014e-3f));
@@ -293,6 +266,10 @@ LMF_TARGET_AVX512 inline __m512 vexp_gauss(__m512 x) {
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931470036506653e-1f));
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, t);
+}
+// exp(-x^2 / 2): the normal density's exponential, for the CDF below and GELU's derivative.
+LMF_TARGET_AVX512 inline __m512 vexp_gauss(__m512 x) {
+  return vexp2_nonpos(_mm512_mul_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(-0.72134752044448170f)));
 }
 
 // The standard normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2 on 16 lanes, and e = exp(-x^2 / 2) (GELU's
