@@ -58,25 +58,35 @@ std::shared_ptr<const Table> get_table(int64_t T, int64_t offset, int64_t d, dou
   return t;
 }
 
-// Element offsets of row r of the flattened [B*H*T] rows in x and in y.
+// The [B, H, T] rows of x and y (element strides), visited in x's memory order: (b, h, t) with t fastest, or
+// (b, t, h) with h fastest when x is token-major (q and k read in place from a fused projection, where one
+// token's heads are adjacent and its next row is a whole token further on).
 struct RowMap {
   int64_t H, T, xb, xh, xt, yb, yh, yt;
-  int64_t x(int64_t r) const { return r / (H * T) * xb + r / T % H * xh + r % T * xt; }
-  int64_t y(int64_t r) const { return r / (H * T) * yb + r / T % H * yh + r % T * yt; }
+  bool token_major() const { return xt > xh; }
 };
 
-// Rows [r0, r1) of the flattened [B*H*T, D] tensor; sgn = -1 rotates by -angle.
+// Rows [r0, r1) of the visiting order over the [B*H*T, D] rows; sgn = -1 rotates by -angle. The row's
+// (b, h, t) is stepped from one row to the next: decoding it from r took four integer divisions per 64-value
+// row, more than the rotation itself.
 template <class T, bool INTERLEAVED>
 LMF_AI void rope_rows_impl(T* y, const T* x, const acc_t<T>* __restrict cs, const acc_t<T>* __restrict sn,
                            int64_t r0, int64_t r1, const RowMap& m, int64_t D, int64_t d, acc_t<T> sgn) {
   using C = acc_t<T>;
   const int64_t half = d / 2;
+  const bool tok = m.token_major();
+  const int64_t n_in = tok ? m.H : m.T, n_mid = tok ? m.T : m.H;  // the fastest and the middle index
+  int64_t bi = r0 / (m.H * m.T), mid = r0 / n_in % n_mid, in = r0 % n_in;
   for (int64_t r = r0; r < r1; ++r) {
-    const int64_t t = r % m.T;
+    const int64_t h = tok ? in : mid, t = tok ? mid : in;
     const C* c = cs + t * half;
     const C* s = sn + t * half;
-    const T* xr = x + m.x(r);
-    T* yr = y + m.y(r);
+    const T* xr = x + bi * m.xb + h * m.xh + t * m.xt;
+    T* yr = y + bi * m.yb + h * m.yh + t * m.yt;
+    if (++in == n_in) {
+      in = 0;
+      if (++mid == n_mid) mid = 0, ++bi;
+    }
     if constexpr (INTERLEAVED) {
       for (int64_t i = 0; i < half; ++i) {
         const C a = ld(xr, 2 * i), b = ld(xr, 2 * i + 1), si = sgn * s[i];
