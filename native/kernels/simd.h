@@ -246,7 +246,6 @@ LMF_TARGET_AVX512 inline __m512 vexp2(__m512 x) {
   const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
   return _mm512_mul_ps(r, _mm512_castsi512_ps(e));
 }
-// e^x on 16 lanes, for the memory-bound kernels (GELU, cross-entropy): n = round(x log2 e),
 // 2^t on 16 lanes for t <= 0 (small positive t from rounding are fine too): 2^floor(t) by vscalefps, 2^f for
 // f = t - floor(t) in [0, 1) (vreduceps, exact) by a degree-6 minimax polynomial (relative error 2e-9 before
 // float rounding). Within 2.5e-7 relative of 2^t where that is a normal float, within a subnormal step

@@ -2,7 +2,9 @@
 
 #include <string>
 
-#include <unistd.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>  // sysconf
+#endif
 
 #include "../core/error.h"
 
