@@ -21,11 +21,16 @@ namespace {
 // the condition variable starts 25-45 us late and the sleeping caller resumes 30-40 us after the last
 // chunk ends: a GELU over [2048, 384] took 250 us instead of 170, and a 1 MB ReLU 95 us instead of 13.
 // Spinning holds a core for at most this long after each job; LMF_SPIN_US=0 turns it off (a machine
-// shared by several processes), larger values suit a dedicated one.
+// shared by several processes), larger values suit a dedicated one. Read when a pool is built; a value
+// that is not a whole number of microseconds in [0, 1000000] fails that (and so the op that needed it).
 int64_t spin_ns() {
   const char* v = std::getenv("LMF_SPIN_US");
-  const long long us = v && *v ? std::atoll(v) : 100;
-  return std::clamp<long long>(us, 0, 1000000) * 1000;
+  if (!v || !*v) return 100 * 1000;
+  char* end = nullptr;
+  const long long us = std::strtoll(v, &end, 10);
+  LMF_CHECK(*end == '\0' && us >= 0 && us <= 1000000, value, "thread pool",
+            "LMF_SPIN_US must be a whole number of microseconds from 0 to 1000000, got '" << v << "'");
+  return us * 1000;
 }
 
 // Calls done() until it is true or spin_ns has passed; false when it timed out.

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "../core/error.h"
 #include "../runtime/thread_pool.h"
 
 namespace {
@@ -61,6 +62,26 @@ void exceptions(const char* spin) {
   check(sum.load() == 999 * 1000 / 2, std::string("the pool works after exceptions (spin ") + spin + ")");
 }
 
+// A bad LMF_SPIN_US fails the call that builds the pool with an error naming it; a good one then works.
+void bad_setting() {
+  for (const char* bad : {"abc", "-5", "2000000", "10us"}) {
+    setenv("LMF_SPIN_US", bad, 1);
+    std::string got;
+    try {
+      lmf::set_num_threads(2);
+      lmf::parallel_for(100, 1, [](int64_t, int64_t, int) {});
+    } catch (const lmf::Error& e) {
+      got = e.what();
+    }
+    check(got.find("LMF_SPIN_US") != std::string::npos && got.find(bad) != std::string::npos,
+          std::string("LMF_SPIN_US='") + bad + "' is refused by name (" + got + ")");
+  }
+  setenv("LMF_SPIN_US", "50", 1);
+  std::atomic<int64_t> n{0};
+  lmf::parallel_for(100, 1, [&](int64_t b, int64_t e, int) { n += e - b; });
+  check(n.load() == 100, "a good LMF_SPIN_US after a bad one: the pool works");
+}
+
 void nested() {
   setenv("LMF_SPIN_US", "100", 1);
   lmf::set_num_threads(2);
@@ -81,6 +102,7 @@ int main() {
     exceptions(spin);
   }
   nested();
+  bad_setting();
   unsetenv("LMF_SPIN_US");
   std::printf("thread_pool_test: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
